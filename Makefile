@@ -1,0 +1,28 @@
+# tinkex developer tasks. `make test` is what CI runs.
+CARGO ?= cargo
+JOBS ?= 2
+
+.PHONY: all build release test fmt-check clippy unit demo bench parity clean
+
+all: build
+
+build:
+	$(CARGO) build -j$(JOBS)
+
+release:
+	$(CARGO) build --release -j$(JOBS)
+
+fmt-check:
+	$(CARGO) fmt --check
+
+clippy:
+	$(CARGO) clippy -j$(JOBS) --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test -j$(JOBS)
+
+# The full check: formatting, lints, then every test (unit, integration, doc).
+test: fmt-check clippy unit
+
+clean:
+	$(CARGO) clean

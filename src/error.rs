@@ -1,0 +1,199 @@
+//! The crate's one error type, and the category that decides the exit code.
+
+use std::fmt;
+
+/// What kind of failure an error is; the CLI maps it to an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// Bad input from the user: flags, files, prompts, or a request the server refused as invalid.
+    User,
+    /// Missing, malformed, expired or refused credentials.
+    Auth,
+    /// The server or the network failed, after the retries the protocol allows.
+    Server,
+    /// The run's deadline passed.
+    Timeout,
+    /// A bug or an environment problem nobody anticipated.
+    Unexpected,
+}
+
+impl Category {
+    /// The documented process exit code for this category.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Category::User => 2,
+            Category::Auth => 3,
+            Category::Server => 4,
+            Category::Timeout => 5,
+            Category::Unexpected => 1,
+        }
+    }
+
+    /// A short lowercase name, used in JSON output and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::User => "user",
+            Category::Auth => "auth",
+            Category::Server => "server",
+            Category::Timeout => "timeout",
+            Category::Unexpected => "unexpected",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every failure tinkex can report. Messages never contain a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag or its value is wrong.
+    #[error("{0}")]
+    Usage(String),
+
+    /// An input (prompt, file, model name) is unusable.
+    #[error("{message}")]
+    Input {
+        /// What is wrong, naming the flag or file.
+        message: String,
+        /// An optional second line telling the user what to do.
+        hint: Option<String>,
+    },
+
+    /// A tokenizer could not be loaded; the category follows the cause.
+    #[error("Failed to load tokenizer {id}: {reason}")]
+    Tokenizer {
+        /// The tokenizer id, path or repo that was asked for.
+        id: String,
+        /// Why it failed.
+        reason: String,
+        /// user (not found, corrupt, gated, offline), server (network) or timeout.
+        category: Category,
+    },
+
+    /// A credential problem: none found, bad prefix, expired, or refused by the server.
+    #[error("{message}")]
+    Auth {
+        /// What is wrong, naming the source but never the value.
+        message: String,
+        /// An optional second line telling the user what to do.
+        hint: Option<String>,
+    },
+
+    /// The server answered with a status or result that ends the request.
+    #[error("{message}")]
+    Api {
+        /// The category the status or the server's own `category` field maps to.
+        category: Category,
+        /// HTTP status, when the failure came with one.
+        status: Option<u16>,
+        /// Our description, quoting the server's own text.
+        message: String,
+    },
+
+    /// The network failed (connect, TLS, reset) after the retries allowed.
+    #[error("{0}")]
+    Network(String),
+
+    /// The server answered something we cannot decode.
+    #[error("{0}")]
+    Protocol(String),
+
+    /// The run's deadline passed while a step was waiting.
+    #[error("timed out after {seconds:.0} s while {step}")]
+    Timeout {
+        /// What was waiting, e.g. "waiting for the sample result".
+        step: String,
+        /// The configured deadline, in seconds.
+        seconds: f64,
+    },
+
+    /// A local file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// Which file and what we were doing.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// The run was interrupted by a signal.
+    #[error("interrupted")]
+    Interrupted {
+        /// The process exit code to use (130 for SIGINT, 143 for SIGTERM).
+        exit_code: i32,
+    },
+
+    /// Anything else: a bug or an environment nobody anticipated.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl Error {
+    /// The category that decides the exit code.
+    pub fn category(&self) -> Category {
+        match self {
+            Error::Usage(_) | Error::Input { .. } => Category::User,
+            Error::Tokenizer { category, .. } => *category,
+            Error::Auth { .. } => Category::Auth,
+            Error::Api { category, .. } => *category,
+            Error::Network(_) | Error::Protocol(_) => Category::Server,
+            Error::Timeout { .. } => Category::Timeout,
+            Error::Io { .. } => Category::User,
+            Error::Interrupted { .. } | Error::Unexpected(_) => Category::Unexpected,
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Interrupted { exit_code } => *exit_code,
+            other => other.category().exit_code(),
+        }
+    }
+
+    /// A second stderr line telling the user what to do, when one helps.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Input { hint, .. } | Error::Auth { hint, .. } => hint.as_deref(),
+            Error::Tokenizer {
+                category: Category::User,
+                ..
+            } => Some(
+                "pass --tokenizer PATH, or give --prompt-file with token ids and --tokens-only",
+            ),
+            Error::Usage(_) => Some("run 'tinkex run --help' for the flags and an example"),
+            _ => None,
+        }
+    }
+
+    /// Shorthand for an input error without a hint.
+    pub fn input(message: impl Into<String>) -> Error {
+        Error::Input {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Shorthand for an auth error without a hint.
+    pub fn auth(message: impl Into<String>) -> Error {
+        Error::Auth {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Shorthand for an I/O error with the file and action it concerns.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
