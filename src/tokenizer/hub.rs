@@ -47,9 +47,15 @@ pub(crate) struct Downloaded {
     pub bytes: Vec<u8>,
 }
 
-/// One attempt's failure: either final, or worth another attempt.
+/// One attempt's failure: final (with the category it ends in), or worth another attempt.
 enum Failure {
-    Fatal(Error),
+    /// Something the user must fix: a gated repo, a missing file.
+    User(String),
+    /// The hub misbehaves in a way retrying will not fix.
+    Server(String),
+    /// The run's deadline passed.
+    Timeout,
+    /// Worth another attempt: 5xx, 429, connection errors.
     Transient(String),
 }
 
@@ -76,8 +82,12 @@ pub(crate) fn download(
     for attempt in 1..=attempts {
         match fetch(&agent, &url, hub, deadline, repo, file) {
             Ok(done) => return Ok(done),
-            Err(Failure::Fatal(err)) => return Err(with_id(err, id, &step, deadline)),
             Err(Failure::Transient(reason)) => last = reason,
+            Err(Failure::User(reason)) => return Err(tokenizer_error(id, Category::User, reason)),
+            Err(Failure::Server(reason)) => {
+                return Err(tokenizer_error(id, Category::Server, reason))
+            }
+            Err(Failure::Timeout) => return Err(timeout(id, &step, deadline)),
         }
         if attempt == attempts {
             break;
@@ -110,10 +120,7 @@ fn fetch(
     let mut commit: Option<String> = None;
     for _ in 0..=MAX_REDIRECTS {
         if deadline.expired() {
-            return Err(Failure::Fatal(Error::Timeout {
-                step: String::new(),
-                seconds: 0.0,
-            }));
+            return Err(Failure::Timeout);
         }
         let mut request = agent
             .get(&url)
@@ -156,9 +163,9 @@ fn fetch(
             _ => return Err(status_failure(status, &response, hub, repo, file)),
         }
     }
-    Err(Failure::Fatal(Error::Unexpected(format!(
+    Err(Failure::Server(format!(
         "the hub redirected more than {MAX_REDIRECTS} times"
-    ))))
+    )))
 }
 
 /// Maps a non-success, non-redirect status to a failure with a reason a user can act on.
@@ -189,7 +196,7 @@ fn status_failure(
         408 | 429 | 500..=599 => return Failure::Transient(format!("the hub answered HTTP {status}")),
         _ => format!("the hub answered HTTP {status} for {file} of {repo}"),
     };
-    Failure::Fatal(Error::Unexpected(reason))
+    Failure::User(reason)
 }
 
 /// The 404 reason, naming the tiktoken case (Kimi) that the `tokenizers` crate cannot read.
@@ -206,21 +213,9 @@ fn no_file_reason(repo: &str, file: &str) -> String {
 fn transport(err: ureq::Error, deadline: &Deadline) -> Failure {
     let timed_out = matches!(err, ureq::Error::Timeout(_));
     if deadline.expired() || (timed_out && deadline.remaining() < Duration::from_millis(100)) {
-        return Failure::Fatal(Error::Timeout {
-            step: String::new(),
-            seconds: 0.0,
-        });
+        return Failure::Timeout;
     }
     Failure::Transient(err.to_string())
-}
-
-/// Gives a fatal failure the tokenizer id and its category: timeouts keep theirs, the rest are user errors.
-fn with_id(err: Error, id: &str, step: &str, deadline: &Deadline) -> Error {
-    match err {
-        Error::Timeout { .. } => timeout(id, step, deadline),
-        Error::Unexpected(reason) => tokenizer_error(id, Category::User, reason),
-        other => other,
-    }
 }
 
 fn timeout(id: &str, step: &str, deadline: &Deadline) -> Error {
