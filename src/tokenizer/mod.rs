@@ -147,7 +147,7 @@ impl Tokenizer {
 
     /// Token ids for `text`, special tokens added, as Python's `tokenizer.encode(text)`.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode(text, true).map_err(|e| {
+        let encoding = self.inner.encode_fast(text, true).map_err(|e| {
             Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
         })?;
         Ok(encoding.get_ids().to_vec())
