@@ -205,12 +205,14 @@ fn corrupt_truncated_and_empty_files_are_user_errors() {
 #[test]
 fn offline_cache_miss_is_a_user_error_naming_offline_mode() {
     let cache = tempfile::tempdir().unwrap();
-    // An unroutable endpoint: offline mode must not even try it.
-    let settings = hub(cache.path(), "http://127.0.0.1:9", None, true);
+    let mut server = mockito::Server::new();
+    let never = server.mock("GET", mockito::Matcher::Any).expect(0).create();
+    let settings = hub(cache.path(), &server.url(), None, true);
     let (category, message) = failure(load_repo("Qwen/Qwen3-8B", &settings), "Qwen/Qwen3-8B");
+    never.assert();
     assert_eq!(category, Category::User);
     assert!(
-        message.contains("offline mode (HF_HUB_OFFLINE)"),
+        message.contains("offline mode (HF_HUB_OFFLINE=1 or --offline)"),
         "{message}"
     );
     assert!(

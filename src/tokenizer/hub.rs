@@ -18,6 +18,8 @@ use crate::error::{Category, Error, Result};
 const MAX_REDIRECTS: usize = 5;
 /// Connecting longer than this counts as a failed attempt (the deadline may cut it shorter).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// One attempt (request, redirects and body) never takes longer, even without a deadline.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Larger answers are refused; real tokenizer files are tens of megabytes at most.
 const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -122,24 +124,13 @@ fn fetch(
         if deadline.expired() {
             return Err(Failure::Timeout);
         }
-        let mut request = agent
-            .get(&url)
-            .config()
-            .timeout_global(Some(deadline.remaining()))
-            .timeout_connect(Some(deadline.cap(CONNECT_TIMEOUT)))
-            .build();
-        if let Some(token) = hub
+        // Authorization only while the origin is the hub's: never to a CDN.
+        let token = hub
             .token
             .as_deref()
-            .filter(|_| origin(&url) == first_origin)
-        {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
-        log::debug!(
-            "GET {} (path hidden when redirected)",
-            origin_for_log(&url, start)
-        );
-        let mut response = request.call().map_err(|e| transport(e, deadline))?;
+            .filter(|_| origin(&url) == first_origin);
+        log::debug!("GET {}", origin_for_log(&url, start));
+        let mut response = get(agent, &url, token, deadline)?;
         if commit.is_none() {
             commit = header(&response, "x-repo-commit");
         }
@@ -166,6 +157,25 @@ fn fetch(
     Err(Failure::Server(format!(
         "the hub redirected more than {MAX_REDIRECTS} times"
     )))
+}
+
+/// Sends one GET, bounded by the deadline and by [`ATTEMPT_TIMEOUT`].
+fn get(
+    agent: &Agent,
+    url: &str,
+    token: Option<&str>,
+    deadline: &Deadline,
+) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+    let mut request = agent
+        .get(url)
+        .config()
+        .timeout_global(Some(deadline.cap(ATTEMPT_TIMEOUT)))
+        .timeout_connect(Some(deadline.cap(CONNECT_TIMEOUT)))
+        .build();
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    request.call().map_err(|e| transport(e, deadline))
 }
 
 /// Maps a non-success, non-redirect status to a failure with a reason a user can act on.

@@ -238,7 +238,7 @@ fn load_repo(
     }
     if hub.offline {
         let reason = format!(
-            "{TOKENIZER_FILE} is not in the Hugging Face cache ({}) and offline mode (HF_HUB_OFFLINE) forbids downloading it",
+            "{TOKENIZER_FILE} is not in the Hugging Face cache ({}) and offline mode (HF_HUB_OFFLINE=1 or --offline) forbids downloading it",
             hub.cache_dir.display()
         );
         return Err(tokenizer_error(repo, Category::User, reason));
