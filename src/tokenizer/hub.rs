@@ -293,3 +293,45 @@ pub(crate) fn resolve(base: &str, location: &str) -> String {
     let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
     format!("{scheme}://{authority}{dir}/{location}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{origin, resolve};
+
+    #[test]
+    fn locations_resolve_against_the_answering_url() {
+        let base = "https://huggingface.co/Org/Tiny/resolve/main/tokenizer.json?x=1";
+        let cases = [
+            (
+                "https://cdn.example/blob?sig=1",
+                "https://cdn.example/blob?sig=1",
+            ),
+            ("//cdn.example/blob", "https://cdn.example/blob"),
+            (
+                "/api/resolve-cache/x",
+                "https://huggingface.co/api/resolve-cache/x",
+            ),
+            (
+                "other.json",
+                "https://huggingface.co/Org/Tiny/resolve/main/other.json",
+            ),
+            (
+                "?y=2",
+                "https://huggingface.co/Org/Tiny/resolve/main/tokenizer.json?y=2",
+            ),
+        ];
+        for (location, expected) in cases {
+            assert_eq!(resolve(base, location), expected, "Location: {location}");
+        }
+    }
+
+    #[test]
+    fn origin_ignores_path_case_and_user_info_but_not_port() {
+        assert_eq!(origin("https://HF.co/a/b"), "https://hf.co");
+        assert_eq!(origin("https://user@hf.co:443?x"), "https://hf.co:443");
+        assert_ne!(
+            origin("http://127.0.0.1:1/x"),
+            origin("http://127.0.0.1:2/x")
+        );
+    }
+}
