@@ -1,1 +1,4 @@
 //! One integration-test binary; modules by purpose.
+
+mod client_protocol;
+mod client_support;

@@ -58,6 +58,14 @@ impl SampleFuture {
     }
 }
 
+impl std::fmt::Debug for SampleFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleFuture")
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for SampleFuture {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);

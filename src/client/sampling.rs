@@ -195,6 +195,14 @@ impl SamplingClient {
     }
 }
 
+impl std::fmt::Debug for SamplingClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamplingClient")
+            .field("sampling_session_id", &self.inner.id)
+            .finish_non_exhaustive()
+    }
+}
+
 fn check_params(prompt: &ModelInput, num_samples: u32, params: &SamplingParams) -> Result<()> {
     if prompt.is_empty() {
         return Err(Error::input("the prompt is empty"));

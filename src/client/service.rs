@@ -182,6 +182,14 @@ impl ServiceClient {
     }
 }
 
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for ServiceClient {
     fn drop(&mut self) {
         self.stop_heartbeat();
