@@ -25,8 +25,22 @@ fn bodies_and_order_match_the_protocol_byte_for_byte() {
     let mut server = Server::new();
     let log = Log::default();
     setup(&mut server, &log);
-    post(&mut server, &log, "/api/v1/asample", 200, &accepted("req-1")).create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 200, RESULT_JSON).create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/asample",
+        200,
+        &accepted("req-1"),
+    )
+    .create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/retrieve_future",
+        200,
+        RESULT_JSON,
+    )
+    .create();
     let (_service, sampler) = connect(config(&server));
     let prompt = ModelInput::from_tokens(vec![1, 2, 3]);
     let future = sampler.sample(prompt, 2, example_params()).unwrap();
@@ -67,12 +81,30 @@ fn headers_follow_the_protocol() {
     let mut server = Server::new();
     let log = Log::default();
     setup(&mut server, &log);
-    post(&mut server, &log, "/api/v1/asample", 200, &accepted("req-1")).create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 200, RESULT_JSON).create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/asample",
+        200,
+        &accepted("req-1"),
+    )
+    .create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/retrieve_future",
+        200,
+        RESULT_JSON,
+    )
+    .create();
     let (_service, sampler) = connect(config(&server));
     let params = SamplingParams::default();
     let prompt = ModelInput::from_tokens(vec![5]);
-    sampler.sample(prompt, 1, params).unwrap().wait(None).unwrap();
+    sampler
+        .sample(prompt, 1, params)
+        .unwrap()
+        .wait(None)
+        .unwrap();
 
     let all = log.all();
     let mut keys = Vec::new();
@@ -188,9 +220,15 @@ fn skyrl_answers_without_sequence_ids_and_short_prompt_logprobs() {
         .sample_with_prompt_logprobs(prompt, 1, SamplingParams::default(), true, 0)
         .unwrap();
     let response = future.wait(Some(Duration::from_secs(10))).unwrap();
-    assert_eq!(response.prompt_logprobs, Some(vec![None, Some(-0.5), Some(-1.5)]));
+    assert_eq!(
+        response.prompt_logprobs,
+        Some(vec![None, Some(-0.5), Some(-1.5)])
+    );
     assert_eq!(response.sequences[0].stop_reason, StopReason::Stop);
-    assert_eq!(log.to("/api/v1/retrieve_future")[0].body, r#"{"request_id":"req-9"}"#);
+    assert_eq!(
+        log.to("/api/v1/retrieve_future")[0].body,
+        r#"{"request_id":"req-9"}"#
+    );
     assert!(log.to("/api/v1/asample")[0]
         .body
         .ends_with(r#""prompt_logprobs":true,"topk_prompt_logprobs":0,"type":"sample"}"#));
@@ -201,7 +239,14 @@ fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
     let mut server = Server::new();
     let log = Log::default();
     setup(&mut server, &log);
-    post(&mut server, &log, "/api/v1/asample", 200, &accepted("req-1")).create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/asample",
+        200,
+        &accepted("req-1"),
+    )
+    .create();
     server
         .mock("POST", "/api/v1/retrieve_future")
         .with_header("content-type", "application/json")
@@ -210,16 +255,32 @@ fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
             w.write_all(RESULT_JSON.as_bytes())
         })
         .create();
-    post(&mut server, &log, "/api/v1/sessions/sess-1/finish", 200, "{}").create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/sessions/sess-1/finish",
+        200,
+        "{}",
+    )
+    .create();
     let config = config(&server).with_heartbeat_interval(Duration::from_millis(150));
     let (service, sampler) = connect(config);
     let prompt = ModelInput::from_tokens(vec![1]);
-    let future = sampler.sample(prompt, 1, SamplingParams::default()).unwrap();
+    let future = sampler
+        .sample(prompt, 1, SamplingParams::default())
+        .unwrap();
     let beats_before = log.to("/api/v1/session_heartbeat").len();
     future.wait(None).unwrap();
     let beats = log.to("/api/v1/session_heartbeat");
-    assert!(beats.len() >= beats_before + 2, "{} heartbeats", beats.len());
-    assert_eq!(beats[0].body, r#"{"session_id":"sess-1","type":"session_heartbeat"}"#);
+    assert!(
+        beats.len() >= beats_before + 2,
+        "{} heartbeats",
+        beats.len()
+    );
+    assert_eq!(
+        beats[0].body,
+        r#"{"session_id":"sess-1","type":"session_heartbeat"}"#
+    );
     service.finish(true);
     assert_eq!(
         log.to("/api/v1/sessions/sess-1/finish")[0].body,
@@ -247,7 +308,14 @@ fn finish_is_skipped_when_less_than_a_second_is_left() {
     let mut server = Server::new();
     let log = Log::default();
     setup(&mut server, &log);
-    post(&mut server, &log, "/api/v1/sessions/sess-1/finish", 200, "{}").create();
+    post(
+        &mut server,
+        &log,
+        "/api/v1/sessions/sess-1/finish",
+        200,
+        "{}",
+    )
+    .create();
     let mut config = config(&server);
     config.deadline = tinkex::Deadline::after(Duration::from_millis(1300));
     let service = ServiceClient::new(config).unwrap();

@@ -68,7 +68,10 @@ pub fn answer(
                 .collect();
             log.0.lock().unwrap().push(Seen {
                 path: req.path().to_string(),
-                body: req.utf8_lossy_body().map(|b| b.into_owned()).unwrap_or_default(),
+                body: req
+                    .utf8_lossy_body()
+                    .map(|b| b.into_owned())
+                    .unwrap_or_default(),
                 headers,
             });
             body.clone()
@@ -178,7 +181,12 @@ pub fn recorder() -> (tinkex::client::RetryPolicy, Arc<Mutex<Vec<Duration>>>) {
 
 /// Whole seconds of recorded delays (as f64, for half-second steps).
 pub fn secs(delays: &Arc<Mutex<Vec<Duration>>>) -> Vec<f64> {
-    delays.lock().unwrap().iter().map(|d| d.as_secs_f64()).collect()
+    delays
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_secs_f64())
+        .collect()
 }
 
 /// The `seq_id` of an asample body.

@@ -1,4 +1,5 @@
 //! One integration-test binary; modules by purpose.
 
 mod client_protocol;
+mod client_retry;
 mod client_support;
