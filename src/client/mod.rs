@@ -29,6 +29,11 @@ pub use types::{
     ModelInput, SampleResponse, SampledSequence, SamplingParams, StopCondition, StopReason, TopkRow,
 };
 
+/// Log targets whose trace records contain raw request bytes, credential
+/// included (ureq-proto hex-dumps every request at trace). A logger must cap
+/// them at debug whatever `RUST_LOG` says; everything else is safe at trace.
+pub const UNSAFE_TRACE_TARGETS: &[&str] = &["ureq_proto"];
+
 /// Decodes a protobuf `SampleResponse` body (exposed for fixtures and tools).
 pub fn decode_protobuf_response(body: &[u8]) -> crate::Result<SampleResponse> {
     proto::decode(body).map_err(|what| {
