@@ -1,6 +1,7 @@
 //! One integration-test binary; modules by purpose.
 
 mod client_auth;
+mod client_deadline;
 mod client_protocol;
 mod client_retry;
 mod client_support;
