@@ -194,3 +194,22 @@ pub fn seq_id(body: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     v["seq_id"].as_u64().unwrap()
 }
+
+/// Connects, samples once and waits.
+pub fn sample(config: Config) -> tinkex::Result<tinkex::client::SampleResponse> {
+    let (_service, sampler) = connect(config);
+    let prompt = tinkex::client::ModelInput::from_tokens(vec![1, 2, 3]);
+    sampler
+        .sample(prompt, 1, tinkex::client::SamplingParams::default())?
+        .wait(None)
+}
+
+/// A config whose policy records delays; the deadline is long enough for them.
+pub fn recording_config(server: &Server) -> (Config, Arc<Mutex<Vec<Duration>>>) {
+    let (policy, delays) = recorder();
+    let mut config = config(server);
+    config.retry = policy;
+    // Recorded delays take no real time, but each is still capped by the deadline.
+    config.deadline = tinkex::Deadline::after(Duration::from_secs(7200));
+    (config, delays)
+}

@@ -2,6 +2,7 @@
 
 mod client_auth;
 mod client_deadline;
+mod client_polling;
 mod client_protocol;
 mod client_retry;
 mod client_support;
