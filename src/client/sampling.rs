@@ -225,9 +225,8 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
     let core = &sampler.core;
     let (policy, deadline) = (&core.config.retry, core.deadline());
     let seq_id = sampler.next_seq.fetch_add(1, Ordering::SeqCst);
-    let body = submission.body(&sampler.id, seq_id);
-    let body_len = body.len();
-    let req = Request::post("/api/v1/asample", body).header("X-Tinker-Sampling-Backpressure", "1");
+    let req = asample_request(submission.body(&sampler.id, seq_id));
+    let body_len = req.body.as_ref().map_or(0, Vec::len);
     let mut clock = VirtualClock::start();
     let mut billing = Billing::default();
     let mut retries = 0u32;
@@ -273,6 +272,10 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
     }
 }
 
+fn asample_request(body: Vec<u8>) -> Request {
+    Request::post("/api/v1/asample", body).header("X-Tinker-Sampling-Backpressure", "1")
+}
+
 /// Reads the request id from an accepted `asample` (other fields are optional).
 fn accepted(body: &[u8], seq_id: u64) -> Result<String> {
     let value: Value = serde_json::from_slice(body)
@@ -283,4 +286,53 @@ fn accepted(body: &[u8], seq_id: u64) -> Result<String> {
     let request_id = string_field(&value, "request_id", SUBMIT_STEP)?;
     log::info!("sample request id: {request_id} (seq_id {seq_id})");
     Ok(request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync + Clone>() {}
+        fn sendable<T: Send>() {}
+        shared::<SamplingClient>();
+        sendable::<crate::client::ServiceClient>();
+        sendable::<SampleFuture>();
+    }
+
+    #[test]
+    fn nan_parameters_are_refused_before_sending() {
+        let params = SamplingParams {
+            temperature: f64::NAN,
+            ..SamplingParams::default()
+        };
+        let err = check_params(&ModelInput::from_tokens(vec![1]), 1, &params).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("temperature"));
+        let empty = check_params(&ModelInput::default(), 1, &SamplingParams::default());
+        assert!(empty.is_err());
+    }
+
+    #[test]
+    fn stop_tokens_serialise_as_a_list_of_ids() {
+        let sub = Submission {
+            prompt: ModelInput::from_tokens(vec![1]),
+            num_samples: 1,
+            params: SamplingParams {
+                stop: Some(StopCondition::Tokens(vec![151645, 2])),
+                ..SamplingParams::default()
+            },
+            prompt_logprobs: false,
+            topk_prompt_logprobs: 0,
+        };
+        let body = String::from_utf8(sub.body("s", 3)).unwrap();
+        assert!(
+            body.contains(
+                r#""sampling_params":{"stop":[151645,2],"temperature":1.0,"top_k":-1,"top_p":1.0}"#
+            ),
+            "{body}"
+        );
+        assert!(body.contains(r#""seq_id":3"#));
+    }
 }
