@@ -1,5 +1,12 @@
 //! One integration-test binary; modules by purpose.
 
+mod client_auth;
+mod client_deadline;
+mod client_polling;
+mod client_protocol;
+mod client_retry;
+mod client_support;
+mod client_vectors;
 mod tokenizer_hub;
 mod tokenizer_local;
 mod tokenizer_parity;
