@@ -1,0 +1,148 @@
+//! `tinkex run`: the steps of one sampling run, in order, each bounded by the deadline.
+
+use std::time::Instant;
+
+use super::logging::STATUS_TARGET;
+use super::output::{self, Outcome, TextDecoder};
+use super::prompt::{self, Prompt};
+use super::settings::RunConfig;
+use super::sink::{self, Delivery};
+use crate::client::{
+    Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
+};
+use crate::error::{Error, Result};
+use crate::tokenizer::{self, HubSettings, Tokenizer, TokenizerSpec};
+use crate::Deadline;
+
+impl TextDecoder for Tokenizer {
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        Tokenizer::decode(self, ids)
+    }
+
+    fn is_end_token(&self, id: u32) -> bool {
+        self.is_special(id)
+    }
+}
+
+/// Runs one sampling job from a validated config.
+pub fn execute(config: &RunConfig) -> Result<()> {
+    let started = Instant::now();
+    let deadline = Deadline::starting_at(started, config.timeout);
+    let prompt = prompt::load(&config.prompt)?;
+    if config.output.tokens_only && matches!(prompt, Prompt::Text(_)) {
+        return Err(Error::input(
+            "--tokens-only needs a token-id prompt, but the prompt file holds text",
+        ));
+    }
+    // Credentials are checked first: they need no network and fail the most runs.
+    let client_config = Config::from_env(
+        config.api_key.clone(),
+        config.base_url.clone(),
+        deadline,
+        config.http_pool,
+    )?;
+    let hub = HubSettings {
+        offline: config.offline || HubSettings::from_env().offline,
+        ..HubSettings::from_env()
+    };
+    // A tokenizer known up front is loaded before any session exists, so its errors cost no request.
+    let mut tokenizer = match known_tokenizer(config) {
+        Some(spec) if !config.output.tokens_only => Some(Tokenizer::load(&spec, &hub, &deadline)?),
+        _ => None,
+    };
+    let service = ServiceClient::new(client_config)?;
+    let result = (|| {
+        let sampler = service.create_sampling_client(SamplerSpec {
+            base_model: config.base_model.clone(),
+            model_path: config.model_path.clone(),
+        })?;
+        if tokenizer.is_none() && !config.output.tokens_only {
+            let base_model = sampler.base_model()?;
+            let spec = TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model));
+            tokenizer = Some(Tokenizer::load(&spec, &hub, &deadline)?);
+        }
+        sample_and_write(config, &sampler, prompt, tokenizer.as_ref(), started)
+    })();
+    service.finish(result.is_ok());
+    result
+}
+
+fn known_tokenizer(config: &RunConfig) -> Option<TokenizerSpec> {
+    match (&config.tokenizer, &config.base_model) {
+        (Some(arg), _) => Some(TokenizerSpec::parse(arg)),
+        (None, Some(model)) => Some(TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(
+            model,
+        ))),
+        (None, None) => None,
+    }
+}
+
+fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Vec<u32>> {
+    match (prompt, tokenizer) {
+        (Prompt::Text(text), Some(tokenizer)) => tokenizer.encode(&text),
+        (Prompt::Text(_), None) => Err(Error::input("a text prompt needs a tokenizer")),
+        (Prompt::Tokens(tokens), Some(tokenizer)) => {
+            let vocab = tokenizer.vocab_size();
+            match tokens.iter().position(|&id| id as usize >= vocab) {
+                Some(index) => Err(Error::input(format!(
+                    "prompt token {} at position {index} is outside the vocabulary of {} (size {vocab})",
+                    tokens[index],
+                    tokenizer.id()
+                ))),
+                None => Ok(tokens),
+            }
+        }
+        (Prompt::Tokens(tokens), None) => Ok(tokens),
+    }
+}
+
+fn sample_and_write(
+    config: &RunConfig,
+    sampler: &SamplingClient,
+    prompt: Prompt,
+    tokenizer: Option<&Tokenizer>,
+    started: Instant,
+) -> Result<()> {
+    let tokens = encode_prompt(prompt, tokenizer)?;
+    if tokens.is_empty() {
+        return Err(Error::input("the prompt encodes to no tokens"));
+    }
+    let prompt_tokens = tokens.len();
+    let plural = if config.num_samples == 1 { "" } else { "s" };
+    log::info!(target: STATUS_TARGET, "sampling {} sequence{plural} from {}…", config.num_samples, config.model_label());
+    let future = sampler.sample_with_prompt_logprobs(
+        ModelInput::from_tokens(tokens),
+        config.num_samples,
+        config.params.clone(),
+        config.prompt_logprobs,
+        config.topk_prompt_logprobs,
+    )?;
+    let response = future.wait(None)?;
+    let stop_tokens = match &config.params.stop {
+        Some(StopCondition::Tokens(ids)) => ids.clone(),
+        _ => Vec::new(),
+    };
+    let outcome = Outcome {
+        model: config.model_label(),
+        prompt_tokens,
+        response: &response,
+        stop_tokens: &stop_tokens,
+    };
+    let bytes = output::render(
+        &outcome,
+        &config.output,
+        tokenizer.map(|t| t as &dyn TextDecoder),
+    )?;
+    match &config.output.path {
+        Some(path) => sink::to_file_atomically(path, &bytes)?,
+        None => {
+            if sink::to_stdout(&bytes)? == Delivery::BrokenPipe {
+                return Ok(());
+            }
+        }
+    }
+    let count = response.sequences.len();
+    let plural = if count == 1 { "" } else { "s" };
+    log::info!(target: STATUS_TARGET, "done: {count} sequence{plural} in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
