@@ -1,5 +1,8 @@
 //! One integration-test binary; modules by purpose.
 
+mod support;
+
+mod cli_run;
 mod client_auth;
 mod client_deadline;
 mod client_polling;

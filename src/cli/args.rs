@@ -212,7 +212,8 @@ pub fn parse(argv: &[String]) -> Parsed {
             version: false,
             command: None,
         }) => Parsed::Exit {
-            output: "no command given; try 'tinkex run --help'".into(),
+            output: "no command given (tinkex run … samples; tinkex version prints the version)"
+                .into(),
             code: 2,
         },
         Err(exit) => match exit.status {

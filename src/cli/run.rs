@@ -50,18 +50,34 @@ pub fn execute(config: &RunConfig) -> Result<()> {
         Some(spec) if !config.output.tokens_only => Some(Tokenizer::load(&spec, &hub, &deadline)?),
         _ => None,
     };
+    // Encoding (and the vocabulary check) also happens before any session when it can.
+    let mut pending_prompt = Some(prompt);
+    let mut tokens = None;
+    if tokenizer.is_some() || config.output.tokens_only {
+        tokens = Some(encode_prompt(
+            pending_prompt.take().unwrap_or(Prompt::Tokens(Vec::new())),
+            tokenizer.as_ref(),
+        )?);
+    }
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = service.create_sampling_client(SamplerSpec {
             base_model: config.base_model.clone(),
             model_path: config.model_path.clone(),
         })?;
-        if tokenizer.is_none() && !config.output.tokens_only {
-            let base_model = sampler.base_model()?;
-            let spec = TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model));
-            tokenizer = Some(Tokenizer::load(&spec, &hub, &deadline)?);
-        }
-        sample_and_write(config, &sampler, prompt, tokenizer.as_ref(), started)
+        let tokens = match (tokens, pending_prompt) {
+            (Some(tokens), _) => tokens,
+            (None, prompt) => {
+                let base_model = sampler.base_model()?;
+                let spec = TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model));
+                tokenizer = Some(Tokenizer::load(&spec, &hub, &deadline)?);
+                encode_prompt(
+                    prompt.unwrap_or(Prompt::Tokens(Vec::new())),
+                    tokenizer.as_ref(),
+                )?
+            }
+        };
+        sample_and_write(config, &sampler, tokens, tokenizer.as_ref(), started)
     })();
     service.finish(result.is_ok());
     result
@@ -99,11 +115,10 @@ fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Vec<u3
 fn sample_and_write(
     config: &RunConfig,
     sampler: &SamplingClient,
-    prompt: Prompt,
+    tokens: Vec<u32>,
     tokenizer: Option<&Tokenizer>,
     started: Instant,
 ) -> Result<()> {
-    let tokens = encode_prompt(prompt, tokenizer)?;
     if tokens.is_empty() {
         return Err(Error::input("the prompt encodes to no tokens"));
     }
