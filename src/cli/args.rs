@@ -39,7 +39,7 @@ pub struct TopLevel {
 /// The subcommands.
 pub enum Command {
     /// `tinkex run`
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
 }
@@ -199,7 +199,7 @@ pub fn parse(argv: &[String]) -> Parsed {
         Ok(TopLevel {
             command: Some(Command::Run(run)),
             ..
-        }) => Parsed::Run(Box::new(run)),
+        }) => Parsed::Run(run),
         Ok(TopLevel {
             command: Some(Command::Version(_)),
             ..
