@@ -472,3 +472,40 @@ fn token_ids_outside_the_vocabulary_are_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn sigterm_and_sigint_exit_143_and_130() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let mut api = MockTinker::new();
+        api.asample(Matcher::Any);
+        api.result(r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#);
+        let args = api.args();
+        let dir = tempfile::tempdir().unwrap();
+        let prompt = dir.path().join("prompt.json");
+        std::fs::write(&prompt, "[1]").unwrap();
+        let prompt = prompt.display().to_string();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
+            .args(with_args(
+                &args,
+                &[
+                    "--base-model",
+                    "m",
+                    "--prompt-file",
+                    &prompt,
+                    "--tokens-only",
+                    "-q",
+                    "--timeout",
+                    "20",
+                ],
+            ))
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code));
+    }
+}

@@ -6,6 +6,7 @@ mod output;
 mod prompt;
 mod run;
 mod settings;
+mod signals;
 mod sink;
 mod values;
 
@@ -34,6 +35,7 @@ pub fn main() -> i32 {
             redact::scrub(&message)
         );
     }));
+    signals::install();
     panic::catch_unwind(AssertUnwindSafe(|| dispatch(&argv))).unwrap_or(1)
 }
 

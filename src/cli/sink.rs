@@ -42,7 +42,9 @@ pub fn to_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(context("create its directory"), e))?;
     let temp = temp_path(&parent, path);
+    super::signals::set_pending_temp(Some(&temp));
     let written = write_synced(&temp, bytes).and_then(|()| fs::rename(&temp, path));
+    super::signals::set_pending_temp(None);
     if let Err(e) = written {
         let _ = fs::remove_file(&temp);
         return Err(Error::io(context("write it"), e));
