@@ -52,7 +52,7 @@ fn prompt_and_model_rules_are_usage_errors() {
     );
     usage_error(
         &["run", "--base-model", "m"],
-        "no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin)",
+        "no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin), or --input FILE for a batch",
     );
     usage_error(
         &[

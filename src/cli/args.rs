@@ -17,6 +17,9 @@ const SWITCHES: &[&str] = &[
     "--verbose",
     "--prompt-logprobs",
     "--offline",
+    "--resume",
+    "--fail-fast",
+    "--progress",
 ];
 
 #[derive(FromArgs, Debug)]
@@ -56,6 +59,7 @@ pub struct VersionArgs {}
     name = "run",
     example = "Sample from a base model:\n  $ tinkex run --base-model Qwen/Qwen3-8B --prompt \"Hello\" --max-tokens 64",
     example = "Three samples as JSON, written atomically to a file:\n  $ tinkex run --base-model Qwen/Qwen3-8B --prompt-file prompt.txt --num-samples 3 --json --output out.json",
+    example = "A batch of prompts, 32 at a time, resumable after an interruption:\n  $ tinkex run --base-model Qwen/Qwen3-8B --input prompts.jsonl --output results.jsonl --parallel 32 --resume",
     example = "Saved weights, a token-id prompt from stdin, no tokenizer:\n  $ echo '[9707, 11]' | tinkex run --model-path tinker://RUN/sampler_weights/final --base-model Qwen/Qwen3-8B --prompt-file - --tokens-only",
     note = "The API key comes from --api-key, else TINKER_API_KEY. The base URL from --base-url, else TINKER_BASE_URL. Progress and errors go to stderr; stdout holds only the samples. RUST_LOG overrides -q/-v. TINKEX_RETRY_SCALE multiplies every retry back-off (0 = retry at once).",
     error_code(0, "success"),
@@ -132,6 +136,30 @@ pub struct RunArgs {
     /// also return the K most likely tokens at each prompt position
     #[argh(option)]
     pub topk_prompt_logprobs: Option<u32>,
+
+    /// batch mode: a JSONL file of prompts ('-' = stdin), one JSON object per line
+    #[argh(option)]
+    pub input: Option<String>,
+
+    /// batch mode: prompts sampled at once (default: 8)
+    #[argh(option)]
+    pub parallel: Option<Positive>,
+
+    /// batch mode: continue an interrupted --output journal, retrying failed lines
+    #[argh(switch)]
+    pub resume: bool,
+
+    /// batch mode: stop at the first failed prompt
+    #[argh(switch)]
+    pub fail_fast: bool,
+
+    /// batch mode: print progress to stderr even when it is not a terminal
+    #[argh(switch)]
+    pub progress: bool,
+
+    /// batch mode: deadline for the whole batch, in seconds (default: none)
+    #[argh(option)]
+    pub batch_timeout: Option<TimeoutSecs>,
 
     /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
     #[argh(option)]

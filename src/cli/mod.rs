@@ -1,6 +1,7 @@
 //! The command-line layer: flags, validation, logging and output; everything a user sees.
 
 mod args;
+mod batch;
 mod logging;
 mod output;
 mod prompt;

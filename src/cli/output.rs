@@ -136,22 +136,31 @@ fn stop_name(reason: StopReason) -> &'static str {
     }
 }
 
+/// One sequence as JSON: text (when decoding), tokens, logprobs, stop reason.
+pub fn sequence_value(
+    sequence: &SampledSequence,
+    decoder: Option<&dyn TextDecoder>,
+) -> Result<Value> {
+    let mut entry = Map::new();
+    if let Some(decoder) = decoder {
+        entry.insert(
+            "text".into(),
+            Value::String(decoder.decode(&sequence.tokens)?),
+        );
+    }
+    entry.insert("tokens".into(), json!(sequence.tokens));
+    entry.insert("logprobs".into(), json!(sequence.logprobs));
+    entry.insert("stop_reason".into(), json!(stop_name(sequence.stop_reason)));
+    Ok(Value::Object(entry))
+}
+
 fn json_document(outcome: &Outcome, decoder: Option<&dyn TextDecoder>) -> Result<Value> {
     let response = outcome.response;
-    let mut sequences = Vec::with_capacity(response.sequences.len());
-    for sequence in &response.sequences {
-        let mut entry = Map::new();
-        if let Some(decoder) = decoder {
-            entry.insert(
-                "text".into(),
-                Value::String(decoder.decode(&sequence.tokens)?),
-            );
-        }
-        entry.insert("tokens".into(), json!(sequence.tokens));
-        entry.insert("logprobs".into(), json!(sequence.logprobs));
-        entry.insert("stop_reason".into(), json!(stop_name(sequence.stop_reason)));
-        sequences.push(Value::Object(entry));
-    }
+    let sequences = response
+        .sequences
+        .iter()
+        .map(|s| sequence_value(s, decoder))
+        .collect::<Result<Vec<_>>>()?;
     let mut document = Map::new();
     document.insert("model".into(), json!(outcome.model));
     document.insert("prompt_tokens".into(), json!(outcome.prompt_tokens));

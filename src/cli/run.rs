@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::logging::STATUS_TARGET;
 use super::output::{self, Outcome, TextDecoder};
 use super::prompt::{self, Prompt};
-use super::settings::RunConfig;
+use super::settings::{Mode, PromptSource, RunConfig};
 use super::sink::{self, Delivery};
 use crate::client::{
     Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
@@ -24,53 +24,46 @@ impl TextDecoder for Tokenizer {
     }
 }
 
-/// Runs one sampling job from a validated config.
+/// Runs `tinkex run` from a validated config: one prompt, or a batch.
 pub fn execute(config: &RunConfig) -> Result<()> {
+    match &config.mode {
+        Mode::Single(source) => single(config, source),
+        Mode::Batch(batch) => super::batch::execute(config, batch),
+    }
+}
+
+fn single(config: &RunConfig, source: &PromptSource) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, config.timeout);
-    let prompt = prompt::load(&config.prompt)?;
+    let prompt = prompt::load(source)?;
     if config.output.tokens_only && matches!(prompt, Prompt::Text(_)) {
         return Err(Error::input(
             "--tokens-only needs a token-id prompt, but the prompt file holds text",
         ));
     }
     // Credentials are checked first: they need no network and fail the most runs.
-    let client_config = Config::from_env(
-        config.api_key.clone(),
-        config.base_url.clone(),
-        deadline,
-        config.http_pool,
-    )?;
-    let hub = HubSettings {
-        offline: config.offline || HubSettings::from_env().offline,
-        ..HubSettings::from_env()
-    };
-    // A tokenizer known up front is loaded before any session exists, so its errors cost no request.
+    let client_config = client_config(config, deadline)?;
+    let hub = hub_settings(config);
+    // A tokenizer known up front is loaded, and the prompt encoded, before any session exists.
     let mut tokenizer = match known_tokenizer(config) {
         Some(spec) if !config.output.tokens_only => Some(Tokenizer::load(&spec, &hub, &deadline)?),
         _ => None,
     };
-    // Encoding (and the vocabulary check) also happens before any session when it can.
     let mut pending_prompt = Some(prompt);
     let mut tokens = None;
     if tokenizer.is_some() || config.output.tokens_only {
-        tokens = Some(encode_prompt(
-            pending_prompt.take().unwrap_or(Prompt::Tokens(Vec::new())),
-            tokenizer.as_ref(),
-        )?);
+        tokens = pending_prompt
+            .take()
+            .map(|p| encode_prompt(p, tokenizer.as_ref()))
+            .transpose()?;
     }
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
-        let sampler = service.create_sampling_client(SamplerSpec {
-            base_model: config.base_model.clone(),
-            model_path: config.model_path.clone(),
-        })?;
+        let sampler = create_sampler(&service, config)?;
         let tokens = match (tokens, pending_prompt) {
             (Some(tokens), _) => tokens,
             (None, prompt) => {
-                let base_model = sampler.base_model()?;
-                let spec = TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model));
-                tokenizer = Some(Tokenizer::load(&spec, &hub, &deadline)?);
+                tokenizer = Some(tokenizer_from_server(&sampler, &hub, &deadline)?);
                 encode_prompt(
                     prompt.unwrap_or(Prompt::Tokens(Vec::new())),
                     tokenizer.as_ref(),
@@ -83,7 +76,35 @@ pub fn execute(config: &RunConfig) -> Result<()> {
     result
 }
 
-fn known_tokenizer(config: &RunConfig) -> Option<TokenizerSpec> {
+/// The client configuration: flags over environment, the key checked before any request.
+pub fn client_config(config: &RunConfig, deadline: Deadline) -> Result<Config> {
+    Config::from_env(
+        config.api_key.clone(),
+        config.base_url.clone(),
+        deadline,
+        config.http_pool,
+    )
+}
+
+/// Hugging Face settings from the environment, with `--offline` applied.
+pub fn hub_settings(config: &RunConfig) -> HubSettings {
+    let hub = HubSettings::from_env();
+    HubSettings {
+        offline: config.offline || hub.offline,
+        ..hub
+    }
+}
+
+/// Creates the sampling session for the configured model.
+pub fn create_sampler(service: &ServiceClient, config: &RunConfig) -> Result<SamplingClient> {
+    service.create_sampling_client(SamplerSpec {
+        base_model: config.base_model.clone(),
+        model_path: config.model_path.clone(),
+    })
+}
+
+/// The tokenizer named by `--tokenizer` or implied by `--base-model`, if either is given.
+pub fn known_tokenizer(config: &RunConfig) -> Option<TokenizerSpec> {
     match (&config.tokenizer, &config.base_model) {
         (Some(arg), _) => Some(TokenizerSpec::parse(arg)),
         (None, Some(model)) => Some(TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(
@@ -93,7 +114,22 @@ fn known_tokenizer(config: &RunConfig) -> Option<TokenizerSpec> {
     }
 }
 
-fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Vec<u32>> {
+/// The tokenizer of the sampler's base model, asked of the server (`--model-path` alone).
+pub fn tokenizer_from_server(
+    sampler: &SamplingClient,
+    hub: &HubSettings,
+    deadline: &Deadline,
+) -> Result<Tokenizer> {
+    let base_model = sampler.base_model()?;
+    Tokenizer::load(
+        &TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model)),
+        hub,
+        deadline,
+    )
+}
+
+/// Token ids for a prompt; ids given directly must fit the tokenizer's vocabulary.
+pub fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Vec<u32>> {
     match (prompt, tokenizer) {
         (Prompt::Text(text), Some(tokenizer)) => tokenizer.encode(&text),
         (Prompt::Text(_), None) => Err(Error::input("a text prompt needs a tokenizer")),
@@ -109,6 +145,14 @@ fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Vec<u3
             }
         }
         (Prompt::Tokens(tokens), None) => Ok(tokens),
+    }
+}
+
+/// Stop token ids that were sent, so plain output can leave them out.
+pub fn stop_token_ids(stop: &Option<StopCondition>) -> Vec<u32> {
+    match stop {
+        Some(StopCondition::Tokens(ids)) => ids.clone(),
+        _ => Vec::new(),
     }
 }
 
@@ -133,10 +177,7 @@ fn sample_and_write(
         config.topk_prompt_logprobs,
     )?;
     let response = future.wait(None)?;
-    let stop_tokens = match &config.params.stop {
-        Some(StopCondition::Tokens(ids)) => ids.clone(),
-        _ => Vec::new(),
-    };
+    let stop_tokens = stop_token_ids(&config.params.stop);
     let outcome = Outcome {
         model: config.model_label(),
         prompt_tokens,

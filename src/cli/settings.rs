@@ -25,6 +25,35 @@ pub enum PromptSource {
     Stdin,
 }
 
+/// Batch-mode options (`--input`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchOptions {
+    /// `--input`: a JSONL file, or stdin.
+    pub input: PromptSource,
+    /// `--parallel`.
+    pub parallel: usize,
+    /// `--resume`.
+    pub resume: bool,
+    /// `--fail-fast`.
+    pub fail_fast: bool,
+    /// `--progress` (or stderr is a terminal).
+    pub progress: bool,
+    /// `--batch-timeout`.
+    pub batch_timeout: Option<Duration>,
+}
+
+/// One prompt, or a batch of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// `--prompt` / `--prompt-file`.
+    Single(PromptSource),
+    /// `--input`.
+    Batch(BatchOptions),
+}
+
+/// The default `--parallel`.
+pub const DEFAULT_PARALLEL: usize = 8;
+
 /// How much goes to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -56,8 +85,8 @@ pub struct RunConfig {
     pub base_model: Option<String>,
     /// `--model-path`, a `tinker://` path.
     pub model_path: Option<String>,
-    /// The prompt's source.
-    pub prompt: PromptSource,
+    /// One prompt or a batch.
+    pub mode: Mode,
     /// `--tokenizer`.
     pub tokenizer: Option<String>,
     /// `--offline`.
@@ -111,22 +140,8 @@ impl TryFrom<RunArgs> for RunConfig {
         {
             return Err(usage("--base-model is empty"));
         }
-        let prompt = match (args.prompt, args.prompt_file) {
-            (Some(_), Some(_)) => {
-                return Err(usage("give either --prompt or --prompt-file, not both"))
-            }
-            (None, None) => {
-                return Err(usage(
-                    "no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin)",
-                ))
-            }
-            (Some(text), None) if text.is_empty() => return Err(usage("--prompt is empty")),
-            (Some(text), None) => PromptSource::Text(text),
-            (None, Some(path)) if path == "-" => PromptSource::Stdin,
-            (None, Some(path)) if path.is_empty() => return Err(usage("--prompt-file is empty")),
-            (None, Some(path)) => PromptSource::File(PathBuf::from(path)),
-        };
-        if args.tokens_only && matches!(prompt, PromptSource::Text(_)) {
+        let mode = mode_from(&args)?;
+        if args.tokens_only && matches!(mode, Mode::Single(PromptSource::Text(_))) {
             return Err(usage("--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids"));
         }
         if args.tokens_only && args.tokenizer.is_some() {
@@ -155,6 +170,11 @@ impl TryFrom<RunArgs> for RunConfig {
         {
             return Err(usage("--output is empty"));
         }
+        // Batch workers each hold a connection: the pool is at least --parallel.
+        let mode_pool = match &mode {
+            Mode::Batch(batch) => Some(batch.parallel),
+            Mode::Single(_) => None,
+        };
         let defaults = SamplingParams::default();
         let params = SamplingParams {
             max_tokens: Some(args.max_tokens.map_or(DEFAULT_MAX_TOKENS, |m| m.0)),
@@ -167,7 +187,7 @@ impl TryFrom<RunArgs> for RunConfig {
         Ok(RunConfig {
             base_model: args.base_model,
             model_path: args.model_path,
-            prompt,
+            mode,
             tokenizer: args.tokenizer,
             offline: args.offline,
             num_samples: args.num_samples.map_or(1, |n| n.0),
@@ -177,7 +197,13 @@ impl TryFrom<RunArgs> for RunConfig {
             api_key: args.api_key,
             base_url: args.base_url,
             timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
-            http_pool: args.http_pool.map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize),
+            http_pool: args
+                .http_pool
+                .map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize)
+                .max(match &mode_pool {
+                    Some(parallel) => *parallel,
+                    None => 0,
+                }),
             output: OutputOptions {
                 json: args.json,
                 path: args.output,
@@ -190,6 +216,55 @@ impl TryFrom<RunArgs> for RunConfig {
                 (false, n) => Verbosity::Verbose(n),
             },
         })
+    }
+}
+
+/// Decides between one prompt and a batch, and checks the flags that belong to each.
+fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
+    let batch_only = [
+        ("--parallel", args.parallel.is_some()),
+        ("--resume", args.resume),
+        ("--fail-fast", args.fail_fast),
+        ("--progress", args.progress),
+        ("--batch-timeout", args.batch_timeout.is_some()),
+    ];
+    let Some(input) = &args.input else {
+        if let Some((flag, _)) = batch_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{flag} is for batch mode: it needs --input FILE"
+            )));
+        }
+        return single_prompt(args).map(Mode::Single);
+    };
+    if args.prompt.is_some() || args.prompt_file.is_some() {
+        return Err(usage(
+            "--input takes its prompts from the file: drop --prompt/--prompt-file",
+        ));
+    }
+    let input = match input.as_str() {
+        "" => return Err(usage("--input is empty")),
+        "-" => PromptSource::Stdin,
+        path => PromptSource::File(PathBuf::from(path)),
+    };
+    Ok(Mode::Batch(BatchOptions {
+        input,
+        parallel: args.parallel.map_or(DEFAULT_PARALLEL, |p| p.0 as usize),
+        resume: args.resume,
+        fail_fast: args.fail_fast,
+        progress: args.progress,
+        batch_timeout: args.batch_timeout.map(|t| t.0),
+    }))
+}
+
+fn single_prompt(args: &RunArgs) -> Result<PromptSource, Error> {
+    match (&args.prompt, &args.prompt_file) {
+        (Some(_), Some(_)) => Err(usage("give either --prompt or --prompt-file, not both")),
+        (None, None) => Err(usage("no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin), or --input FILE for a batch")),
+        (Some(text), None) if text.is_empty() => Err(usage("--prompt is empty")),
+        (Some(text), None) => Ok(PromptSource::Text(text.clone())),
+        (None, Some(path)) if path == "-" => Ok(PromptSource::Stdin),
+        (None, Some(path)) if path.is_empty() => Err(usage("--prompt-file is empty")),
+        (None, Some(path)) => Ok(PromptSource::File(PathBuf::from(path))),
     }
 }
 
@@ -287,6 +362,35 @@ mod tests {
     }
 
     #[test]
+    fn batch_flags_need_input_and_exclude_a_prompt() {
+        assert!(error(RunArgs {
+            resume: true,
+            ..base()
+        })
+        .contains("--resume is for batch mode"));
+        assert!(error(RunArgs {
+            input: Some("in.jsonl".into()),
+            ..base()
+        })
+        .contains("drop --prompt"));
+        let config = RunConfig::try_from(RunArgs {
+            prompt: None,
+            input: Some("-".into()),
+            parallel: Some(crate::cli::values::Positive(32)),
+            ..base()
+        })
+        .unwrap();
+        let Mode::Batch(batch) = &config.mode else {
+            panic!("expected batch mode")
+        };
+        assert_eq!(
+            (batch.input.clone(), batch.parallel),
+            (PromptSource::Stdin, 32)
+        );
+        assert_eq!(config.http_pool, 32, "the pool grows to --parallel");
+    }
+
+    #[test]
     fn stdin_and_flags_carry_over() {
         let config = RunConfig::try_from(RunArgs {
             prompt: None,
@@ -296,7 +400,7 @@ mod tests {
             ..base()
         })
         .unwrap();
-        assert_eq!(config.prompt, PromptSource::Stdin);
+        assert_eq!(config.mode, Mode::Single(PromptSource::Stdin));
         assert_eq!(config.params.top_k, 40);
         assert_eq!(config.topk_prompt_logprobs, 3);
         assert!(

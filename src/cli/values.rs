@@ -38,10 +38,10 @@ fn parse_number<T: FromStr>(text: &str, what: &str) -> Result<T, String> {
         .map_err(|_| format!("expected {what}, got '{text}'"))
 }
 
-impl FromStr for MaxTokens {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match parse_number::<u64>(text, "a whole number ≥ 1")? {
+impl MaxTokens {
+    /// Checks the range.
+    pub fn new(value: u64) -> Result<Self, String> {
+        match value {
             0 => Err("must be at least 1".into()),
             n => u32::try_from(n)
                 .map(MaxTokens)
@@ -50,10 +50,9 @@ impl FromStr for MaxTokens {
     }
 }
 
-impl FromStr for Temperature {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let value = parse_number::<f64>(text, "a number ≥ 0")?;
+impl Temperature {
+    /// Checks the range.
+    pub fn new(value: f64) -> Result<Self, String> {
         if !value.is_finite() || value < 0.0 {
             return Err("must be a finite number ≥ 0".into());
         }
@@ -61,20 +60,20 @@ impl FromStr for Temperature {
     }
 }
 
-impl FromStr for TopK {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match parse_number::<i64>(text, "-1 or a whole number ≥ 1")? {
-            k if k == -1 || k >= 1 => Ok(TopK(k)),
-            _ => Err("must be -1 (off) or at least 1".into()),
+impl TopK {
+    /// Checks the range.
+    pub fn new(value: i64) -> Result<Self, String> {
+        if value == -1 || value >= 1 {
+            Ok(TopK(value))
+        } else {
+            Err("must be -1 (off) or at least 1".into())
         }
     }
 }
 
-impl FromStr for TopP {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let value = parse_number::<f64>(text, "a number in (0, 1]")?;
+impl TopP {
+    /// Checks the range.
+    pub fn new(value: f64) -> Result<Self, String> {
         if !(value > 0.0 && value <= 1.0) {
             return Err("must be greater than 0 and at most 1".into());
         }
@@ -82,15 +81,50 @@ impl FromStr for TopP {
     }
 }
 
-impl FromStr for Positive {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match parse_number::<u64>(text, "a whole number ≥ 1")? {
+impl Positive {
+    /// Checks the range.
+    pub fn new(value: u64) -> Result<Self, String> {
+        match value {
             0 => Err("must be at least 1".into()),
             n => u32::try_from(n)
                 .map(Positive)
                 .map_err(|_| format!("must be at most {}", u32::MAX)),
         }
+    }
+}
+
+impl FromStr for MaxTokens {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        MaxTokens::new(parse_number::<u64>(text, "a whole number ≥ 1")?)
+    }
+}
+
+impl FromStr for Temperature {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Temperature::new(parse_number::<f64>(text, "a number ≥ 0")?)
+    }
+}
+
+impl FromStr for TopK {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        TopK::new(parse_number::<i64>(text, "-1 or a whole number ≥ 1")?)
+    }
+}
+
+impl FromStr for TopP {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        TopP::new(parse_number::<f64>(text, "a number in (0, 1]")?)
+    }
+}
+
+impl FromStr for Positive {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Positive::new(parse_number::<u64>(text, "a whole number ≥ 1")?)
     }
 }
 
