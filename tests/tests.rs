@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli_batch;
 mod cli_run;
 mod client_auth;
 mod client_deadline;
