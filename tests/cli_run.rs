@@ -3,7 +3,7 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{tinkex, tiny_tokenizer, with_args, MockTinker, KEY};
+use crate::support::{tinkex, small_tokenizer, with_args, MockTinker, KEY};
 
 const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
 
@@ -179,11 +179,11 @@ fn token_prompt_from_stdin_prints_ids_with_tokens_only() {
 #[test]
 fn text_prompt_is_encoded_and_samples_decoded() {
     let mut api = MockTinker::new();
-    // "Hello" is id 388 in the tiny tokenizer; "<|im_end|>" is 2.
+    // "Hello" is id 388 in the small tokenizer; "<|im_end|>" is 2.
     let asample = api.asample(Matcher::PartialJson(json!({"prompt": {"chunks": [{"tokens": [388]}]}, "sampling_params": {"max_tokens": 16, "temperature": 0.5}})));
     api.result(&result_json(&[(&[388, 14, 349, 319, 3, 2], "stop")]));
     let args = api.args();
-    let tokenizer = tiny_tokenizer();
+    let tokenizer = small_tokenizer();
     let out = tinkex(&with_args(
         &args,
         &[
@@ -214,7 +214,7 @@ fn json_output_has_the_documented_schema() {
     api.asample(Matcher::Any);
     api.result(&result_json(&[(&[388, 2], "stop")]));
     let args = api.args();
-    let tokenizer = tiny_tokenizer();
+    let tokenizer = small_tokenizer();
     let out = tinkex(&with_args(
         &args,
         &[
@@ -450,7 +450,7 @@ fn the_key_never_appears_on_stderr_even_at_trace() {
 fn token_ids_outside_the_vocabulary_are_refused() {
     let api = MockTinker::new();
     let args = api.args();
-    let tokenizer = tiny_tokenizer();
+    let tokenizer = small_tokenizer();
     let out = tinkex(&with_args(
         &args,
         &[

@@ -18,9 +18,9 @@ pub fn fixture(relative: &str) -> PathBuf {
         .join(relative)
 }
 
-/// The small byte-level BPE tokenizer built by tools/gen_tiny_tokenizer.py.
-pub fn tiny_tokenizer() -> String {
-    fixture("tiny/tokenizer.json").display().to_string()
+/// The small byte-level BPE tokenizer built by tools/gen_small_tokenizer.py.
+pub fn small_tokenizer() -> String {
+    fixture("small/tokenizer.json").display().to_string()
 }
 
 /// What a finished process left behind.

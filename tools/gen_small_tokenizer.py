@@ -1,4 +1,4 @@
-"""Builds fixtures/tiny/tokenizer.json: a small byte-level BPE tokenizer for fast CLI tests.
+"""Builds fixtures/small/tokenizer.json: a small byte-level BPE tokenizer for fast CLI tests.
 
 The real Qwen3 tokenizer takes seconds to load in a debug build; CLI tests that only need
 *a* tokenizer use this one (same model type, pre-tokenizer, decoder and special-token
@@ -25,7 +25,7 @@ trainer = trainers.BpeTrainer(
     show_progress=False,
 )
 tokenizer.train_from_iterator(CORPUS * 20, trainer=trainer)
-out = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "tiny" / "tokenizer.json"
+out = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "small" / "tokenizer.json"
 out.parent.mkdir(parents=True, exist_ok=True)
 tokenizer.save(str(out))
 for text in ["Hello", "Hello, world!"]:
