@@ -2,7 +2,7 @@
 
 The real Qwen3 tokenizer takes seconds to load in a debug build; CLI tests that only need
 *a* tokenizer use this one (same model type, pre-tokenizer, decoder and special-token
-handling as Qwen's, a few hundred merges). Run once: python3 tools/gen_tiny_tokenizer.py
+handling as Qwen's, a few hundred merges). Run once: python3 tools/gen_small_tokenizer.py
 """
 import pathlib
 
