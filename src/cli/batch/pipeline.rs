@@ -100,7 +100,7 @@ where
         drop(done_tx);
         // The feeder owns the sender: when it returns, workers see the channel close and exit.
         scope.spawn(move || feed(jobs, job_tx, window, stop));
-        let outcome = collect(&done_rx, &window, &stop, options, &mut write);
+        let outcome = collect(&done_rx, window, stop, options, &mut write);
         // Whatever happened, let the feeder and workers wind down before the scope joins them.
         stop.store(true, Ordering::SeqCst);
         window.advanced.notify_all();
