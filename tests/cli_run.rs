@@ -3,7 +3,7 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{tinkex, small_tokenizer, with_args, MockTinker, KEY};
+use crate::support::{small_tokenizer, tinkex, with_args, MockTinker, KEY};
 
 const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
 

@@ -36,7 +36,10 @@ impl Log for ScrubbingLogger {
 /// ureq-proto hex-dumps raw requests at trace level, headers included, split across lines
 /// where no scrubber could find the key; those records never reach stderr.
 fn is_wire_dump(metadata: &Metadata) -> bool {
-    metadata.level() == Level::Trace && metadata.target().starts_with("ureq_proto")
+    metadata.level() == Level::Trace
+        && crate::client::UNSAFE_TRACE_TARGETS
+            .iter()
+            .any(|target| metadata.target().starts_with(target))
 }
 
 fn format_line(record: &Record) -> String {

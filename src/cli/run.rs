@@ -11,7 +11,7 @@ use crate::client::{
     Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
 };
 use crate::error::{Error, Result};
-use crate::tokenizer::{self, HubSettings, Tokenizer, TokenizerSpec};
+use crate::tokenizer::{self, HubRetry, HubSettings, Tokenizer, TokenizerSpec};
 use crate::Deadline;
 
 impl TextDecoder for Tokenizer {
@@ -43,10 +43,10 @@ fn single(config: &RunConfig, source: &PromptSource) -> Result<()> {
     }
     // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(config, deadline)?;
-    let hub = hub_settings(config);
+    let loader = TokenizerLoader::new(config, &client_config);
     // A tokenizer known up front is loaded, and the prompt encoded, before any session exists.
     let mut tokenizer = match known_tokenizer(config) {
-        Some(spec) if !config.output.tokens_only => Some(Tokenizer::load(&spec, &hub, &deadline)?),
+        Some(spec) if !config.output.tokens_only => Some(loader.load(&spec, &deadline)?),
         _ => None,
     };
     let mut pending_prompt = Some(prompt);
@@ -63,7 +63,7 @@ fn single(config: &RunConfig, source: &PromptSource) -> Result<()> {
         let tokens = match (tokens, pending_prompt) {
             (Some(tokens), _) => tokens,
             (None, prompt) => {
-                tokenizer = Some(tokenizer_from_server(&sampler, &hub, &deadline)?);
+                tokenizer = Some(loader.for_sampler(&sampler, &deadline)?);
                 encode_prompt(
                     prompt.unwrap_or(Prompt::Tokens(Vec::new())),
                     tokenizer.as_ref(),
@@ -86,12 +86,40 @@ pub fn client_config(config: &RunConfig, deadline: Deadline) -> Result<Config> {
     )
 }
 
-/// Hugging Face settings from the environment, with `--offline` applied.
-pub fn hub_settings(config: &RunConfig) -> HubSettings {
-    let hub = HubSettings::from_env();
-    HubSettings {
-        offline: config.offline || hub.offline,
-        ..hub
+/// Loads tokenizers with the Hugging Face settings and the run's retry pacing.
+pub struct TokenizerLoader {
+    hub: HubSettings,
+    retry: HubRetry,
+}
+
+impl TokenizerLoader {
+    /// Settings from the environment, `--offline` applied; hub back-off follows `TINKEX_RETRY_SCALE`.
+    pub fn new(config: &RunConfig, client: &Config) -> TokenizerLoader {
+        let hub = HubSettings::from_env();
+        let hub = HubSettings {
+            offline: config.offline || hub.offline,
+            ..hub
+        };
+        let defaults = HubRetry::default();
+        let retry = HubRetry {
+            first_backoff: defaults.first_backoff.mul_f64(client.retry.scale()),
+            ..defaults
+        };
+        TokenizerLoader { hub, retry }
+    }
+
+    /// Loads the tokenizer `spec` names.
+    pub fn load(&self, spec: &TokenizerSpec, deadline: &Deadline) -> Result<Tokenizer> {
+        Tokenizer::load_with(spec, &self.hub, deadline, &self.retry)
+    }
+
+    /// The tokenizer of the sampler's base model, asked of the server (`--model-path` alone).
+    pub fn for_sampler(&self, sampler: &SamplingClient, deadline: &Deadline) -> Result<Tokenizer> {
+        let base_model = sampler.base_model()?;
+        self.load(
+            &TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model)),
+            deadline,
+        )
     }
 }
 
@@ -112,20 +140,6 @@ pub fn known_tokenizer(config: &RunConfig) -> Option<TokenizerSpec> {
         ))),
         (None, None) => None,
     }
-}
-
-/// The tokenizer of the sampler's base model, asked of the server (`--model-path` alone).
-pub fn tokenizer_from_server(
-    sampler: &SamplingClient,
-    hub: &HubSettings,
-    deadline: &Deadline,
-) -> Result<Tokenizer> {
-    let base_model = sampler.base_model()?;
-    Tokenizer::load(
-        &TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&base_model)),
-        hub,
-        deadline,
-    )
 }
 
 /// Token ids for a prompt; ids given directly must fit the tokenizer's vocabulary.

@@ -33,7 +33,7 @@ pub(crate) struct Core {
 impl Core {
     /// Builds the transport; the key must already be validated.
     pub(crate) fn new(config: Config) -> Core {
-        let redactor = Redactor::default();
+        let redactor = Redactor;
         redactor.add(&config.api_key);
         let transport = Transport::new(&config.base_url, config.http_pool, redactor);
         let auth = Auth::new(config.api_key.clone());

@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn urls_never_double_the_slash() {
-        let t = Transport::new("http://127.0.0.1:9/base/", 1, Redactor::default());
+        let t = Transport::new("http://127.0.0.1:9/base/", 1, Redactor);
         assert_eq!(t.url("/api/v1/x"), "http://127.0.0.1:9/base/api/v1/x");
     }
 }

@@ -17,10 +17,7 @@ use self::progress::Progress;
 use self::source::InputFile;
 use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
-use super::run::{
-    client_config, create_sampler, encode_prompt, hub_settings, known_tokenizer,
-    tokenizer_from_server,
-};
+use super::run::{client_config, create_sampler, encode_prompt, known_tokenizer, TokenizerLoader};
 use super::settings::{BatchOptions, RunConfig};
 use crate::client::{ModelInput, SampleResponse, SamplingClient, ServiceClient};
 use crate::error::{Category, Error, Result};
@@ -54,16 +51,16 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
         .keys()
         .filter(|id| resumed.done.contains(*id))
         .count();
-    let hub = hub_settings(config);
+    let loader = TokenizerLoader::new(config, &client_config);
     let mut tokenizer = match known_tokenizer(config) {
-        Some(spec) if !config.output.tokens_only => Some(Tokenizer::load(&spec, &hub, &deadline)?),
+        Some(spec) if !config.output.tokens_only => Some(loader.load(&spec, &deadline)?),
         _ => None,
     };
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, config)?;
         if tokenizer.is_none() && !config.output.tokens_only {
-            tokenizer = Some(tokenizer_from_server(&sampler, &hub, &deadline)?);
+            tokenizer = Some(loader.for_sampler(&sampler, &deadline)?);
         }
         let total = scan.ids.len();
         if skipped > 0 {
