@@ -1,1 +1,9 @@
 //! One integration-test binary; modules by purpose.
+
+/// The offline demo server (examples/demo_server), run in-process.
+#[path = "../examples/demo_server/server.rs"]
+mod demo;
+mod demo_faults;
+mod demo_server;
+mod demo_util;
+mod demo_validation;
