@@ -7,3 +7,7 @@ mod demo_faults;
 mod demo_server;
 mod demo_util;
 mod demo_validation;
+mod tokenizer_hub;
+mod tokenizer_local;
+mod tokenizer_parity;
+mod tokenizer_support;
