@@ -163,14 +163,13 @@ impl FromStr for FaultSpec {
     type Err = String;
     /// Parses `asample=429x2,500x1` or `retrieve_future=never`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let wrap = |e: String| format!("--fault {s}: {e}");
         let (endpoint, steps) = s
             .split_once('=')
-            .ok_or_else(|| wrap("expected ENDPOINT=KIND[xN][,KIND[xN]...]".into()))?;
-        let endpoint = endpoint.trim().parse().map_err(wrap)?;
+            .ok_or("expected ENDPOINT=KIND[xN][,KIND[xN]...]")?;
+        let endpoint = endpoint.trim().parse()?;
         let mut parsed = Vec::new();
         for step in steps.split(',') {
-            parsed.push(parse_step(step.trim()).map_err(wrap)?);
+            parsed.push(parse_step(step.trim())?);
         }
         Ok(FaultSpec {
             endpoint,
