@@ -24,5 +24,10 @@ unit:
 # The full check: formatting, lints, then every test (unit, integration, doc).
 test: fmt-check clippy unit
 
+# Offline demo, no API key needed: the demo server on a free loopback port, then `tinkex run` against it.
+demo:
+	$(CARGO) build -j$(JOBS) --bin tinkex --example demo_server
+	./examples/demo_server/demo.sh
+
 clean:
 	$(CARGO) clean

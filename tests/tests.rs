@@ -2,6 +2,10 @@
 
 mod support;
 
+/// The offline demo server (examples/demo_server), run in-process.
+#[path = "../examples/demo_server/server.rs"]
+mod demo;
+
 mod cli_batch;
 mod cli_run;
 mod client_auth;
@@ -11,6 +15,10 @@ mod client_protocol;
 mod client_retry;
 mod client_support;
 mod client_vectors;
+mod demo_faults;
+mod demo_server;
+mod demo_util;
+mod demo_validation;
 mod tokenizer_hub;
 mod tokenizer_local;
 mod tokenizer_parity;
