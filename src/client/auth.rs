@@ -1,12 +1,15 @@
 //! The credential in use: the raw key, or a JWT from `auth/token` that is
 //! refreshed before it expires and after the server calls it invalid.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::client::config::Config;
 use crate::client::core::Core;
+use crate::client::credentials::{CredentialCommand, COMMAND_VAR};
 use crate::client::status;
 use crate::client::transport::Request;
 use crate::error::{Error, Result};
@@ -22,30 +25,81 @@ struct Jwt {
 
 /// Which credential goes into `X-API-Key`.
 pub(crate) struct Auth {
-    raw: String,
+    /// For `client/config` and `auth/token`: the key in hand, else the command's output.
+    handshake: Mutex<Option<String>>,
+    command: Option<CredentialCommand>,
+    /// No key in hand: the command is the only source.
+    command_only: bool,
+    /// The JWT exchange runs the command for a fresh credential each time.
+    exchange_via_command: AtomicBool,
     jwt: Mutex<Option<Jwt>>,
 }
 
 impl Auth {
-    /// Starts with the raw key; [`Auth::enable_jwt`] switches to exchanged JWTs.
-    pub(crate) fn new(raw: String) -> Auth {
+    /// Starts with the key in hand (or, without one, the credential command);
+    /// [`Auth::configure`] switches to exchanged JWTs when the server asks.
+    pub(crate) fn new(config: &Config) -> Auth {
+        let key = config.api_key.trim();
         Auth {
-            raw,
+            handshake: Mutex::new((!key.is_empty()).then(|| key.to_string())),
+            command: config.credential_cmd.as_deref().map(CredentialCommand::new),
+            command_only: key.is_empty(),
+            exchange_via_command: AtomicBool::new(false),
             jwt: Mutex::new(None),
         }
     }
 
-    /// The key as given (used for `client/config` and `auth/token`).
-    pub(crate) fn raw(&self) -> &str {
-        &self.raw
+    /// The credential for `client/config` and `auth/token`; runs the command when
+    /// nothing is in hand yet.
+    pub(crate) fn raw(&self, core: &Core) -> Result<String> {
+        let mut slot = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = slot.as_ref() {
+            return Ok(key.clone());
+        }
+        let command = self
+            .command
+            .as_ref()
+            .ok_or_else(|| Error::auth("no API key found"))?;
+        let fresh = command.fetch(core.deadline())?;
+        *slot = Some(fresh.clone());
+        Ok(fresh)
     }
 
-    /// Server said `pjwt_auth_enabled`: exchange the key, unless it already is a JWT.
-    pub(crate) fn enable_jwt(&self, core: &Core) -> Result<()> {
-        if self.raw.starts_with("eyJ") {
+    /// Acts on `client/config`'s answer: with `pjwt_auth_enabled`, exchange for a JWT
+    /// (with the command's credential when `credential_default_source` is
+    /// `credential_cmd` or the command is the only source); without it, only a key
+    /// in hand can serve.
+    pub(crate) fn configure(&self, core: &Core, flags: &Value) -> Result<()> {
+        let pjwt = flags.get("pjwt_auth_enabled").and_then(Value::as_bool) == Some(true);
+        if !pjwt {
+            if self.command_only {
+                return Err(Error::Auth {
+                    message: format!(
+                        "only {COMMAND_VAR} gives a credential, and this server does not \
+                         accept it: JWT auth (pjwt_auth_enabled) is off, so only API keys work"
+                    ),
+                    hint: Some(
+                        "give the API key with --api-key or TINKER_API_KEY, or run \
+                         'tinker auth login' and unset TINKER_CREDENTIAL_CMD"
+                            .to_string(),
+                    ),
+                });
+            }
             return Ok(());
         }
-        let jwt = exchange(core)?;
+        let wants_command = flags
+            .get("credential_default_source")
+            .and_then(Value::as_str)
+            == Some("credential_cmd");
+        let key_is_jwt = !self.command_only && self.raw(core)?.starts_with("eyJ");
+        if key_is_jwt {
+            return Ok(());
+        }
+        if self.command.is_some() && (self.command_only || wants_command) {
+            log::debug!("JWT exchange: using the credential from {COMMAND_VAR}");
+            self.exchange_via_command.store(true, Ordering::SeqCst);
+        }
+        let jwt = self.fresh_jwt(core)?;
         *self.lock() = Some(jwt);
         Ok(())
     }
@@ -59,11 +113,11 @@ impl Auth {
     pub(crate) fn credential(&self, core: &Core) -> Result<String> {
         let mut guard = self.lock();
         match guard.as_ref() {
-            None => Ok(self.raw.clone()),
+            None => self.raw(core),
             Some(jwt) if !expires_within(jwt.exp, 60) => Ok(jwt.token.clone()),
             Some(_) => {
                 log::debug!("session token expires within 60 s; refreshing it");
-                let fresh = exchange(core)?;
+                let fresh = self.fresh_jwt(core)?;
                 let token = fresh.token.clone();
                 *guard = Some(fresh);
                 Ok(token)
@@ -80,10 +134,28 @@ impl Auth {
             }
         }
         log::debug!("the server refused the session token; exchanging the key again");
-        let fresh = exchange(core)?;
+        let fresh = self.fresh_jwt(core)?;
         let token = fresh.token.clone();
         *guard = Some(fresh);
         Ok(token)
+    }
+
+    /// A new JWT: exchanged at `auth/token`, with a fresh run of the command when it is
+    /// the exchange's source (a command that prints a JWT needs no exchange).
+    fn fresh_jwt(&self, core: &Core) -> Result<Jwt> {
+        if self.exchange_via_command.load(Ordering::SeqCst) {
+            if let Some(command) = &self.command {
+                let credential = command.fetch(core.deadline())?;
+                if credential.starts_with("eyJ") {
+                    return Ok(Jwt {
+                        exp: jwt_exp(&credential),
+                        token: credential,
+                    });
+                }
+                *self.handshake.lock().unwrap_or_else(|e| e.into_inner()) = Some(credential);
+            }
+        }
+        exchange(core)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Jwt>> {
@@ -192,7 +264,11 @@ pub(crate) fn refused(step: &str, status: u16, body: &[u8]) -> Error {
     }
     Error::Auth {
         message,
-        hint: Some("check the API key (--api-key or TINKER_API_KEY)".to_string()),
+        hint: Some(
+            "check the credential (--api-key, TINKER_API_KEY, TINKER_CREDENTIAL_CMD or \
+             ~/.tinker/credentials.json)"
+                .to_string(),
+        ),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::client::auth;
+use crate::client::credentials::{self, COMMAND_VAR};
 use crate::client::retry::RetryPolicy;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
@@ -17,8 +18,12 @@ pub const SDK_VERSION: &str = "0.38.0";
 /// Everything a [`ServiceClient`](crate::client::ServiceClient) needs to talk to the server.
 #[derive(Clone)]
 pub struct Config {
-    /// The credential sent as `X-API-Key` (a `tml-` key or a JWT). Never logged.
+    /// The credential in hand (a `tml-` key or a JWT), sent as `X-API-Key`; empty when
+    /// only [`Config::credential_cmd`] gives one. Never logged.
     pub api_key: String,
+    /// `TINKER_CREDENTIAL_CMD`: a shell command printing a fresh credential, run when one
+    /// is needed (for `client/config` without a key in hand, and for each JWT exchange).
+    pub credential_cmd: Option<String>,
     /// The service root; API paths are appended to it.
     pub base_url: String,
     /// The one deadline every request, retry and wait is capped by.
@@ -64,6 +69,10 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("api_key", &"[REDACTED]")
+            .field(
+                "credential_cmd",
+                &self.credential_cmd.as_ref().map(|_| "[SET]"),
+            )
             .field("base_url", &self.base_url)
             .field("deadline", &self.deadline)
             .field("http_pool", &self.http_pool)
@@ -79,6 +88,7 @@ impl Config {
     pub fn new(api_key: impl Into<String>, base_url: impl Into<String>) -> Config {
         Config {
             api_key: api_key.into(),
+            credential_cmd: None,
             base_url: base_url.into(),
             deadline: Deadline::after(Duration::from_secs(600)),
             http_pool: 8,
@@ -89,8 +99,9 @@ impl Config {
         }
     }
 
-    /// The CLI: flag values win, env gives defaults (`TINKER_API_KEY`, `TINKER_BASE_URL`
-    /// (empty = unset), `TINKER_TAGS`, `TINKER_PROJECT_ID`, `TINKEX_RETRY_SCALE`).
+    /// The CLI: flag values win, env gives defaults (the credential per
+    /// [`resolve_credential`], `TINKER_BASE_URL` (empty = unset), `TINKER_TAGS`,
+    /// `TINKER_PROJECT_ID`, `TINKEX_RETRY_SCALE`).
     /// Validates the key prefix (an auth error that never echoes the key).
     pub fn from_env(
         api_key_flag: Option<String>,
@@ -111,7 +122,7 @@ impl Config {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config> {
         let env = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let api_key = resolve_credential(api_key_flag, lookup)?;
+        let credential = resolve_credential(api_key_flag, lookup)?;
         let base_url = non_empty(base_url_flag)
             .or_else(|| env("TINKER_BASE_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
@@ -128,7 +139,8 @@ impl Config {
             Some(raw) => RetryPolicy::scaled(parse_scale(&raw)?),
             None => RetryPolicy::default(),
         };
-        let mut config = Config::new(api_key, base_url.trim());
+        let mut config = Config::new(credential.key, base_url.trim());
+        config.credential_cmd = credential.command;
         config.deadline = deadline;
         config.http_pool = http_pool.max(1);
         config.retry = retry;
@@ -161,9 +173,19 @@ impl Config {
         self
     }
 
+    /// Sets the credential command (`TINKER_CREDENTIAL_CMD`) for a library-built config.
+    pub fn with_credential_command(mut self, command: impl Into<String>) -> Config {
+        self.credential_cmd = Some(command.into());
+        self
+    }
+
     /// Refuses, before any request, a key that cannot be valid.
     pub(crate) fn validate(&self) -> Result<()> {
-        check_key(&self.api_key, "the API key")?;
+        if !self.api_key.trim().is_empty() {
+            check_key(&self.api_key, "the API key")?;
+        } else if self.credential_cmd.is_none() {
+            return Err(nothing_found());
+        }
         let url = self.base_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(Error::input(format!(
@@ -174,24 +196,68 @@ impl Config {
     }
 }
 
-/// Finds the credential: `--api-key`, else `TINKER_API_KEY` (empty counts as unset).
-/// Further sources (credential command, stored login) plug in here.
+/// The credential a run starts with.
+pub(crate) struct Credential {
+    /// The key in hand; empty when the command is to be run instead.
+    pub key: String,
+    /// `TINKER_CREDENTIAL_CMD`, kept whenever it is set (the server may ask for it).
+    pub command: Option<String>,
+}
+
+/// Finds the credential, in the SDK's order: `--api-key`, `TINKER_API_KEY`,
+/// `TINKER_CREDENTIAL_CMD`, then the key stored in `$HOME/.tinker/credentials.json`
+/// (only when no command is set). Empty values count as unset; a key with a bad
+/// prefix gives way to the command when one is set. Logs the winning source at
+/// debug, never the value; every key seen is registered as a secret.
 pub(crate) fn resolve_credential(
     flag: Option<String>,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String> {
-    if let Some(key) = non_empty(flag) {
-        check_key(&key, "the API key given with --api-key")?;
-        return Ok(key);
+) -> Result<Credential> {
+    let command = non_empty(lookup(COMMAND_VAR));
+    let given = non_empty(flag)
+        .map(|key| (key, "--api-key", "the API key given with --api-key"))
+        .or_else(|| {
+            non_empty(lookup("TINKER_API_KEY"))
+                .map(|key| (key, "TINKER_API_KEY", "the API key in TINKER_API_KEY"))
+        });
+    if let Some((key, source, what)) = given {
+        crate::redact::register_secret(&key);
+        let bad_prefix = !key.starts_with("tml-") && !key.starts_with("eyJ");
+        if !(bad_prefix && command.is_some()) {
+            check_key(&key, what)?;
+            log::debug!("credential: from {source}");
+            return Ok(Credential { key, command });
+        }
+        log::warn!("{what} starts with neither 'tml-' nor 'eyJ'; using {COMMAND_VAR} instead");
     }
-    if let Some(key) = non_empty(lookup("TINKER_API_KEY")) {
-        check_key(&key, "the API key in TINKER_API_KEY")?;
-        return Ok(key);
+    if command.is_some() {
+        log::debug!("credential: from {COMMAND_VAR}");
+        return Ok(Credential {
+            key: String::new(),
+            command,
+        });
     }
-    Err(Error::Auth {
-        message: "no API key found".to_string(),
-        hint: Some("pass --api-key KEY or set TINKER_API_KEY".to_string()),
+    let Some(stored) = credentials::stored_key(lookup("HOME").as_deref())? else {
+        return Err(nothing_found());
+    };
+    let what = format!("the key stored in {}", stored.path.display());
+    check_key(&stored.key, &what)?;
+    log::debug!("credential: from {}", stored.path.display());
+    Ok(Credential {
+        key: stored.key,
+        command: None,
     })
+}
+
+/// The error when no source gives a credential: every way to give one, in order.
+fn nothing_found() -> Error {
+    Error::Auth {
+        message: "no API key found".to_string(),
+        hint: Some(format!(
+            "pass --api-key KEY, set TINKER_API_KEY, set {COMMAND_VAR} to a command that \
+             prints one, or run 'tinker auth login'"
+        )),
+    }
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -276,7 +342,15 @@ mod tests {
         assert!(!err.to_string().contains("secret123"));
         let err = Config::from_lookup(None, None, deadline(), 1, &lookup).unwrap_err();
         assert_eq!(err.exit_code(), 3);
-        assert_eq!(err.hint(), Some("pass --api-key KEY or set TINKER_API_KEY"));
+        let hint = err.hint().unwrap();
+        for way in [
+            "--api-key",
+            "TINKER_API_KEY",
+            "TINKER_CREDENTIAL_CMD",
+            "tinker auth login",
+        ] {
+            assert!(hint.contains(way), "{hint}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ impl Core {
         let redactor = Redactor;
         redactor.add(&config.api_key);
         let transport = Transport::new(&config.base_url, config.http_pool, redactor);
-        let auth = Auth::new(config.api_key.clone());
+        let auth = Auth::new(&config);
         Core {
             config,
             transport,
@@ -58,7 +58,7 @@ impl Core {
         raw_key: bool,
     ) -> std::result::Result<Reply, Failure> {
         let credential = if raw_key {
-            self.auth.raw().to_string()
+            self.auth.raw(self).map_err(Failure::Fatal)?
         } else {
             self.auth.credential(self).map_err(Failure::Fatal)?
         };

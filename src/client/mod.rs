@@ -7,6 +7,7 @@
 mod auth;
 mod config;
 mod core;
+mod credentials;
 mod future;
 mod heartbeat;
 mod proto;

@@ -113,9 +113,7 @@ impl ServiceClient {
         let body = serde_json::json!({ "sdk_version": SDK_VERSION }).to_string();
         let req = Request::post("/api/v1/client/config", body.into_bytes());
         let flags = core.setup_json("fetching the client configuration", &req, true)?;
-        if flags.get("pjwt_auth_enabled").and_then(Value::as_bool) == Some(true) {
-            core.auth.enable_jwt(&core)?;
-        }
+        core.auth.configure(&core, &flags)?;
         let session_id = create_session(&core)?;
         let heartbeat = Heartbeat::start(Arc::clone(&core), session_id.clone());
         Ok(ServiceClient {
