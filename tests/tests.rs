@@ -9,6 +9,7 @@ mod demo;
 mod cli_batch;
 mod cli_run;
 mod client_auth;
+mod client_credentials;
 mod client_deadline;
 mod client_polling;
 mod client_protocol;
