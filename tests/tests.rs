@@ -7,6 +7,7 @@ mod support;
 mod demo;
 
 mod cli_batch;
+mod cli_credentials;
 mod cli_run;
 mod client_auth;
 mod client_credentials;

@@ -61,7 +61,7 @@ pub struct VersionArgs {}
     example = "Three samples as JSON, written atomically to a file:\n  $ tinkex run --base-model Qwen/Qwen3-8B --prompt-file prompt.txt --num-samples 3 --json --output out.json",
     example = "A batch of prompts, 32 at a time, resumable after an interruption:\n  $ tinkex run --base-model Qwen/Qwen3-8B --input prompts.jsonl --output results.jsonl --parallel 32 --resume",
     example = "Saved weights, a token-id prompt from stdin, no tokenizer:\n  $ echo '[9707, 11]' | tinkex run --model-path tinker://RUN/sampler_weights/final --base-model Qwen/Qwen3-8B --prompt-file - --tokens-only",
-    note = "The API key comes from --api-key, else TINKER_API_KEY. The base URL from --base-url, else TINKER_BASE_URL. Progress and errors go to stderr; stdout holds only the samples. RUST_LOG overrides -q/-v. TINKEX_RETRY_SCALE multiplies every retry back-off (0 = retry at once).",
+    note = "The credential comes from --api-key, else TINKER_API_KEY, else the output of TINKER_CREDENTIAL_CMD (a shell command, run for each token exchange), else the default key 'tinker auth login' stored in ~/.tinker/credentials.json. The base URL from --base-url, else TINKER_BASE_URL. Progress and errors go to stderr; stdout holds only the samples. RUST_LOG overrides -q/-v. TINKEX_RETRY_SCALE multiplies every retry back-off (0 = retry at once).",
     error_code(0, "success"),
     error_code(1, "unexpected failure"),
     error_code(

@@ -228,7 +228,7 @@ pub(crate) fn resolve_credential(
             log::debug!("credential: from {source}");
             return Ok(Credential { key, command });
         }
-        log::warn!("{what} starts with neither 'tml-' nor 'eyJ'; using {COMMAND_VAR} instead");
+        log::warn!("{what} is neither a 'tml-' key nor a JWT; using {COMMAND_VAR} instead");
     }
     if command.is_some() {
         log::debug!("credential: from {COMMAND_VAR}");
