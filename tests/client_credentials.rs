@@ -99,23 +99,16 @@ fn cmd_key(run: usize) -> String {
 
 /// Config answering `flags`, plus session, sampling session and heartbeat.
 fn mocks(server: &mut Server, log: &Log, flags: &str) {
-    post(server, log, "/api/v1/client/config", 200, flags).create();
-    post(
-        server,
-        log,
-        "/api/v1/create_session",
-        200,
-        r#"{"session_id":"sess-1"}"#,
-    )
-    .create();
-    post(
-        server,
-        log,
-        "/api/v1/create_sampling_session",
-        200,
-        r#"{"sampling_session_id":"samp-1"}"#,
-    )
-    .create();
+    for (path, body) in [
+        ("/api/v1/client/config", flags),
+        ("/api/v1/create_session", r#"{"session_id":"sess-1"}"#),
+        (
+            "/api/v1/create_sampling_session",
+            r#"{"sampling_session_id":"samp-1"}"#,
+        ),
+    ] {
+        post(server, log, path, 200, body).create();
+    }
     post(server, log, "/api/v1/session_heartbeat", 200, "{}")
         .expect_at_least(0)
         .create();

@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -25,6 +26,24 @@ const MAX_FILE: u64 = 1024 * 1024;
 
 /// How often a running command is checked for having exited when it prints nothing.
 const POLL_EVERY: Duration = Duration::from_millis(10);
+
+/// The process group of the credential command running now (0: none), for signal handlers.
+static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Kills the credential command running now, if any, with its children.
+///
+/// Async-signal-safe (an atomic load and `kill(2)`), so a SIGINT/SIGTERM handler can
+/// call it before exiting: the command runs in its own process group, which the
+/// terminal's Ctrl-C does not reach.
+pub fn kill_running_command() {
+    let pgid = RUNNING_GROUP.load(Ordering::SeqCst);
+    if pgid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; a group already gone is harmless.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
 
 /// The `TINKER_CREDENTIAL_CMD` shell command; run afresh each time a credential is needed.
 #[derive(Clone)]
@@ -114,10 +133,13 @@ fn run_bounded(line: &str, deadline: &Deadline) -> Result<Option<(ExitStatus, Ve
         .process_group(0)
         .spawn()
         .map_err(|e| command_error(format!("{COMMAND_VAR} could not be started: {e}")))?;
+    let pgid = libc::pid_t::try_from(child.id()).unwrap_or(0);
+    RUNNING_GROUP.store(pgid, Ordering::SeqCst);
     let outcome = collect(&mut child, deadline);
     if !matches!(outcome, Ok(Some(_))) {
         kill_group(&mut child);
     }
+    RUNNING_GROUP.store(0, Ordering::SeqCst);
     outcome
 }
 
@@ -325,8 +347,16 @@ mod tests {
         }
     }
 
+    /// Command-running tests take turns: one of them kills whatever command is running.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[test]
     fn the_command_output_is_trimmed_and_checked() {
+        let _turn = serial();
         let deadline = Deadline::after(Duration::from_secs(10));
         let run = |line: &str| CredentialCommand::new(line).fetch(&deadline);
         assert_eq!(
@@ -349,6 +379,7 @@ mod tests {
 
     #[test]
     fn a_hung_command_ends_at_the_deadline_with_its_children() {
+        let _turn = serial();
         let dir = std::env::temp_dir().join(format!("tinkex-cred-hang-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let marker = dir.join("late");
@@ -370,6 +401,7 @@ mod tests {
 
     #[test]
     fn a_background_child_holding_stdout_does_not_block() {
+        let _turn = serial();
         let deadline = Deadline::after(Duration::from_secs(10));
         let started = std::time::Instant::now();
         let key = CredentialCommand::new("sleep 3 & echo tml-background-key")
@@ -377,5 +409,24 @@ mod tests {
             .unwrap();
         assert_eq!(key, "tml-background-key");
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_signal_handler_can_kill_the_running_command() {
+        let _turn = serial();
+        let runner = std::thread::spawn(|| {
+            let deadline = Deadline::after(Duration::from_secs(20));
+            CredentialCommand::new("sleep 20").fetch(&deadline)
+        });
+        let started = std::time::Instant::now();
+        while RUNNING_GROUP.load(Ordering::SeqCst) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(5), "never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        kill_running_command();
+        let err = runner.join().unwrap().unwrap_err();
+        assert!(err.to_string().contains("failed (signal: 9"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(RUNNING_GROUP.load(Ordering::SeqCst), 0);
     }
 }

@@ -22,6 +22,7 @@ mod transport;
 mod types;
 
 pub use config::{Config, DEFAULT_BASE_URL, SDK_VERSION};
+pub use credentials::kill_running_command;
 pub use future::SampleFuture;
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
