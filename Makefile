@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo bench parity clean
+.PHONY: all build release test fmt-check clippy unit demo run bench parity clean
 
 all: build
 
@@ -28,6 +28,17 @@ test: fmt-check clippy unit
 demo:
 	$(CARGO) build -j$(JOBS) --bin tinkex --example demo_server
 	./examples/demo_server/demo.sh
+
+# The main job: sample from the real API when TINKER_API_KEY is set, else from the offline demo server.
+MODEL ?= Qwen/Qwen3-8B
+PROMPT ?= Hello
+run:
+	@if [ -n "$$TINKER_API_KEY" ]; then \
+		$(CARGO) run -j$(JOBS) --release --bin tinkex -- run --base-model "$(MODEL)" --prompt "$(PROMPT)"; \
+	else \
+		echo "TINKER_API_KEY is not set: sampling from the offline demo server instead"; \
+		$(MAKE) --no-print-directory demo; \
+	fi
 
 clean:
 	$(CARGO) clean

@@ -7,8 +7,7 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 use super::settings::Verbosity;
 use crate::redact;
 
-/// The log target the client uses for status lines a user should see (queue state, progress).
-pub const STATUS_TARGET: &str = "tinkex::status";
+pub use crate::client::STATUS_TARGET;
 
 /// Wraps env_logger to drop raw wire dumps and mask secrets in every line.
 struct ScrubbingLogger {

@@ -319,9 +319,9 @@ fn note_queue_state(state: &str, reason: Option<&str>) {
     };
     match reason {
         Some(r) if !r.is_empty() => {
-            log::info!(target: "tinkex::status", "queue {what} ({r}); still waiting")
+            log::info!(target: crate::client::STATUS_TARGET, "queue {what} ({r}); still waiting")
         }
-        _ => log::info!(target: "tinkex::status", "queue {what}; still waiting"),
+        _ => log::info!(target: crate::client::STATUS_TARGET, "queue {what}; still waiting"),
     }
 }
 

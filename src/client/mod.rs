@@ -31,6 +31,9 @@ pub use types::{
     ModelInput, SampleResponse, SampledSequence, SamplingParams, StopCondition, StopReason, TopkRow,
 };
 
+/// The log target for status lines a user should see (queue state); the CLI shows it unless `-q`.
+pub const STATUS_TARGET: &str = "tinkex::status";
+
 /// Log targets whose trace records contain raw request bytes, credential
 /// included (ureq-proto hex-dumps every request at trace). A logger must cap
 /// them at debug whatever `RUST_LOG` says; everything else is safe at trace.
