@@ -29,14 +29,14 @@ demo:
 	$(CARGO) build -j$(JOBS) --bin tinkex --example demo_server
 	./examples/demo_server/demo.sh
 
-# The main job: sample from the real API when TINKER_API_KEY is set, else from the offline demo server.
+# The main job: sample from the real API when a credential is set up, else from the offline demo server.
 MODEL ?= Qwen/Qwen3-8B
 PROMPT ?= Hello
 run:
-	@if [ -n "$$TINKER_API_KEY" ]; then \
+	@if [ -n "$$TINKER_API_KEY$$TINKER_CREDENTIAL_CMD" ] || [ -f "$$HOME/.tinker/credentials.json" ]; then \
 		$(CARGO) run -j$(JOBS) --release --bin tinkex -- run --base-model "$(MODEL)" --prompt "$(PROMPT)"; \
 	else \
-		echo "TINKER_API_KEY is not set: sampling from the offline demo server instead"; \
+		echo "no Tinker credential (TINKER_API_KEY, TINKER_CREDENTIAL_CMD, ~/.tinker/credentials.json): sampling from the offline demo server"; \
 		$(MAKE) --no-print-directory demo; \
 	fi
 

@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM: remove the temp output file, if any, and exit 130 / 143.
+//! Ctrl-C and SIGTERM: stop the credential command and remove the temp output file, if any; exit 130 / 143.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 static PENDING_TEMP: AtomicPtr<libc::c_char> = AtomicPtr::new(ptr::null_mut());
 
 extern "C" fn on_signal(signal: libc::c_int) {
-    // Only async-signal-safe calls here: unlink and _exit.
+    // Only async-signal-safe calls here: kill, unlink and _exit. The credential command
+    // runs in its own process group, which the terminal's Ctrl-C does not reach.
+    crate::client::kill_running_command();
     let path = PENDING_TEMP.load(Ordering::SeqCst);
     unsafe {
         if !path.is_null() {
