@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo bench parity clean
+.PHONY: all build release test fmt-check clippy unit demo bench parity bench-startup clean
 
 all: build
 
@@ -26,3 +26,11 @@ test: fmt-check clippy unit
 
 clean:
 	$(CARGO) clean
+
+# Fast tokenizer path vs the full tokenizer on 1,000,000 generated ids (must print 0 mismatches).
+parity:
+	$(CARGO) run --release -j$(JOBS) --example parity_fast -- 1000000
+
+# Whole-process start-up (load + encode + decode): empty process, warm and cold cache, no cache.
+bench-startup:
+	$(CARGO) run --release -j$(JOBS) --example startup_bench

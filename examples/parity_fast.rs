@@ -50,6 +50,22 @@ fn main() {
         ids += want.len();
         strings += 1;
     }
+    for word in [" ".repeat(1 << 20), "abcdefghij".repeat(1 << 17)] {
+        let started = std::time::Instant::now();
+        let got = fast.encode(&word).unwrap_or_else(|e| fail(e));
+        let took = started.elapsed();
+        let want = full.encode(&word).unwrap_or_else(|e| fail(e));
+        println!(
+            "one-word prompt of {} bytes: {} ids, fast path {:.0} ms, {}",
+            word.len(),
+            got.len(),
+            took.as_secs_f64() * 1e3,
+            if got == want { "same ids" } else { "MISMATCH" }
+        );
+        mismatches += usize::from(got != want);
+        ids += want.len();
+        strings += 1;
+    }
     println!("parity: {ids} ids in {strings} strings, {mismatches} mismatches");
     if mismatches > 0 {
         std::process::exit(1);

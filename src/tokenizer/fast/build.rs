@@ -159,6 +159,10 @@ fn lookup_table(vocab: &[String]) -> Vec<[u32; 2]> {
     let slots = ((entries.len() * 10).div_ceil(7))
         .next_power_of_two()
         .max(8);
+    // Insertion order decides where colliding entries land: sort it, so that the same
+    // tokenizer always gives the same bytes.
+    let mut entries: Vec<(&str, u32)> = entries.into_iter().collect();
+    entries.sort_unstable();
     let mut table = vec![[0u32; 2]; slots];
     for (text, value) in entries {
         let hash = hash_finish(hash_extend(HASH_START, text.as_bytes()));

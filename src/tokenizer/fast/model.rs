@@ -17,6 +17,8 @@ use tokenizers::{
     Model, OffsetReferential, OffsetType, PreTokenizedString, Token, TruncationDirection,
 };
 
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
 use super::table::{hash_extend, hash_finish, Table, HASH_START};
 
 /// The BPE settings kept in the skeleton's model section (dropout is never set here).
@@ -43,6 +45,11 @@ pub struct SubsetModel {
 }
 
 type Result<T> = tokenizers::Result<T>;
+
+/// Words longer than this (bytes) skip start positions whose window was already scanned.
+const MEMO_ABOVE: usize = 256;
+/// Windows remembered at most, so a huge word of varied text cannot grow memory unbounded.
+const MEMO_LIMIT: usize = 1 << 16;
 
 fn corrupt() -> tokenizers::Error {
     "the tokenizer cache is inconsistent".into()
@@ -168,34 +175,55 @@ impl SubsetModel {
     ///
     /// From each start the candidate grows one char at a time and stops as soon as no
     /// token begins with it, so the work is bounded by the longest token, not the word.
+    /// In long words a start whose window (the next longest-token bytes) was already
+    /// scanned is skipped: a megabyte of spaces is then as cheap as a short run.
     fn collect_word(&self, word: &str, set: &mut IdSet) {
-        let prefix = self.config.continuing_subword_prefix.as_deref();
-        let suffix = self.config.end_of_word_suffix.as_deref().unwrap_or("");
         if self.config.ignore_merges == Some(true) {
             if let Some(id) = self.table.lookup(word) {
                 set.insert(id);
             }
         }
+        let window = (word.len() > MEMO_ABOVE).then(|| self.table.max_token_len());
+        let mut scanned: HashSet<(&str, bool, bool), Xxh3DefaultBuilder> = HashSet::default();
         for (start, _) in word.char_indices() {
-            let lead = if start > 0 { prefix.unwrap_or("") } else { "" };
-            let mut state = hash_extend(HASH_START, lead.as_bytes());
-            for (offset, c) in word[start..].char_indices() {
-                let end = start + offset + c.len_utf8();
-                let piece = &word[start..end];
-                state = hash_extend(state, &word.as_bytes()[start + offset..end]);
-                let probe = self.table.probe(hash_finish(state), &[lead, piece]);
-                if let Some(id) = probe.token {
+            if let Some(len) = window {
+                let mut end = (start + len).min(word.len());
+                while !word.is_char_boundary(end) {
+                    end -= 1;
+                }
+                if scanned.len() > MEMO_LIMIT {
+                    scanned.clear(); // forgetting only costs time, never ids
+                }
+                if !scanned.insert((&word[start..end], start > 0, end == word.len())) {
+                    continue;
+                }
+            }
+            self.collect_from(word, start, set);
+        }
+    }
+
+    /// The candidates of `word` that start at byte `start`.
+    fn collect_from(&self, word: &str, start: usize, set: &mut IdSet) {
+        let prefix = self.config.continuing_subword_prefix.as_deref();
+        let suffix = self.config.end_of_word_suffix.as_deref().unwrap_or("");
+        let lead = if start > 0 { prefix.unwrap_or("") } else { "" };
+        let mut state = hash_extend(HASH_START, lead.as_bytes());
+        for (offset, c) in word[start..].char_indices() {
+            let end = start + offset + c.len_utf8();
+            let piece = &word[start..end];
+            state = hash_extend(state, &word.as_bytes()[start + offset..end]);
+            let probe = self.table.probe(hash_finish(state), &[lead, piece]);
+            if let Some(id) = probe.token {
+                set.insert(id);
+            }
+            if end == word.len() && !suffix.is_empty() {
+                let with_suffix = hash_finish(hash_extend(state, suffix.as_bytes()));
+                if let Some(id) = self.table.probe(with_suffix, &[lead, piece, suffix]).token {
                     set.insert(id);
                 }
-                if end == word.len() && !suffix.is_empty() {
-                    let with_suffix = hash_finish(hash_extend(state, suffix.as_bytes()));
-                    if let Some(id) = self.table.probe(with_suffix, &[lead, piece, suffix]).token {
-                        set.insert(id);
-                    }
-                }
-                if !probe.maybe_prefix {
-                    break;
-                }
+            }
+            if !probe.maybe_prefix {
+                break;
             }
         }
     }

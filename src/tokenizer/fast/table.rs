@@ -29,6 +29,7 @@ impl Deref for Backing {
 pub struct Table {
     backing: Backing,
     layout: Layout,
+    max_token_len: std::sync::OnceLock<usize>,
 }
 
 /// What the lookup table knows about a string.
@@ -70,7 +71,11 @@ impl Table {
     pub fn open(backing: Backing) -> Option<Table> {
         format::read_header(&backing)?;
         let layout = format::check_body(&backing)?;
-        Some(Table { backing, layout })
+        Some(Table {
+            backing,
+            layout,
+            max_token_len: std::sync::OnceLock::new(),
+        })
     }
 
     /// The whole cache file.
@@ -90,6 +95,17 @@ impl Table {
     /// Number of vocabulary ids (added tokens excluded).
     pub fn vocab_size(&self) -> usize {
         self.layout.vocab
+    }
+
+    /// Byte length of the longest token (computed on first use: only long words need it).
+    pub fn max_token_len(&self) -> usize {
+        *self.max_token_len.get_or_init(|| {
+            let offsets = self.section(section::TOKEN_OFFSETS);
+            (0..self.layout.vocab)
+                .filter_map(|i| le_u32(offsets, i * 4 + 4)?.checked_sub(le_u32(offsets, i * 4)?))
+                .max()
+                .unwrap_or(0) as usize
+        })
     }
 
     /// The token string of `id`.
