@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo bench parity bench-startup clean
+.PHONY: all build release test fmt-check clippy unit demo bench parity clean
 
 all: build
 
@@ -32,5 +32,6 @@ parity:
 	$(CARGO) run --release -j$(JOBS) --example parity_fast -- 1000000
 
 # Whole-process start-up (load + encode + decode): empty process, warm and cold cache, no cache.
+.PHONY: bench-startup
 bench-startup:
 	$(CARGO) run --release -j$(JOBS) --example startup_bench

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use tinkex::tokenizer::fast::format::TOKENIZERS_VERSION;
+use tinkex::tokenizer::fast::TOKENIZERS_VERSION;
 use tinkex::tokenizer::{Tokenizer, TokenizerOptions};
 
 use crate::tokenizer_fast_support::{assert_same, load_cached, trained_json, write_json, Split};

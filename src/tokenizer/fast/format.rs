@@ -161,8 +161,6 @@ pub struct Layout {
     sections: [std::ops::Range<usize>; SECTIONS],
     /// Number of vocabulary ids.
     pub vocab: usize,
-    /// Number of merges.
-    pub merges: usize,
     /// Number of table slots (a power of two).
     pub slots: usize,
 }
@@ -199,7 +197,6 @@ pub fn check_body(file: &[u8]) -> Option<Layout> {
     sizes_agree.then_some(Layout {
         sections,
         vocab,
-        merges,
         slots,
     })
 }

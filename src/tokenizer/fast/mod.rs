@@ -8,7 +8,7 @@
 //! full tokenizer: correctness first.
 
 mod build;
-pub mod format;
+mod format;
 mod model;
 mod options;
 mod probe;
@@ -25,6 +25,7 @@ use tokenizers::{
     PreTokenizerWrapper, TokenizerBuilder, TokenizerImpl, TruncationParams,
 };
 
+pub use format::{FORMAT_VERSION, TOKENIZERS_VERSION};
 pub use options::TokenizerOptions;
 
 use format::{Header, FLAG_FULL_ONLY, FLAG_STAT_TRUSTED};
@@ -32,7 +33,7 @@ use model::{BpeConfig, SubsetModel};
 use table::{Backing, Table};
 
 /// The tokenizer the fast path runs: the real pipeline around a [`SubsetModel`].
-pub type FastImpl = TokenizerImpl<
+pub(crate) type FastImpl = TokenizerImpl<
     SubsetModel,
     NormalizerWrapper,
     PreTokenizerWrapper,
@@ -41,7 +42,7 @@ pub type FastImpl = TokenizerImpl<
 >;
 
 /// A loaded tokenizer: the fast path when valid, else the full tokenizer.
-pub enum Loaded {
+pub(crate) enum Loaded {
     /// Served from cache tables.
     Fast(Box<FastImpl>),
     /// The whole `tokenizer.json` parsed by the `tokenizers` crate.
@@ -50,7 +51,7 @@ pub enum Loaded {
 
 /// Why loading failed: the source could not be read, or the crate rejected it.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Reading the source file failed.
     Read(std::io::Error),
     /// The `tokenizers` crate could not parse it (its message).
@@ -105,7 +106,7 @@ fn fast_impl(table: Table) -> Result<FastImpl, String> {
 }
 
 /// Loads the tokenizer at `source`, through the cache directory `dir`.
-pub fn load(source: &Path, dir: &Path) -> Result<Loaded, Failure> {
+pub(crate) fn load(source: &Path, dir: &Path) -> Result<Loaded, Failure> {
     let stat = store::source_stat(source).map_err(Failure::Read)?;
     let file = store::cache_file(dir, source);
     let mut bytes = None;

@@ -82,3 +82,35 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     crate::tokenizer::cache::write_atomic(path, bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat_at(secs: i64) -> SourceStat {
+        SourceStat {
+            mtime: (secs - 100, 0),
+            ctime: (secs, 0),
+            ..SourceStat::default()
+        }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_freshly_changed_source_is_not_trusted_until_it_settles() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(!stat_is_trustworthy(&stat_at(1_000_000), now));
+        assert!(!stat_is_trustworthy(&stat_at(999_999), now));
+        assert!(stat_is_trustworthy(&stat_at(999_990), now));
+    }
+
+    #[test]
+    fn cache_files_differ_by_source_path() {
+        let dir = Path::new("/cache");
+        let a = cache_file(dir, Path::new("/no/such/a/tokenizer.json"));
+        let b = cache_file(dir, Path::new("/no/such/b/tokenizer.json"));
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), Some(dir));
+        assert_eq!(a, cache_file(dir, Path::new("/no/such/a/tokenizer.json")));
+    }
+}
