@@ -42,3 +42,12 @@ run:
 
 clean:
 	$(CARGO) clean
+
+# Fast tokenizer path vs the full tokenizer on 1,000,000 generated ids (must print 0 mismatches).
+parity:
+	$(CARGO) run --release -j$(JOBS) --example parity_fast -- 1000000
+
+# Whole-process start-up (load + encode + decode): empty process, warm and cold cache, no cache.
+.PHONY: bench-startup
+bench-startup:
+	$(CARGO) run --release -j$(JOBS) --example startup_bench

@@ -2,11 +2,13 @@
 //! (a file, the cache shared with Python, or the hub), and text ↔ token ids.
 
 pub mod cache;
+pub mod fast;
 pub mod hub;
 pub mod settings;
 
 use std::path::{Path, PathBuf};
 
+pub use fast::TokenizerOptions;
 pub use hub::HubRetry;
 pub use settings::HubSettings;
 
@@ -72,7 +74,7 @@ impl TokenizerSpec {
 
 /// A loaded tokenizer; cheap to share between threads.
 pub struct Tokenizer {
-    inner: tokenizers::Tokenizer,
+    inner: fast::Loaded,
     id: String,
     vocab_size: usize,
     special_ids: Vec<u32>,
@@ -83,40 +85,92 @@ impl std::fmt::Debug for Tokenizer {
         f.debug_struct("Tokenizer")
             .field("id", &self.id)
             .field("vocab_size", &self.vocab_size)
+            .field("fast_path", &self.uses_fast_path())
             .finish_non_exhaustive()
     }
 }
 
+/// Runs `$body` with `$t` bound to whichever tokenizer (fast or full) is loaded.
+macro_rules! with_inner {
+    ($loaded:expr, $t:ident => $body:expr) => {
+        match $loaded {
+            fast::Loaded::Fast($t) => $body,
+            fast::Loaded::Full($t) => $body,
+        }
+    };
+}
+
 impl Tokenizer {
     /// Loads `spec`: a file as is; a repo from the cache, else from the hub (unless offline).
+    ///
+    /// Uses the fast-path cache where the environment puts it ([`TokenizerOptions::from_env`]).
     pub fn load(spec: &TokenizerSpec, hub: &HubSettings, deadline: &Deadline) -> Result<Tokenizer> {
-        Tokenizer::load_with(spec, hub, deadline, &HubRetry::default())
+        let options = TokenizerOptions::from_env();
+        Tokenizer::load_with_options(spec, hub, deadline, &HubRetry::default(), &options)
     }
 
-    /// [`Tokenizer::load`] with explicit download retries (tests shorten the back-off).
+    /// [`Tokenizer::load`] with explicit download retries (tests shorten the back-off), no cache.
     pub fn load_with(
         spec: &TokenizerSpec,
         hub: &HubSettings,
         deadline: &Deadline,
         retry: &HubRetry,
     ) -> Result<Tokenizer> {
+        let options = TokenizerOptions::no_cache();
+        Tokenizer::load_with_options(spec, hub, deadline, retry, &options)
+    }
+
+    /// [`Tokenizer::load`] with explicit retries and cache options.
+    pub fn load_with_options(
+        spec: &TokenizerSpec,
+        hub: &HubSettings,
+        deadline: &Deadline,
+        retry: &HubRetry,
+        options: &TokenizerOptions,
+    ) -> Result<Tokenizer> {
         match spec {
-            TokenizerSpec::File(path) => Tokenizer::from_file(path),
-            TokenizerSpec::Repo(repo) => load_repo(repo, hub, deadline, retry),
+            TokenizerSpec::File(path) => Tokenizer::from_file_with(path, options),
+            TokenizerSpec::Repo(repo) => load_repo(repo, hub, deadline, retry, options),
         }
     }
 
-    /// Loads a `tokenizer.json` file.
+    /// Loads a `tokenizer.json` file, without the cache.
     pub fn from_file(path: &Path) -> Result<Tokenizer> {
-        let id = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| {
+        Tokenizer::from_file_with(path, &TokenizerOptions::no_cache())
+    }
+
+    /// Loads a `tokenizer.json` file through the cache `options` name, if any.
+    pub fn from_file_with(path: &Path, options: &TokenizerOptions) -> Result<Tokenizer> {
+        Tokenizer::from_path(&path.display().to_string(), path, options)
+    }
+
+    /// Loads `path` for the tokenizer `id`; errors name `id`.
+    fn from_path(id: &str, path: &Path, options: &TokenizerOptions) -> Result<Tokenizer> {
+        let source = if id == path.display().to_string() {
+            id.to_string()
+        } else {
+            format!("the cached {}", path.display())
+        };
+        let read_error = |e: std::io::Error| {
             let reason = match e.kind() {
-                std::io::ErrorKind::NotFound => format!("{id} does not exist"),
-                _ => format!("cannot read {id}: {e}"),
+                std::io::ErrorKind::NotFound if source == id => format!("{id} does not exist"),
+                _ => format!("cannot read {source}: {e}"),
             };
-            tokenizer_error(&id, Category::User, reason)
-        })?;
-        Tokenizer::from_bytes(&id, &bytes, &id)
+            tokenizer_error(id, Category::User, reason)
+        };
+        let Some(dir) = &options.cache_dir else {
+            let bytes = std::fs::read(path).map_err(read_error)?;
+            return Tokenizer::from_bytes(id, &bytes, &source);
+        };
+        match fast::load(path, dir) {
+            Ok(loaded) => Ok(Tokenizer::from_loaded(id, loaded)),
+            Err(fast::Failure::Read(e)) => Err(read_error(e)),
+            Err(fast::Failure::Parse(e)) => Err(tokenizer_error(
+                id,
+                Category::User,
+                invalid_reason(&source, &e),
+            )),
+        }
     }
 
     /// Parses the contents of a `tokenizer.json`; `id` names it in messages, `source` says where it came from.
@@ -124,7 +178,15 @@ impl Tokenizer {
         let inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| {
             tokenizer_error(id, Category::User, invalid_reason(source, &e.to_string()))
         })?;
-        let added = inner.get_added_tokens_decoder();
+        Ok(Tokenizer::from_loaded(
+            id,
+            fast::Loaded::Full(Box::new(inner)),
+        ))
+    }
+
+    fn from_loaded(id: &str, inner: fast::Loaded) -> Tokenizer {
+        let (added, vocab_size) =
+            with_inner!(&inner, t => (t.get_added_tokens_decoder(), t.get_vocab_size(true)));
         let max_added = added.keys().map(|&i| i as usize + 1).max().unwrap_or(0);
         let mut special_ids: Vec<u32> = added
             .iter()
@@ -132,12 +194,17 @@ impl Tokenizer {
             .map(|(&i, _)| i)
             .collect();
         special_ids.sort_unstable();
-        Ok(Tokenizer {
-            vocab_size: inner.get_vocab_size(true).max(max_added),
+        Tokenizer {
+            vocab_size: vocab_size.max(max_added),
             inner,
             id: id.to_string(),
             special_ids,
-        })
+        }
+    }
+
+    /// Whether encoding runs on the cache tables (false: the whole tokenizer.json was parsed).
+    pub fn uses_fast_path(&self) -> bool {
+        matches!(self.inner, fast::Loaded::Fast(_))
     }
 
     /// What was asked for (a path or a repo id), for messages.
@@ -147,7 +214,7 @@ impl Tokenizer {
 
     /// Token ids for `text`, special tokens added, as Python's `tokenizer.encode(text)`.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode_fast(text, true).map_err(|e| {
+        let encoding = with_inner!(&self.inner, t => t.encode_fast(text, true)).map_err(|e| {
             Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
         })?;
         Ok(encoding.get_ids().to_vec())
@@ -155,8 +222,7 @@ impl Tokenizer {
 
     /// Text for `ids`, special tokens kept, as Python's `tokenizer.decode(ids)`.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner
-            .decode(ids, false)
+        with_inner!(&self.inner, t => t.decode(ids, false))
             .map_err(|e| Error::Unexpected(format!("tokenizer {} failed to decode: {e}", self.id)))
     }
 
@@ -167,12 +233,12 @@ impl Tokenizer {
 
     /// The id of `token` (a vocabulary entry or an added token), if any.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        with_inner!(&self.inner, t => t.token_to_id(token))
     }
 
     /// The token string for `id`, if the id exists.
     pub fn id_to_token(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
+        with_inner!(&self.inner, t => t.id_to_token(id))
     }
 
     /// Whether `id` is an added token marked special (e.g. `<|im_end|>`, `<|endoftext|>`).
@@ -218,6 +284,7 @@ fn load_repo(
     hub: &HubSettings,
     deadline: &Deadline,
     retry: &HubRetry,
+    options: &TokenizerOptions,
 ) -> Result<Tokenizer> {
     if !is_valid_repo_id(repo) {
         let reason =
@@ -226,15 +293,7 @@ fn load_repo(
     }
     if let Some(path) = cache::cached_file(&hub.cache_dir, repo, "main", TOKENIZER_FILE) {
         log::debug!("tokenizer {repo} from the cache: {}", path.display());
-        let bytes = std::fs::read(&path).map_err(|e| {
-            tokenizer_error(
-                repo,
-                Category::User,
-                format!("cannot read the cached {}: {e}", path.display()),
-            )
-        })?;
-        let source = format!("the cached {}", path.display());
-        return Tokenizer::from_bytes(repo, &bytes, &source);
+        return Tokenizer::from_path(repo, &path, options);
     }
     if hub.offline {
         let reason = format!(
