@@ -509,3 +509,39 @@ fn sigterm_and_sigint_exit_143_and_130() {
         assert_eq!(status.code(), Some(code));
     }
 }
+
+#[test]
+fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
+    let cache_dir = |home: &std::path::Path| home.join(".cache/tinkex/tokenizers");
+    for (flag, expect_cache) in [(None, true), (Some("--no-tokenizer-cache"), false)] {
+        let mut api = MockTinker::new();
+        api.asample(Matcher::PartialJson(
+            json!({"prompt": {"chunks": [{"tokens": [388]}]}}),
+        ));
+        api.result(&result_json(&[(&[388], "length")]));
+        let home = tempfile::tempdir().unwrap();
+        let home_arg = home.path().display().to_string();
+        let args = api.args();
+        let tokenizer = small_tokenizer();
+        let mut extra = vec![
+            "--base-model",
+            "m",
+            "--tokenizer",
+            &tokenizer,
+            "--prompt",
+            "Hello",
+            "-q",
+        ];
+        extra.extend(flag);
+        let out = tinkex(&with_args(&args, &extra))
+            .env("HOME", &home_arg)
+            .run();
+        assert_eq!((out.code, out.stdout.as_str()), (0, "Hello\n"), "{out:?}");
+        let entries = std::fs::read_dir(cache_dir(home.path())).map_or(0, |d| d.count());
+        assert_eq!(
+            entries > 0,
+            expect_cache,
+            "cache entries: {entries} with {flag:?}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ const SWITCHES: &[&str] = &[
     "--verbose",
     "--prompt-logprobs",
     "--offline",
+    "--no-tokenizer-cache",
     "--resume",
     "--fail-fast",
     "--progress",
@@ -96,6 +97,10 @@ pub struct RunArgs {
     /// never touch the network for the tokenizer (as HF_HUB_OFFLINE=1)
     #[argh(switch)]
     pub offline: bool,
+
+    /// do not use or write tinkex's tokenizer cache (~/.cache/tinkex/tokenizers)
+    #[argh(switch)]
+    pub no_tokenizer_cache: bool,
 
     /// most tokens per sample, at least 1 (default: 128)
     #[argh(option)]

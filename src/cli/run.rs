@@ -11,7 +11,7 @@ use crate::client::{
     Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
 };
 use crate::error::{Error, Result};
-use crate::tokenizer::{self, HubRetry, HubSettings, Tokenizer, TokenizerSpec};
+use crate::tokenizer::{self, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec};
 use crate::Deadline;
 
 impl TextDecoder for Tokenizer {
@@ -90,10 +90,12 @@ pub fn client_config(config: &RunConfig, deadline: Deadline) -> Result<Config> {
 pub struct TokenizerLoader {
     hub: HubSettings,
     retry: HubRetry,
+    options: TokenizerOptions,
 }
 
 impl TokenizerLoader {
-    /// Settings from the environment, `--offline` applied; hub back-off follows `TINKEX_RETRY_SCALE`.
+    /// Settings from the environment, `--offline` and `--no-tokenizer-cache` applied; hub
+    /// back-off follows `TINKEX_RETRY_SCALE`.
     pub fn new(config: &RunConfig, client: &Config) -> TokenizerLoader {
         let hub = HubSettings::from_env();
         let hub = HubSettings {
@@ -105,12 +107,21 @@ impl TokenizerLoader {
             first_backoff: defaults.first_backoff.mul_f64(client.retry.scale()),
             ..defaults
         };
-        TokenizerLoader { hub, retry }
+        let options = if config.no_tokenizer_cache {
+            TokenizerOptions::no_cache()
+        } else {
+            TokenizerOptions::from_env()
+        };
+        TokenizerLoader {
+            hub,
+            retry,
+            options,
+        }
     }
 
     /// Loads the tokenizer `spec` names.
     pub fn load(&self, spec: &TokenizerSpec, deadline: &Deadline) -> Result<Tokenizer> {
-        Tokenizer::load_with(spec, &self.hub, deadline, &self.retry)
+        Tokenizer::load_with_options(spec, &self.hub, deadline, &self.retry, &self.options)
     }
 
     /// The tokenizer of the sampler's base model, asked of the server (`--model-path` alone).

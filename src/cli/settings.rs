@@ -91,6 +91,8 @@ pub struct RunConfig {
     pub tokenizer: Option<String>,
     /// `--offline`.
     pub offline: bool,
+    /// `--no-tokenizer-cache`.
+    pub no_tokenizer_cache: bool,
     /// `--num-samples`.
     pub num_samples: u32,
     /// The wire sampling parameters.
@@ -190,6 +192,7 @@ impl TryFrom<RunArgs> for RunConfig {
             mode,
             tokenizer: args.tokenizer,
             offline: args.offline,
+            no_tokenizer_cache: args.no_tokenizer_cache,
             num_samples: args.num_samples.map_or(1, |n| n.0),
             params,
             prompt_logprobs: args.prompt_logprobs,
