@@ -50,4 +50,6 @@ parity:
 # Whole-process start-up (load + encode + decode): empty process, warm and cold cache, no cache.
 .PHONY: bench-startup
 bench-startup:
+	$(CARGO) build --release -j$(JOBS) --bin tinkex --example demo_server --example run_bench --example startup_bench
 	$(CARGO) run --release -j$(JOBS) --example startup_bench
+	$(CARGO) run --release -j$(JOBS) --example run_bench
