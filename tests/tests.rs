@@ -1,1 +1,2 @@
 //! One integration-test binary; modules by purpose.
+mod chat_goldens;
