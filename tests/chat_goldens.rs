@@ -55,6 +55,7 @@ fn check_case(
     let opts = RenderOptions {
         add_generation_prompt: true,
         now: Some(now),
+        fuel: None,
     };
     let result = chat::render(Renderer::Hf, config, None, messages, &args, &opts);
     match (result, case.get("text")) {

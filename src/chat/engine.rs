@@ -24,6 +24,8 @@ pub struct RenderOptions {
     pub add_generation_prompt: bool,
     /// The local time `strftime_now` sees; `None` means now.
     pub now: Option<jiff::civil::DateTime>,
+    /// The work budget; `None` means [`FUEL`].
+    pub fuel: Option<u64>,
 }
 
 /// Renders `template` over `messages` with context built as transformers builds it:
@@ -41,7 +43,7 @@ pub fn render_template(
         ));
     }
     let raised = Arc::new(Mutex::new(None::<String>));
-    let env = environment(raised.clone(), opts.now);
+    let env = environment(raised.clone(), opts.now, opts.fuel.unwrap_or(FUEL));
     let source = plain_generation_blocks(&template.source);
     let compiled = env
         .template_from_named_str("chat template", &source)
@@ -77,6 +79,7 @@ fn context(
 fn environment(
     raised: Arc<Mutex<Option<String>>>,
     now: Option<jiff::civil::DateTime>,
+    fuel: u64,
 ) -> Environment<'static> {
     let mut env = Environment::new();
     let syntax = SyntaxConfig::builder()
@@ -85,7 +88,7 @@ fn environment(
         .build()
         .expect("the default delimiters are valid");
     env.set_syntax(syntax);
-    env.set_fuel(Some(FUEL));
+    env.set_fuel(Some(fuel));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.set_formatter(|out, _state, value| {
