@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo bench parity clean
+.PHONY: all build release test fmt-check clippy unit demo run bench parity clean
 
 all: build
 
@@ -23,6 +23,22 @@ unit:
 
 # The full check: formatting, lints, then every test (unit, integration, doc).
 test: fmt-check clippy unit
+
+# Offline demo, no API key needed: the demo server on a free loopback port, then `tinkex run` against it.
+demo:
+	$(CARGO) build -j$(JOBS) --bin tinkex --example demo_server
+	./examples/demo_server/demo.sh
+
+# The main job: sample from the real API when a credential is set up, else from the offline demo server.
+MODEL ?= Qwen/Qwen3-8B
+PROMPT ?= Hello
+run:
+	@if [ -n "$$TINKER_API_KEY$$TINKER_CREDENTIAL_CMD" ] || [ -f "$$HOME/.tinker/credentials.json" ]; then \
+		$(CARGO) run -j$(JOBS) --release --bin tinkex -- run --base-model "$(MODEL)" --prompt "$(PROMPT)"; \
+	else \
+		echo "no Tinker credential (TINKER_API_KEY, TINKER_CREDENTIAL_CMD, ~/.tinker/credentials.json): sampling from the offline demo server"; \
+		$(MAKE) --no-print-directory demo; \
+	fi
 
 clean:
 	$(CARGO) clean

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod deadline;
 pub mod error;
+pub mod redact;
 pub mod tokenizer;
 
 pub use deadline::Deadline;

@@ -1,3 +1,29 @@
 //! One integration-test binary; modules by purpose.
+
+mod support;
+
+/// The offline demo server (examples/demo_server), run in-process.
+#[path = "../examples/demo_server/server.rs"]
+mod demo;
+
 mod chat_goldens;
 mod chat_profiles;
+mod cli_batch;
+mod cli_credentials;
+mod cli_run;
+mod client_auth;
+mod client_credentials;
+mod client_deadline;
+mod client_polling;
+mod client_protocol;
+mod client_retry;
+mod client_support;
+mod client_vectors;
+mod demo_faults;
+mod demo_server;
+mod demo_util;
+mod demo_validation;
+mod tokenizer_hub;
+mod tokenizer_local;
+mod tokenizer_parity;
+mod tokenizer_support;

@@ -1,6 +1,75 @@
-//! CLI layer placeholder.
+//! The command-line layer: flags, validation, logging and output; everything a user sees.
 
-/// Runs the command line and returns the exit code.
+mod args;
+mod batch;
+mod logging;
+mod output;
+mod prompt;
+mod run;
+mod settings;
+mod signals;
+mod sink;
+mod values;
+
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::error::Error;
+use crate::redact;
+use args::Parsed;
+use settings::RunConfig;
+
+/// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // A panic is a bug: report one line instead of Rust's dump, and exit 1.
+    panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        eprintln!(
+            "tinkex: error: internal error: {} (please report this)",
+            redact::scrub(&message)
+        );
+    }));
+    signals::install();
+    panic::catch_unwind(AssertUnwindSafe(|| dispatch(&argv))).unwrap_or(1)
+}
+
+fn dispatch(argv: &[String]) -> i32 {
+    match args::parse(argv) {
+        Parsed::Version => {
+            println!("tinkex {}", crate::VERSION);
+            0
+        }
+        Parsed::Exit { output, code: 0 } => {
+            print!("{output}");
+            0
+        }
+        Parsed::Exit { output, .. } => report(&Error::Usage(output)),
+        Parsed::Run(run_args) => {
+            let config = match RunConfig::try_from(*run_args) {
+                Ok(config) => config,
+                Err(error) => return report(&error),
+            };
+            logging::init(config.verbosity);
+            match run::execute(&config) {
+                Ok(()) => 0,
+                Err(error) => report(&error),
+            }
+        }
+    }
+}
+
+/// Prints an error as one `tinkex: error:` line, plus a hint line when one helps.
+fn report(error: &Error) -> i32 {
+    eprintln!("tinkex: error: {}", redact::scrub(&error.to_string()));
+    if let Some(hint) = error.hint() {
+        eprintln!("tinkex: hint: {hint}");
+    }
+    error.exit_code()
 }

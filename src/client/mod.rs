@@ -1,1 +1,47 @@
-//! Client layer placeholder.
+//! The client layer: speaks the Tinker sampling protocol over blocking HTTP.
+//!
+//! [`ServiceClient`] opens a session; [`SamplingClient`] submits sampling
+//! requests; [`SampleFuture`] waits for their results. Nothing here prints:
+//! status goes to the `log` crate (queue state on target `tinkex::status`).
+
+mod auth;
+mod config;
+mod core;
+mod credentials;
+mod future;
+mod heartbeat;
+mod proto;
+mod random;
+mod redact;
+mod result;
+mod retry;
+mod sampling;
+mod service;
+mod status;
+mod transport;
+mod types;
+
+pub use config::{Config, DEFAULT_BASE_URL, SDK_VERSION};
+pub use credentials::kill_running_command;
+pub use future::SampleFuture;
+pub use retry::RetryPolicy;
+pub use sampling::SamplingClient;
+pub use service::{SamplerSpec, ServiceClient};
+pub use types::{
+    ModelInput, SampleResponse, SampledSequence, SamplingParams, StopCondition, StopReason, TopkRow,
+};
+
+/// The log target for status lines a user should see (queue state); the CLI shows it unless `-q`.
+pub const STATUS_TARGET: &str = "tinkex::status";
+
+/// Log targets whose trace records contain raw request bytes, credential
+/// included (ureq-proto hex-dumps every request at trace). A logger must cap
+/// them at debug whatever `RUST_LOG` says; everything else is safe at trace.
+pub const UNSAFE_TRACE_TARGETS: &[&str] = &["ureq_proto"];
+
+/// Decodes a protobuf `SampleResponse` body (exposed for fixtures and tools).
+pub fn decode_protobuf_response(body: &[u8]) -> crate::Result<SampleResponse> {
+    proto::decode(body).map_err(|what| {
+        crate::Error::Protocol(format!("the server's sample result is not valid: {what}"))
+    })
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make demo`: start the offline demo server on a free loopback port, run tinkex against it
+# (plain, then --json), print what it prints, and stop the server. Needs no API key.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+target="${CARGO_TARGET_DIR:-target}/${PROFILE:-debug}"
+server_bin="$target/examples/demo_server"
+tinkex_bin="$target/tinkex"
+for bin in "$server_bin" "$tinkex_bin"; do
+  [ -x "$bin" ] || { echo "demo: $bin is missing; run 'make demo' (it builds first)" >&2; exit 1; }
+done
+
+port_file="$(mktemp)"
+"$server_bin" --port 0 -q >"$port_file" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
+
+# The server prints "listening on URL" as its first line once it accepts connections.
+url=""
+for _ in $(seq 100); do
+  line="$(head -n 1 "$port_file")"
+  if [ -n "$line" ]; then url="${line#listening on }"; break; fi
+  kill -0 "$server_pid" 2>/dev/null || { echo "demo: the demo server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "demo: the demo server did not report its address" >&2; exit 1; }
+
+# A real key, base URL or proxy in the caller's environment must not leak into the demo.
+demo_env=(env -u TINKER_API_KEY -u TINKER_BASE_URL -u TINKER_CREDENTIAL_CMD
+  NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost")
+args=(run --base-url "$url" --api-key tml-demo --base-model Qwen/Qwen3-8B
+  --tokenizer fixtures/qwen3/tokenizer.json --prompt "Hello")
+
+echo "\$ tinkex run --base-model Qwen/Qwen3-8B --tokenizer fixtures/qwen3/tokenizer.json --prompt \"Hello\"   # against $url"
+"${demo_env[@]}" "$tinkex_bin" "${args[@]}"
+echo
+echo "\$ tinkex run ... --prompt \"Hello\" --json"
+"${demo_env[@]}" "$tinkex_bin" "${args[@]}" --json

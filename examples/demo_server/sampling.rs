@@ -1,0 +1,307 @@
+//! `asample` (strict body checks, seq_id rules) and `retrieve_future` (long-poll, try_again, result).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::handlers::Ctx;
+use super::model::{self, SampleSpec, Stop};
+use super::proto::{self, SampleResult};
+use super::reply::{
+    body_object, check_fields, check_type, get_bool, get_f64, get_i64, get_str, opt_i64, Answer,
+    Call, Handled,
+};
+
+/// Key order of an asample body (PROTOCOL.md: "keys in exactly this order").
+const ASAMPLE_KEYS: [&str; 8] = [
+    "num_samples",
+    "prompt",
+    "sampling_params",
+    "sampling_session_id",
+    "seq_id",
+    "prompt_logprobs",
+    "topk_prompt_logprobs",
+    "type",
+];
+
+/// Key order of `sampling_params`; absent ones are skipped.
+const PARAM_KEYS: [&str; 6] = [
+    "max_tokens",
+    "seed",
+    "stop",
+    "temperature",
+    "top_k",
+    "top_p",
+];
+
+/// One submitted sample request.
+pub struct RequestState {
+    ready_at: Instant,
+    polls: u64,
+    outcome: Result<SampleResult, String>,
+}
+
+/// `POST /api/v1/asample`.
+pub fn asample(ctx: &Ctx, call: &Call) -> Handled {
+    if call.header("x-tinker-sampling-backpressure") != Some("1") {
+        return Err(Answer::detail(
+            400,
+            "missing header X-Tinker-Sampling-Backpressure: 1",
+        ));
+    }
+    let obj = body_object(call)?;
+    check_fields(&obj, "asample", &ASAMPLE_KEYS, &[])?;
+    check_order(&obj, "asample", &ASAMPLE_KEYS)?;
+    check_type(&obj, "asample", "sample")?;
+    let spec = parse_spec(&obj)?;
+    let ssid = get_str(&obj, "asample", "sampling_session_id")?;
+    let seq = get_i64(&obj, "asample", "seq_id")?;
+    let tok = model::load_tokenizer(&ctx.config.tokenizer).map_err(|e| Answer::detail(500, e))?;
+    let vocab = tok.get_vocab_size(true);
+    if let Some(bad) = spec.prompt.iter().find(|t| **t as usize >= vocab) {
+        let detail = format!("prompt token id {bad} is outside the vocabulary (size {vocab})");
+        return Err(Answer::detail(400, detail));
+    }
+    check_seq(ctx, ssid, seq)?;
+    let outcome = model::sample(&tok, &spec);
+    let latency = Duration::from_millis(ctx.config.latency_ms) * spec.num_samples;
+    let mut state = ctx.state();
+    let rid = state.new_id("request");
+    let request = RequestState {
+        ready_at: Instant::now() + latency,
+        polls: 0,
+        outcome,
+    };
+    state.requests.insert(rid.clone(), request);
+    let ids: Vec<String> = (0..spec.num_samples)
+        .map(|i| format!("{rid}-{i}"))
+        .collect();
+    Ok(Answer::json(
+        200,
+        &json!({"request_id": rid, "model_id": null, "sample_sequence_ids": ids}),
+    ))
+}
+
+/// Accepts the next `seq_id` of the sampling session, or the last one again (a retry).
+fn check_seq(ctx: &Ctx, ssid: &str, seq: i64) -> Result<(), Answer> {
+    let mut state = ctx.state();
+    let sampler = state
+        .samplers
+        .get_mut(ssid)
+        .ok_or_else(|| Answer::detail(404, format!("Sampler not found: {ssid}")))?;
+    let expected = sampler.last_seq.map_or(0, |last| last + 1);
+    if seq != expected && Some(seq) != sampler.last_seq {
+        let detail = format!("asample: seq_id {seq} is out of sequence (expected {expected})");
+        return Err(Answer::detail(400, detail));
+    }
+    sampler.last_seq = Some(seq);
+    Ok(())
+}
+
+fn check_order(obj: &Map<String, Value>, what: &str, order: &[&str]) -> Result<(), Answer> {
+    let expected: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
+    if obj.keys().map(String::as_str).eq(expected.iter().copied()) {
+        return Ok(());
+    }
+    let got: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let detail = format!(
+        "{what}: keys must come in the order {}; got {}",
+        expected.join(", "),
+        got.join(", ")
+    );
+    Err(Answer::detail(422, detail))
+}
+
+fn bad(what: &str, message: &str) -> Answer {
+    Answer::detail(422, format!("{what}: {message}"))
+}
+
+fn parse_spec(obj: &Map<String, Value>) -> Result<SampleSpec, Answer> {
+    let num_samples = get_i64(obj, "asample", "num_samples")?;
+    if !(1..=128).contains(&num_samples) {
+        return Err(bad("asample", "num_samples must be between 1 and 128"));
+    }
+    let topk = get_i64(obj, "asample", "topk_prompt_logprobs")?;
+    if !(0..=100).contains(&topk) {
+        return Err(bad(
+            "asample",
+            "topk_prompt_logprobs must be between 0 and 100",
+        ));
+    }
+    let mut spec = SampleSpec {
+        prompt: parse_prompt(&obj["prompt"])?,
+        num_samples: num_samples as u32,
+        prompt_logprobs: get_bool(obj, "asample", "prompt_logprobs")?,
+        topk_prompt_logprobs: topk as u32,
+        ..SampleSpec::default()
+    };
+    parse_params(&obj["sampling_params"], &mut spec)?;
+    Ok(spec)
+}
+
+fn parse_prompt(prompt: &Value) -> Result<Vec<u32>, Answer> {
+    let what = "asample prompt";
+    let prompt = prompt
+        .as_object()
+        .ok_or_else(|| bad(what, "must be an object"))?;
+    check_fields(prompt, what, &["chunks"], &[])?;
+    let chunks = prompt["chunks"]
+        .as_array()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| bad(what, "`chunks` must be a non-empty list"))?;
+    let mut tokens = Vec::new();
+    for chunk in chunks {
+        let chunk = chunk
+            .as_object()
+            .ok_or_else(|| bad(what, "each chunk must be an object"))?;
+        check_fields(chunk, "asample prompt chunk", &["tokens", "type"], &[])?;
+        check_type(chunk, "asample prompt chunk", "encoded_text")?;
+        let ids = chunk["tokens"]
+            .as_array()
+            .ok_or_else(|| bad(what, "`tokens` must be a list"))?;
+        for id in ids {
+            let id = id
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| bad(what, "token ids must be non-negative 32-bit integers"))?;
+            tokens.push(id);
+        }
+    }
+    if tokens.is_empty() {
+        return Err(bad(what, "the prompt has no tokens"));
+    }
+    Ok(tokens)
+}
+
+fn parse_params(params: &Value, spec: &mut SampleSpec) -> Result<(), Answer> {
+    let what = "sampling_params";
+    let params = params
+        .as_object()
+        .ok_or_else(|| bad(what, "must be an object"))?;
+    check_fields(params, what, &PARAM_KEYS[3..], &PARAM_KEYS[..3])?;
+    check_order(params, what, &PARAM_KEYS)?;
+    let temperature = get_f64(params, what, "temperature")?;
+    if temperature < 0.0 {
+        return Err(bad(what, "temperature must be at least 0"));
+    }
+    let top_k = get_i64(params, what, "top_k")?;
+    if top_k != -1 && top_k < 1 {
+        return Err(bad(what, "top_k must be -1 (off) or at least 1"));
+    }
+    let top_p = get_f64(params, what, "top_p")?;
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        return Err(bad(what, "top_p must be in (0, 1]"));
+    }
+    spec.max_tokens = opt_i64(params, what, "max_tokens")?;
+    spec.seed = opt_i64(params, what, "seed")?;
+    if let Some(stop) = params.get("stop") {
+        spec.stop = parse_stop(stop)?;
+    }
+    Ok(())
+}
+
+fn parse_stop(stop: &Value) -> Result<Stop, Answer> {
+    let what = "sampling_params";
+    let list = stop
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| bad(what, "`stop` must be a non-empty list (omit it when unset)"))?;
+    if let Some(strings) = list.iter().map(Value::as_str).collect::<Option<Vec<_>>>() {
+        return Ok(Stop::Strings(
+            strings.into_iter().map(String::from).collect(),
+        ));
+    }
+    let ids = list
+        .iter()
+        .map(|v| v.as_u64().and_then(|t| u32::try_from(t).ok()));
+    match ids.collect::<Option<Vec<u32>>>() {
+        Some(ids) => Ok(Stop::Tokens(ids)),
+        None => Err(bad(what, "`stop` must be all strings or all token ids")),
+    }
+}
+
+/// `POST /api/v1/retrieve_future`; `never` answers `try_again` whatever the request's state.
+pub fn retrieve_future(ctx: &Ctx, call: &Call, never: bool) -> Handled {
+    let what = "retrieve_future";
+    let obj = body_object(call)?;
+    check_fields(&obj, what, &["request_id"], &["allow_metadata_only"])?;
+    let rid = get_str(&obj, what, "request_id")?;
+    let iteration = call.header("x-tinker-request-iteration");
+    if iteration.and_then(|i| i.parse::<u64>().ok()).is_none() {
+        return Err(Answer::detail(
+            400,
+            "missing or invalid X-Tinker-Request-Iteration header",
+        ));
+    }
+    if call.header("x-tinker-request-type") != Some("Sample") {
+        return Err(Answer::detail(400, "X-Tinker-Request-Type must be Sample"));
+    }
+    let (ready_at, poll) = {
+        let mut state = ctx.state();
+        let request = state
+            .requests
+            .get_mut(rid)
+            .ok_or_else(|| Answer::detail(404, format!("Request not found: {rid}")))?;
+        request.polls += 1;
+        (request.ready_at, request.polls - 1)
+    };
+    let poll_wait = Duration::from_millis(ctx.config.poll_wait_ms);
+    if never {
+        ctx.stopper.wait(poll_wait);
+        return Ok(try_again(ctx, rid));
+    }
+    if poll < u64::from(ctx.config.try_again) {
+        return Ok(try_again(ctx, rid));
+    }
+    // Long-poll: hold the call until the result is ready, at most poll_wait.
+    let now = Instant::now();
+    if ready_at > now {
+        ctx.stopper.wait(poll_wait.min(ready_at - now));
+        if Instant::now() < ready_at {
+            return Ok(try_again(ctx, rid));
+        }
+    }
+    let outcome = match ctx.state().requests.get(rid) {
+        Some(request) => request.outcome.clone(),
+        None => return Err(Answer::detail(404, format!("Request not found: {rid}"))),
+    };
+    Ok(result_answer(ctx, call, outcome))
+}
+
+fn try_again(ctx: &Ctx, rid: &str) -> Answer {
+    let reason =
+        (ctx.config.queue_state != "active").then_some("demo server: simulated queue state");
+    Answer::json(
+        200,
+        &json!({
+            "type": "try_again",
+            "request_id": rid,
+            "queue_state": ctx.config.queue_state,
+            "queue_state_reason": reason,
+        }),
+    )
+}
+
+/// The finished request: a user-category error, or the result in the form the client accepts.
+fn result_answer(ctx: &Ctx, call: &Call, outcome: Result<SampleResult, String>) -> Answer {
+    let result = match outcome {
+        Ok(result) => result,
+        Err(error) => return Answer::json(200, &json!({"error": error, "category": "user"})),
+    };
+    let wants_protobuf = call
+        .header("accept")
+        .is_some_and(|a| a.contains("application/x-protobuf"));
+    if wants_protobuf && !ctx.config.json_only {
+        return Answer {
+            status: 200,
+            content_type: "application/x-protobuf",
+            headers: Vec::new(),
+            body: proto::to_protobuf(&result),
+        };
+    }
+    Answer::json(200, &proto::to_json(&result))
+}

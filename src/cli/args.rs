@@ -1,0 +1,394 @@
+//! The command line as argh sees it: a dumb struct per command, plus the pre-pass argh lacks.
+
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use super::values::{MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP};
+
+/// Flags that take no value; every other `--long` flag takes one.
+const SWITCHES: &[&str] = &[
+    "--help",
+    "--version",
+    "--json",
+    "--logprobs",
+    "--tokens-only",
+    "--quiet",
+    "--verbose",
+    "--prompt-logprobs",
+    "--offline",
+    "--resume",
+    "--fail-fast",
+    "--progress",
+];
+
+#[derive(FromArgs, Debug)]
+/// A fast, synchronous command-line client for the Tinker sampling API.
+#[argh(
+    example = "tinkex run --base-model Qwen/Qwen3-8B --prompt \"Hello\" --max-tokens 64",
+    note = "Run 'tinkex run --help' for the sampling flags, exit codes and environment variables."
+)]
+pub struct TopLevel {
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+/// The subcommands.
+pub enum Command {
+    /// `tinkex run`
+    Run(Box<RunArgs>),
+    /// `tinkex version`
+    Version(VersionArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Print the version and exit.
+#[argh(subcommand, name = "version", example = "tinkex version")]
+pub struct VersionArgs {}
+
+#[derive(FromArgs, Debug, Default)]
+/// Sample from a base model or saved weights and print the result.
+#[argh(
+    subcommand,
+    name = "run",
+    example = "Sample from a base model:\n  $ tinkex run --base-model Qwen/Qwen3-8B --prompt \"Hello\" --max-tokens 64",
+    example = "Three samples as JSON, written atomically to a file:\n  $ tinkex run --base-model Qwen/Qwen3-8B --prompt-file prompt.txt --num-samples 3 --json --output out.json",
+    example = "A batch of prompts, 32 at a time, resumable after an interruption:\n  $ tinkex run --base-model Qwen/Qwen3-8B --input prompts.jsonl --output results.jsonl --parallel 32 --resume",
+    example = "Saved weights, a token-id prompt from stdin, no tokenizer:\n  $ echo '[9707, 11]' | tinkex run --model-path tinker://RUN/sampler_weights/final --base-model Qwen/Qwen3-8B --prompt-file - --tokens-only",
+    note = "The credential comes from --api-key, else TINKER_API_KEY, else the output of TINKER_CREDENTIAL_CMD (a shell command, run for each token exchange), else the default key 'tinker auth login' stored in ~/.tinker/credentials.json. The base URL from --base-url, else TINKER_BASE_URL. Progress and errors go to stderr; stdout holds only the samples. RUST_LOG overrides -q/-v. TINKEX_RETRY_SCALE multiplies every retry back-off (0 = retry at once).",
+    error_code(0, "success"),
+    error_code(1, "unexpected failure"),
+    error_code(
+        2,
+        "usage or input error (bad flag, prompt, tokenizer; request refused as invalid)"
+    ),
+    error_code(3, "authentication or permission error"),
+    error_code(4, "server or network failure after retries"),
+    error_code(5, "timeout (--timeout passed)")
+)]
+pub struct RunArgs {
+    /// base model to sample from, e.g. Qwen/Qwen3-8B
+    #[argh(option)]
+    pub base_model: Option<String>,
+
+    /// saved weights to sample from: a tinker://… path
+    #[argh(option)]
+    pub model_path: Option<String>,
+
+    /// the prompt text
+    #[argh(option)]
+    pub prompt: Option<String>,
+
+    /// read the prompt from a file ('-' = stdin): text, a JSON array of token ids, or {"tokens": [...]}
+    #[argh(option)]
+    pub prompt_file: Option<String>,
+
+    /// tokenizer to use: a tokenizer.json file, a directory holding one, or a Hugging Face repo id
+    #[argh(option)]
+    pub tokenizer: Option<String>,
+
+    /// never touch the network for the tokenizer (as HF_HUB_OFFLINE=1)
+    #[argh(switch)]
+    pub offline: bool,
+
+    /// most tokens per sample, at least 1 (default: 128)
+    #[argh(option)]
+    pub max_tokens: Option<MaxTokens>,
+
+    /// sampling temperature, a finite number ≥ 0 (default: 1.0)
+    #[argh(option)]
+    pub temperature: Option<Temperature>,
+
+    /// sample among the K likeliest tokens: -1 = off (default), or ≥ 1
+    #[argh(option)]
+    pub top_k: Option<TopK>,
+
+    /// nucleus sampling: 0 < P ≤ 1 (default: 1.0)
+    #[argh(option)]
+    pub top_p: Option<TopP>,
+
+    /// how many samples to draw, at least 1 (default: 1)
+    #[argh(option)]
+    pub num_samples: Option<Positive>,
+
+    /// random seed, for reproducible samples
+    #[argh(option)]
+    pub seed: Option<i64>,
+
+    /// stop when this string is generated (repeatable)
+    #[argh(option)]
+    pub stop: Vec<String>,
+
+    /// stop when this token id is generated (repeatable; not with --stop)
+    #[argh(option)]
+    pub stop_token: Vec<TokenId>,
+
+    /// also return the prompt's per-token logprobs
+    #[argh(switch)]
+    pub prompt_logprobs: bool,
+
+    /// also return the K most likely tokens at each prompt position
+    #[argh(option)]
+    pub topk_prompt_logprobs: Option<u32>,
+
+    /// batch mode: a JSONL file of prompts ('-' = stdin), one JSON object per line
+    #[argh(option)]
+    pub input: Option<String>,
+
+    /// batch mode: prompts sampled at once (default: 8)
+    #[argh(option)]
+    pub parallel: Option<Positive>,
+
+    /// batch mode: continue an interrupted --output journal, retrying failed lines
+    #[argh(switch)]
+    pub resume: bool,
+
+    /// batch mode: stop at the first failed prompt
+    #[argh(switch)]
+    pub fail_fast: bool,
+
+    /// batch mode: print progress to stderr even when it is not a terminal
+    #[argh(switch)]
+    pub progress: bool,
+
+    /// batch mode: deadline for the whole batch, in seconds (default: none)
+    #[argh(option)]
+    pub batch_timeout: Option<TimeoutSecs>,
+
+    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
+    #[argh(option)]
+    pub api_key: Option<String>,
+
+    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
+    #[argh(option)]
+    pub base_url: Option<String>,
+
+    /// deadline for the whole run, in seconds (default: 600)
+    #[argh(option)]
+    pub timeout: Option<TimeoutSecs>,
+
+    /// HTTP connections to keep open, at least 1 (default: 8)
+    #[argh(option)]
+    pub http_pool: Option<Positive>,
+
+    /// print one JSON document instead of plain text
+    #[argh(switch)]
+    pub json: bool,
+
+    /// write the output to this file (atomically) instead of stdout
+    #[argh(option)]
+    pub output: Option<PathBuf>,
+
+    /// print per-token logprobs after each sample's text
+    #[argh(switch)]
+    pub logprobs: bool,
+
+    /// no tokenizer: the prompt must be token ids; print sampled ids, not text
+    #[argh(switch)]
+    pub tokens_only: bool,
+
+    /// print nothing on stderr but errors
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+
+    /// more detail on stderr: -v requests, -vv debug, -vvv trace
+    #[argh(switch, short = 'v')]
+    pub verbose: u8,
+}
+
+/// What parsing decided: a command to run, or text to print and an exit code.
+#[derive(Debug)]
+pub enum Parsed {
+    /// `tinkex run …`
+    Run(Box<RunArgs>),
+    /// `tinkex version` or `tinkex --version`
+    Version,
+    /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
+    Exit {
+        /// What to print.
+        output: String,
+        /// 0 for help, 2 for a usage error.
+        code: i32,
+    },
+}
+
+/// Parses the full argv (program name first).
+pub fn parse(argv: &[String]) -> Parsed {
+    let program = "tinkex";
+    let args = normalize(argv.get(1..).unwrap_or_default());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match TopLevel::from_args(&[program], &args) {
+        Ok(TopLevel {
+            command: Some(Command::Run(run)),
+            ..
+        }) => Parsed::Run(run),
+        Ok(TopLevel {
+            command: Some(Command::Version(_)),
+            ..
+        }) => Parsed::Version,
+        Ok(TopLevel {
+            version: true,
+            command: None,
+        }) => Parsed::Version,
+        Ok(TopLevel {
+            version: false,
+            command: None,
+        }) => Parsed::Exit {
+            output: "no command given (tinkex run … samples; tinkex version prints the version)"
+                .into(),
+            code: 2,
+        },
+        Err(exit) => match exit.status {
+            Ok(()) => Parsed::Exit {
+                output: exit.output,
+                code: 0,
+            },
+            Err(()) => Parsed::Exit {
+                output: first_line(&exit.output),
+                code: 2,
+            },
+        },
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim()
+        .to_string()
+}
+
+/// Splits GNU-style `--flag=value` and expands `-vv`, leaving flag values untouched.
+fn normalize(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut value_expected = false;
+    let mut options_ended = false;
+    for arg in args {
+        if value_expected || options_ended {
+            value_expected = false;
+            out.push(arg.clone());
+            continue;
+        }
+        if arg == "--" {
+            options_ended = true;
+            out.push(arg.clone());
+        } else if let Some((flag, value)) =
+            arg.strip_prefix("--").and_then(|rest| rest.split_once('='))
+        {
+            out.push(format!("--{flag}"));
+            out.push(value.to_string());
+        } else if arg.len() > 2
+            && arg.starts_with('-')
+            && !arg.starts_with("--")
+            && arg[1..].chars().all(|c| c == 'v')
+        {
+            out.extend(std::iter::repeat_n("-v".to_string(), arg.len() - 1));
+        } else {
+            value_expected = arg.starts_with("--") && !SWITCHES.contains(&arg.as_str());
+            out.push(arg.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        std::iter::once("tinkex")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(&argv(args)) {
+            Parsed::Run(run) => *run,
+            other => panic!("expected a run command, got {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match parse(&argv(args)) {
+            Parsed::Exit { output, code: 2 } => output,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gnu_style_values_are_split_at_the_first_equals() {
+        let run = run_args(&["run", "--top-k=-1", "--prompt=a=b", "--max-tokens=5"]);
+        assert_eq!(run.top_k, Some(TopK(-1)));
+        assert_eq!(run.prompt.as_deref(), Some("a=b"));
+        assert_eq!(run.max_tokens, Some(MaxTokens(5)));
+    }
+
+    #[test]
+    fn a_value_that_looks_like_a_flag_is_left_alone() {
+        let run = run_args(&["run", "--prompt", "--x=1", "--top-k", "-1"]);
+        assert_eq!(run.prompt.as_deref(), Some("--x=1"));
+        assert_eq!(run.top_k, Some(TopK(-1)));
+    }
+
+    #[test]
+    fn every_switch_takes_no_value() {
+        for switch in SWITCHES
+            .iter()
+            .filter(|s| !matches!(**s, "--help" | "--version"))
+        {
+            let run = run_args(&["run", switch, "--prompt=hi"]);
+            assert_eq!(
+                run.prompt.as_deref(),
+                Some("hi"),
+                "{switch} swallowed the next argument"
+            );
+        }
+    }
+
+    #[test]
+    fn verbosity_counts() {
+        assert_eq!(run_args(&["run", "-vv"]).verbose, 2);
+        assert_eq!(run_args(&["run", "-v", "--verbose"]).verbose, 2);
+        assert!(run_args(&["run", "-q"]).quiet);
+    }
+
+    #[test]
+    fn repeatable_flags_collect() {
+        let run = run_args(&["run", "--stop", "a", "--stop=b", "--stop-token", "7"]);
+        assert_eq!(run.stop, vec!["a", "b"]);
+        assert_eq!(run.stop_token, vec![TokenId(7)]);
+    }
+
+    #[test]
+    fn range_errors_name_the_flag() {
+        let message = usage_error(&["run", "--temperature", "-1"]);
+        assert!(message.contains("--temperature"), "{message}");
+        assert!(message.contains("finite number ≥ 0"), "{message}");
+        assert!(usage_error(&["run", "--top-p=0"]).contains("--top-p"));
+        assert!(usage_error(&["run", "--bogus"]).contains("--bogus"));
+    }
+
+    #[test]
+    fn version_and_help() {
+        assert!(matches!(parse(&argv(&["--version"])), Parsed::Version));
+        assert!(matches!(parse(&argv(&["version"])), Parsed::Version));
+        match parse(&argv(&["run", "--help"])) {
+            Parsed::Exit { output, code: 0 } => {
+                assert!(output.contains("--max-tokens"));
+                assert!(output.contains("default: 128"));
+                assert!(output.contains("default: 600"));
+                assert!(output.contains("tinkex run --base-model"));
+            }
+            other => panic!("expected help, got {other:?}"),
+        }
+        assert!(matches!(parse(&argv(&[])), Parsed::Exit { code: 2, .. }));
+    }
+}

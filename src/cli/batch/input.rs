@@ -1,0 +1,239 @@
+//! Batch input: one JSON object per line, validated strictly so a typo is caught before any request.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::cli::prompt::Prompt;
+use crate::cli::values::{MaxTokens, Positive, Temperature, TopK, TopP};
+use crate::client::{SamplingParams, StopCondition};
+
+/// One prompt of a batch, ready to sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    /// 1-based line number in the input.
+    pub line: usize,
+    /// The line's `id`, else its line number.
+    pub id: Value,
+    /// Text or token ids.
+    pub prompt: Prompt,
+    /// How many samples.
+    pub num_samples: u32,
+    /// Sampling parameters: the flags' values with the line's overrides applied.
+    pub params: SamplingParams,
+}
+
+/// A stop override: one string, several strings, or token ids.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StopValue {
+    One(String),
+    Strings(Vec<String>),
+    Tokens(Vec<u32>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    id: Option<Value>,
+    prompt: Option<String>,
+    tokens: Option<Vec<u32>>,
+    max_tokens: Option<u64>,
+    temperature: Option<f64>,
+    top_k: Option<i64>,
+    top_p: Option<f64>,
+    num_samples: Option<u64>,
+    seed: Option<i64>,
+    stop: Option<StopValue>,
+}
+
+/// Defaults every line starts from: the single-run flags.
+#[derive(Debug, Clone)]
+pub struct LineDefaults {
+    /// `--num-samples`.
+    pub num_samples: u32,
+    /// The flags' sampling parameters.
+    pub params: SamplingParams,
+}
+
+/// The canonical text of an id, for duplicate detection and resume.
+pub fn id_key(id: &Value) -> String {
+    match id {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parses one non-blank input line; the error names the field at fault.
+pub fn parse_line(text: &str, line: usize, defaults: &LineDefaults) -> Result<BatchItem, String> {
+    let raw: RawLine = serde_json::from_str(text).map_err(|e| describe_json_error(text, &e))?;
+    let id = match raw.id {
+        None => Value::from(line),
+        Some(Value::String(s)) if s.is_empty() => return Err("id: must not be empty".into()),
+        Some(id @ (Value::String(_) | Value::Number(_))) => id,
+        Some(_) => return Err("id: must be a string or a number".into()),
+    };
+    let prompt = match (raw.prompt, raw.tokens) {
+        (Some(_), Some(_)) => return Err("give either \"prompt\" or \"tokens\", not both".into()),
+        (None, None) => return Err("no \"prompt\" or \"tokens\"".into()),
+        (Some(text), None) if text.is_empty() => return Err("prompt: is empty".into()),
+        (Some(text), None) => Prompt::Text(text),
+        (None, Some(tokens)) if tokens.is_empty() => return Err("tokens: is empty".into()),
+        (None, Some(tokens)) => Prompt::Tokens(tokens),
+    };
+    let mut params = defaults.params.clone();
+    if let Some(value) = raw.max_tokens {
+        params.max_tokens = Some(MaxTokens::new(value).map_err(field("max_tokens"))?.0);
+    }
+    if let Some(value) = raw.temperature {
+        params.temperature = Temperature::new(value).map_err(field("temperature"))?.0;
+    }
+    if let Some(value) = raw.top_k {
+        params.top_k = TopK::new(value).map_err(field("top_k"))?.0;
+    }
+    if let Some(value) = raw.top_p {
+        params.top_p = TopP::new(value).map_err(field("top_p"))?.0;
+    }
+    if let Some(value) = raw.seed {
+        params.seed = Some(value);
+    }
+    if let Some(stop) = raw.stop {
+        params.stop = match stop {
+            StopValue::One(s) if s.is_empty() => return Err("stop: must not be empty".into()),
+            StopValue::One(s) => Some(StopCondition::Strings(vec![s])),
+            StopValue::Strings(list) if list.iter().any(String::is_empty) => {
+                return Err("stop: must not hold an empty string".into())
+            }
+            StopValue::Strings(list) if list.is_empty() => None,
+            StopValue::Strings(list) => Some(StopCondition::Strings(list)),
+            StopValue::Tokens(ids) => Some(StopCondition::Tokens(ids)),
+        };
+    }
+    let num_samples = match raw.num_samples {
+        Some(value) => Positive::new(value).map_err(field("num_samples"))?.0,
+        None => defaults.num_samples,
+    };
+    Ok(BatchItem {
+        line,
+        id,
+        prompt,
+        num_samples,
+        params,
+    })
+}
+
+/// Prefixes a range error with the field it concerns.
+fn field(name: &'static str) -> impl Fn(String) -> String {
+    move |message| format!("{name}: {message}")
+}
+
+/// serde's messages mention Rust types; say what the user wrote wrong instead.
+fn describe_json_error(text: &str, error: &serde_json::Error) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Err(_) => format!("not valid JSON ({error})"),
+        Ok(Value::Object(_)) => {
+            let message = error.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            message
+                .replace("unknown field", "unknown key")
+                .replace("invalid type", "wrong type")
+        }
+        Ok(_) => "not a JSON object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> LineDefaults {
+        LineDefaults {
+            num_samples: 1,
+            params: SamplingParams {
+                max_tokens: Some(128),
+                ..SamplingParams::default()
+            },
+        }
+    }
+
+    fn parse(text: &str) -> Result<BatchItem, String> {
+        parse_line(text, 7, &defaults())
+    }
+
+    #[test]
+    fn a_line_without_id_gets_its_line_number() {
+        let item = parse(r#"{"prompt": "hi"}"#).unwrap();
+        assert_eq!(item.id, Value::from(7));
+        assert_eq!(item.prompt, Prompt::Text("hi".into()));
+        assert_eq!(item.params.max_tokens, Some(128));
+    }
+
+    #[test]
+    fn overrides_apply_over_the_flag_defaults() {
+        let item = parse(r#"{"id": "a", "tokens": [1, 2], "max_tokens": 5, "temperature": 0, "top_k": 3, "top_p": 0.5, "num_samples": 2, "seed": 9, "stop": "\n"}"#).unwrap();
+        assert_eq!(item.id, Value::from("a"));
+        assert_eq!(item.prompt, Prompt::Tokens(vec![1, 2]));
+        assert_eq!(item.num_samples, 2);
+        let expected = SamplingParams {
+            max_tokens: Some(5),
+            seed: Some(9),
+            stop: Some(StopCondition::Strings(vec!["\n".into()])),
+            temperature: 0.0,
+            top_k: 3,
+            top_p: 0.5,
+        };
+        assert_eq!(item.params, expected);
+        assert_eq!(
+            parse(r#"{"prompt": "x", "stop": [5, 6]}"#)
+                .unwrap()
+                .params
+                .stop,
+            Some(StopCondition::Tokens(vec![5, 6]))
+        );
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong() {
+        assert!(parse("{oops").unwrap_err().starts_with("not valid JSON"));
+        assert_eq!(parse("[1, 2]").unwrap_err(), "not a JSON object");
+        assert_eq!(
+            parse(r#"{"id": "x"}"#).unwrap_err(),
+            "no \"prompt\" or \"tokens\""
+        );
+        assert_eq!(
+            parse(r#"{"prompt": "a", "tokens": [1]}"#).unwrap_err(),
+            "give either \"prompt\" or \"tokens\", not both"
+        );
+        assert_eq!(
+            parse(r#"{"prompt": "a", "temperature": -1}"#).unwrap_err(),
+            "temperature: must be a finite number ≥ 0"
+        );
+        assert_eq!(
+            parse(r#"{"prompt": "a", "top_k": 0}"#).unwrap_err(),
+            "top_k: must be -1 (off) or at least 1"
+        );
+        assert_eq!(
+            parse(r#"{"prompt": "a", "max_tokens": 0}"#).unwrap_err(),
+            "max_tokens: must be at least 1"
+        );
+        assert_eq!(
+            parse(r#"{"prompt": "a", "id": [1]}"#).unwrap_err(),
+            "id: must be a string or a number"
+        );
+        assert!(parse(r#"{"prompt": "a", "max_token": 5}"#)
+            .unwrap_err()
+            .starts_with("unknown key `max_token`"));
+        assert!(parse(r#"{"prompt": 5}"#)
+            .unwrap_err()
+            .starts_with("wrong type"));
+    }
+
+    #[test]
+    fn id_keys_are_canonical() {
+        assert_eq!(id_key(&Value::from("a")), "a");
+        assert_eq!(id_key(&Value::from(12)), "12");
+    }
+}

@@ -1,0 +1,238 @@
+//! Batch mode: prompts from a JSONL file, sampled by parallel workers, written in input order.
+
+mod input;
+mod journal;
+mod pipeline;
+mod progress;
+mod source;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use self::input::{id_key, BatchItem, LineDefaults};
+use self::journal::Journal;
+use self::pipeline::{Finished, PipelineOptions, Tally};
+use self::progress::Progress;
+use self::source::InputFile;
+use super::logging::STATUS_TARGET;
+use super::output::{sequence_value, TextDecoder};
+use super::run::{client_config, create_sampler, encode_prompt, known_tokenizer, TokenizerLoader};
+use super::settings::{BatchOptions, RunConfig};
+use crate::client::{ModelInput, SampleResponse, SamplingClient, ServiceClient};
+use crate::error::{Category, Error, Result};
+use crate::tokenizer::Tokenizer;
+use crate::Deadline;
+
+/// Without `--batch-timeout` a batch may run as long as it needs; each prompt keeps `--timeout`.
+const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// What every worker shares.
+struct Shared<'a> {
+    sampler: &'a SamplingClient,
+    tokenizer: Option<&'a Tokenizer>,
+    config: &'a RunConfig,
+}
+
+/// Runs a whole batch; the error (if any) carries the most severe failed category's exit code.
+pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
+    let started = Instant::now();
+    let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
+    let input = InputFile::open(&batch.input)?;
+    let defaults = LineDefaults {
+        num_samples: config.num_samples,
+        params: config.params.clone(),
+    };
+    let scan = input.validate(&defaults, config.output.tokens_only)?;
+    let client_config = client_config(config, deadline)?;
+    let (mut journal, resumed) = Journal::open(config.output.path.as_deref(), batch.resume)?;
+    let skipped = scan
+        .ids
+        .keys()
+        .filter(|id| resumed.done.contains(*id))
+        .count();
+    let loader = TokenizerLoader::new(config, &client_config);
+    let mut tokenizer = match known_tokenizer(config) {
+        Some(spec) if !config.output.tokens_only => Some(loader.load(&spec, &deadline)?),
+        _ => None,
+    };
+    let service = ServiceClient::new(client_config)?;
+    let result = (|| {
+        let sampler = create_sampler(&service, config)?;
+        if tokenizer.is_none() && !config.output.tokens_only {
+            tokenizer = Some(loader.for_sampler(&sampler, &deadline)?);
+        }
+        let total = scan.ids.len();
+        if skipped > 0 {
+            log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
+        }
+        let shared = Shared {
+            sampler: &sampler,
+            tokenizer: tokenizer.as_ref(),
+            config,
+        };
+        let items = input
+            .items(&defaults)?
+            .filter(|item| !resumed.done.contains(&id_key(&item.id)));
+        let mut progress = Progress::new(total - skipped, batch.progress);
+        let options = PipelineOptions {
+            parallel: batch.parallel,
+            fail_fast: batch.fail_fast,
+        };
+        let tally = pipeline::run(
+            items,
+            options,
+            |item| process(item, &shared),
+            |finished, tally| {
+                journal.append(&finished.line)?;
+                progress.update(tally.ok + tally.failures());
+                Ok(())
+            },
+        )?;
+        summarize(&tally, total, skipped, started);
+        Ok(tally)
+    })();
+    service.finish(matches!(&result, Ok(tally) if tally.failures() == 0));
+    match result? {
+        tally if tally.failures() == 0 => Ok(()),
+        tally => Err(failure(&tally)),
+    }
+}
+
+/// Samples one item and turns the outcome into its output line.
+fn process(item: BatchItem, shared: &Shared) -> Finished {
+    match sample_item(&item, shared) {
+        Ok(line) => Finished {
+            line,
+            failure: None,
+        },
+        Err(error) => {
+            let line = json!({
+                "id": item.id,
+                "line": item.line,
+                "error": {"category": error.category().name(), "message": crate::redact::scrub(&error.to_string())},
+            });
+            Finished {
+                line: line.to_string(),
+                failure: Some(error.category()),
+            }
+        }
+    }
+}
+
+fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
+    let config = shared.config;
+    let tokens = encode_prompt(item.prompt.clone(), shared.tokenizer)?;
+    let prompt_tokens = tokens.len();
+    let future = shared.sampler.sample_with_prompt_logprobs(
+        ModelInput::from_tokens(tokens),
+        item.num_samples,
+        item.params.clone(),
+        config.prompt_logprobs,
+        config.topk_prompt_logprobs,
+    )?;
+    let response = future.wait(Some(config.timeout))?;
+    success_line(
+        item,
+        prompt_tokens,
+        &response,
+        shared.tokenizer.filter(|_| !config.output.tokens_only),
+    )
+}
+
+fn success_line(
+    item: &BatchItem,
+    prompt_tokens: usize,
+    response: &SampleResponse,
+    tokenizer: Option<&Tokenizer>,
+) -> Result<String> {
+    let decoder = tokenizer.map(|t| t as &dyn TextDecoder);
+    let sequences = response
+        .sequences
+        .iter()
+        .map(|s| sequence_value(s, decoder))
+        .collect::<Result<Vec<_>>>()?;
+    let mut line = Map::new();
+    line.insert("id".into(), item.id.clone());
+    line.insert("line".into(), json!(item.line));
+    line.insert("prompt_tokens".into(), json!(prompt_tokens));
+    line.insert("sequences".into(), Value::Array(sequences));
+    if let Some(logprobs) = &response.prompt_logprobs {
+        line.insert("prompt_logprobs".into(), json!(logprobs));
+    }
+    if let Some(topk) = &response.topk_prompt_logprobs {
+        line.insert("topk_prompt_logprobs".into(), json!(topk));
+    }
+    Ok(Value::Object(line).to_string())
+}
+
+/// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`.
+fn summarize(tally: &Tally, total: usize, skipped: usize, started: Instant) {
+    let ok = tally.ok + skipped;
+    let seconds = started.elapsed().as_secs_f64();
+    if tally.failures() == 0 {
+        log::info!(target: STATUS_TARGET, "{ok}/{total} ok in {seconds:.1} s");
+    } else {
+        log::info!(target: STATUS_TARGET, "{ok}/{total} ok, {} failed ({}) in {seconds:.1} s", tally.failures(), breakdown(tally));
+    }
+}
+
+fn breakdown(tally: &Tally) -> String {
+    tally
+        .failed
+        .iter()
+        .map(|(category, count)| format!("{count} {category}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Severity for the exit code, most severe first: unexpected, auth, server, timeout, user.
+fn severity(category: Category) -> u8 {
+    match category {
+        Category::Unexpected => 4,
+        Category::Auth => 3,
+        Category::Server => 2,
+        Category::Timeout => 1,
+        Category::User => 0,
+    }
+}
+
+fn failure(tally: &Tally) -> Error {
+    let category = tally
+        .failed
+        .keys()
+        .copied()
+        .max_by_key(|c| severity(*c))
+        .unwrap_or(Category::Unexpected);
+    let plural = if tally.failures() == 1 { "" } else { "s" };
+    Error::Api {
+        category,
+        status: None,
+        message: format!(
+            "{} prompt{plural} failed ({}); their lines in the output hold the errors",
+            tally.failures(),
+            breakdown(tally)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_severe_category_decides_the_exit_code() {
+        let mut tally = Tally::default();
+        tally.failed.insert(Category::User, 5);
+        tally.failed.insert(Category::Timeout, 1);
+        assert_eq!(failure(&tally).exit_code(), 5);
+        tally.failed.insert(Category::Server, 1);
+        assert_eq!(failure(&tally).exit_code(), 4);
+        tally.failed.insert(Category::Auth, 1);
+        assert_eq!(failure(&tally).exit_code(), 3);
+        assert_eq!(
+            failure(&tally).to_string(),
+            "8 prompts failed (5 user, 1 auth, 1 server, 1 timeout); their lines in the output hold the errors"
+        );
+    }
+}

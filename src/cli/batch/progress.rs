@@ -1,0 +1,67 @@
+//! Batch progress on stderr: done/total, rate and ETA, at most once every few seconds.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use crate::cli::logging::STATUS_TARGET;
+
+/// How often a progress line may be printed.
+const EVERY: Duration = Duration::from_secs(3);
+
+/// Tracks completed prompts and prints a line when it is time.
+pub struct Progress {
+    enabled: bool,
+    total: usize,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    /// Progress for `total` prompts; shown when forced or when stderr is a terminal.
+    pub fn new(total: usize, forced: bool) -> Progress {
+        let now = Instant::now();
+        Progress {
+            enabled: forced || std::io::stderr().is_terminal(),
+            total,
+            started: now,
+            last: now,
+        }
+    }
+
+    /// Notes that `done` prompts are finished; prints a line at most every few seconds.
+    pub fn update(&mut self, done: usize) {
+        if !self.enabled || self.last.elapsed() < EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        log::info!(target: STATUS_TARGET, "{}", line(done, self.total, self.started.elapsed()));
+    }
+}
+
+/// `500/1000 done, 12.3/s, ETA 41 s`.
+fn line(done: usize, total: usize, elapsed: Duration) -> String {
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+    let eta = if rate > 0.0 {
+        format!("{:.0} s", (total.saturating_sub(done)) as f64 / rate)
+    } else {
+        "unknown".into()
+    };
+    format!("{done}/{total} done, {rate:.1}/s, ETA {eta}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_shows_rate_and_eta() {
+        assert_eq!(
+            line(500, 1000, Duration::from_secs(50)),
+            "500/1000 done, 10.0/s, ETA 50 s"
+        );
+        assert_eq!(
+            line(0, 10, Duration::from_secs(5)),
+            "0/10 done, 0.0/s, ETA unknown"
+        );
+    }
+}

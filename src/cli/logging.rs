@@ -1,0 +1,130 @@
+//! stderr logging: levels from -q/-v or RUST_LOG, one `tinkex:` prefix, secrets scrubbed.
+
+use std::io::Write;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use super::settings::Verbosity;
+use crate::redact;
+
+pub use crate::client::STATUS_TARGET;
+
+/// Wraps env_logger to drop raw wire dumps and mask secrets in every line.
+struct ScrubbingLogger {
+    inner: env_logger::Logger,
+}
+
+impl Log for ScrubbingLogger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        !is_wire_dump(metadata) && self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format_line(record);
+        let line = redact::scrub(&line);
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {}
+}
+
+/// ureq-proto hex-dumps raw requests at trace level, headers included, split across lines
+/// where no scrubber could find the key; those records never reach stderr.
+fn is_wire_dump(metadata: &Metadata) -> bool {
+    metadata.level() == Level::Trace
+        && crate::client::UNSAFE_TRACE_TARGETS
+            .iter()
+            .any(|target| metadata.target().starts_with(target))
+}
+
+fn format_line(record: &Record) -> String {
+    match record.level() {
+        _ if record.target() == STATUS_TARGET => format!("tinkex: {}\n", record.args()),
+        Level::Error => format!("tinkex: error: {}\n", record.args()),
+        Level::Warn => format!("tinkex: warning: {}\n", record.args()),
+        level => format!(
+            "tinkex: [{} {}] {}\n",
+            level.as_str().to_lowercase(),
+            record.target(),
+            record.args()
+        ),
+    }
+}
+
+/// Installs the logger; `RUST_LOG` (when set and not empty) overrides the flags.
+pub fn init(verbosity: Verbosity) {
+    let mut builder = env_logger::Builder::new();
+    match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => {
+            builder.parse_filters(&spec);
+        }
+        _ => {
+            let (all, status) = match verbosity {
+                Verbosity::Quiet => (LevelFilter::Error, LevelFilter::Error),
+                Verbosity::Normal => (LevelFilter::Warn, LevelFilter::Info),
+                Verbosity::Verbose(1) => (LevelFilter::Info, LevelFilter::Info),
+                Verbosity::Verbose(2) => (LevelFilter::Debug, LevelFilter::Debug),
+                Verbosity::Verbose(_) => (LevelFilter::Trace, LevelFilter::Trace),
+            };
+            // Dependencies' chatter is only interesting from -vvv on.
+            let dependencies = if all == LevelFilter::Trace {
+                LevelFilter::Debug
+            } else {
+                LevelFilter::Warn
+            };
+            builder.filter_level(dependencies);
+            builder.filter_module("tinkex", all);
+            builder.filter_module(STATUS_TARGET, status);
+        }
+    }
+    let inner = builder.build();
+    let max_level = inner.filter();
+    if log::set_boxed_logger(Box::new(ScrubbingLogger { inner })).is_ok() {
+        log::set_max_level(max_level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_carry_the_prefix_and_level_words() {
+        let status = Record::builder()
+            .target(STATUS_TARGET)
+            .level(Level::Info)
+            .args(format_args!("sampling"))
+            .build();
+        assert_eq!(format_line(&status), "tinkex: sampling\n");
+        let warn = Record::builder()
+            .target("tinkex::client")
+            .level(Level::Warn)
+            .args(format_args!("slow"))
+            .build();
+        assert_eq!(format_line(&warn), "tinkex: warning: slow\n");
+        let debug = Record::builder()
+            .target("tinkex::client")
+            .level(Level::Debug)
+            .args(format_args!("x"))
+            .build();
+        assert_eq!(format_line(&debug), "tinkex: [debug tinkex::client] x\n");
+    }
+
+    #[test]
+    fn wire_dumps_are_recognized() {
+        let dump = Metadata::builder()
+            .target("ureq_proto::util")
+            .level(Level::Trace)
+            .build();
+        assert!(is_wire_dump(&dump));
+        let ours = Metadata::builder()
+            .target("tinkex::client")
+            .level(Level::Trace)
+            .build();
+        assert!(!is_wire_dump(&ours));
+    }
+}

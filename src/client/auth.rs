@@ -1,0 +1,297 @@
+//! The credential in use: the raw key, or a JWT from `auth/token` that is
+//! refreshed before it expires and after the server calls it invalid.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::client::config::Config;
+use crate::client::core::Core;
+use crate::client::credentials::{CredentialCommand, COMMAND_VAR};
+use crate::client::status;
+use crate::client::transport::Request;
+use crate::error::{Error, Result};
+
+const EXCHANGE_STEP: &str = "exchanging the API key for a session token";
+
+/// A JWT and its expiry (seconds since the epoch), when it has one.
+#[derive(Clone)]
+struct Jwt {
+    token: String,
+    exp: Option<u64>,
+}
+
+/// Which credential goes into `X-API-Key`.
+pub(crate) struct Auth {
+    /// For `client/config` and `auth/token`: the key in hand, else the command's output.
+    handshake: Mutex<Option<String>>,
+    command: Option<CredentialCommand>,
+    /// No key in hand: the command is the only source.
+    command_only: bool,
+    /// The JWT exchange runs the command for a fresh credential each time.
+    exchange_via_command: AtomicBool,
+    jwt: Mutex<Option<Jwt>>,
+}
+
+impl Auth {
+    /// Starts with the key in hand (or, without one, the credential command);
+    /// [`Auth::configure`] switches to exchanged JWTs when the server asks.
+    pub(crate) fn new(config: &Config) -> Auth {
+        let key = config.api_key.trim();
+        Auth {
+            handshake: Mutex::new((!key.is_empty()).then(|| key.to_string())),
+            command: config.credential_cmd.as_deref().map(CredentialCommand::new),
+            command_only: key.is_empty(),
+            exchange_via_command: AtomicBool::new(false),
+            jwt: Mutex::new(None),
+        }
+    }
+
+    /// The credential for `client/config` and `auth/token`; runs the command when
+    /// nothing is in hand yet.
+    pub(crate) fn raw(&self, core: &Core) -> Result<String> {
+        let mut slot = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = slot.as_ref() {
+            return Ok(key.clone());
+        }
+        let command = self
+            .command
+            .as_ref()
+            .ok_or_else(|| Error::auth("no API key found"))?;
+        let fresh = command.fetch(core.deadline())?;
+        *slot = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Acts on `client/config`'s answer: with `pjwt_auth_enabled`, exchange for a JWT
+    /// (with the command's credential when `credential_default_source` is
+    /// `credential_cmd` or the command is the only source); without it, only a key
+    /// in hand can serve.
+    pub(crate) fn configure(&self, core: &Core, flags: &Value) -> Result<()> {
+        let pjwt = flags.get("pjwt_auth_enabled").and_then(Value::as_bool) == Some(true);
+        if !pjwt {
+            if self.command_only {
+                return Err(Error::Auth {
+                    message: format!(
+                        "only {COMMAND_VAR} gives a credential, and this server does not \
+                         accept it: JWT auth (pjwt_auth_enabled) is off, so only API keys work"
+                    ),
+                    hint: Some(
+                        "give the API key with --api-key or TINKER_API_KEY, or run \
+                         'tinker auth login' and unset TINKER_CREDENTIAL_CMD"
+                            .to_string(),
+                    ),
+                });
+            }
+            return Ok(());
+        }
+        let wants_command = flags
+            .get("credential_default_source")
+            .and_then(Value::as_str)
+            == Some("credential_cmd");
+        let key_is_jwt = !self.command_only && self.raw(core)?.starts_with("eyJ");
+        if key_is_jwt {
+            return Ok(());
+        }
+        if self.command.is_some() && (self.command_only || wants_command) {
+            log::debug!("JWT exchange: using the credential from {COMMAND_VAR}");
+            self.exchange_via_command.store(true, Ordering::SeqCst);
+        }
+        let jwt = self.fresh_jwt(core)?;
+        *self.lock() = Some(jwt);
+        Ok(())
+    }
+
+    /// Whether a refreshable JWT is in use.
+    pub(crate) fn uses_jwt(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// The credential for the next request, refreshing a JWT with < 60 s left.
+    pub(crate) fn credential(&self, core: &Core) -> Result<String> {
+        let mut guard = self.lock();
+        match guard.as_ref() {
+            None => self.raw(core),
+            Some(jwt) if !expires_within(jwt.exp, 60) => Ok(jwt.token.clone()),
+            Some(_) => {
+                log::debug!("session token expires within 60 s; refreshing it");
+                let fresh = self.fresh_jwt(core)?;
+                let token = fresh.token.clone();
+                *guard = Some(fresh);
+                Ok(token)
+            }
+        }
+    }
+
+    /// A fresh JWT after `stale` was refused (once per stale token, whoever asks).
+    pub(crate) fn refresh(&self, core: &Core, stale: &str) -> Result<String> {
+        let mut guard = self.lock();
+        if let Some(current) = guard.as_ref() {
+            if current.token != stale {
+                return Ok(current.token.clone());
+            }
+        }
+        log::debug!("the server refused the session token; exchanging the key again");
+        let fresh = self.fresh_jwt(core)?;
+        let token = fresh.token.clone();
+        *guard = Some(fresh);
+        Ok(token)
+    }
+
+    /// A new JWT: exchanged at `auth/token`, with a fresh run of the command when it is
+    /// the exchange's source (a command that prints a JWT needs no exchange).
+    fn fresh_jwt(&self, core: &Core) -> Result<Jwt> {
+        if self.exchange_via_command.load(Ordering::SeqCst) {
+            if let Some(command) = &self.command {
+                let credential = command.fetch(core.deadline())?;
+                if credential.starts_with("eyJ") {
+                    return Ok(Jwt {
+                        exp: jwt_exp(&credential),
+                        token: credential,
+                    });
+                }
+                *self.handshake.lock().unwrap_or_else(|e| e.into_inner()) = Some(credential);
+            }
+        }
+        exchange(core)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Jwt>> {
+        self.jwt.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn exchange(core: &Core) -> Result<Jwt> {
+    let req = Request::post("/api/v1/auth/token", b"{}".to_vec());
+    let value = core.setup_json(EXCHANGE_STEP, &req, true)?;
+    let token = value
+        .get("jwt")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| status::bad_answer(EXCHANGE_STEP, "no \"jwt\" field", None))?
+        .to_string();
+    core.transport.redactor.add(&token);
+    Ok(Jwt {
+        exp: jwt_exp(&token),
+        token,
+    })
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+fn expires_within(exp: Option<u64>, secs: u64) -> bool {
+    exp.is_some_and(|exp| exp <= now_secs() + secs)
+}
+
+/// Whether a JWT's `exp` claim has passed (a JWT without one never expires).
+pub(crate) fn jwt_expired(token: &str) -> bool {
+    expires_within(jwt_exp(token), 0)
+}
+
+/// The `exp` claim of a JWT, read from its base64url JSON payload.
+pub(crate) fn jwt_exp(token: &str) -> Option<u64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64url_decode(payload)?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = value.get("exp")?;
+    exp.as_u64().or_else(|| exp.as_f64().map(|f| f as u64))
+}
+
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Builds a JWT-shaped token with the given `exp` (unsigned).
+#[cfg(test)]
+fn unsigned_jwt(exp: u64) -> String {
+    let enc = |bytes: &[u8]| base64url_encode(bytes);
+    format!(
+        "{}.{}.sig",
+        enc(br#"{"alg":"none","typ":"JWT"}"#),
+        enc(format!(r#"{{"exp":{exp},"iat":{}}}"#, exp.saturating_sub(3600)).as_bytes())
+    )
+}
+
+#[cfg(test)]
+fn base64url_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An error for a refused credential, naming what was refused but never its value.
+pub(crate) fn refused(step: &str, status: u16, body: &[u8]) -> Error {
+    let mut message = format!("{step} failed: the server refused the credential (HTTP {status})");
+    if let Some(text) = status::server_text(body) {
+        message.push_str(&format!(": \"{text}\""));
+    }
+    Error::Auth {
+        message,
+        hint: Some(
+            "check the credential (--api-key, TINKER_API_KEY, TINKER_CREDENTIAL_CMD or \
+             ~/.tinker/credentials.json)"
+                .to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_exp_from_the_payload() {
+        let token = unsigned_jwt(2_000_000_000);
+        assert!(token.starts_with("eyJ"));
+        assert_eq!(jwt_exp(&token), Some(2_000_000_000));
+        assert!(!jwt_expired(&token));
+        assert!(jwt_expired(&unsigned_jwt(1000)));
+        assert_eq!(jwt_exp("eyJnotajwt"), None);
+        assert!(!jwt_expired("eyJ.%%%.x"));
+    }
+
+    #[test]
+    fn base64url_round_trips() {
+        for text in ["", "a", "ab", "abc", "abcd", "{\"exp\":1}"] {
+            let enc = base64url_encode(text.as_bytes());
+            assert_eq!(base64url_decode(&enc).unwrap(), text.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The state every client handle shares: config, transport and credential, plus
+//! the authenticated send and the retry loop of setup calls.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::client::auth::{self, Auth};
+use crate::client::config::Config;
+use crate::client::redact::Redactor;
+use crate::client::retry::{self, Billing, VirtualClock};
+use crate::client::status::{self, Last};
+use crate::client::transport::{NetError, Progress, Reply, Request, Transport};
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+
+/// Why one attempt produced no answer to act on.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No complete answer: maybe worth retrying.
+    Net(NetError),
+    /// Something that ends the call (e.g. the token refresh failed).
+    Fatal(Error),
+}
+
+/// Shared by the service client, its sampling clients, futures and the heartbeat.
+pub(crate) struct Core {
+    pub config: Config,
+    pub transport: Transport,
+    pub auth: Auth,
+}
+
+impl Core {
+    /// Builds the transport; the key must already be validated.
+    pub(crate) fn new(config: Config) -> Core {
+        let redactor = Redactor;
+        redactor.add(&config.api_key);
+        let transport = Transport::new(&config.base_url, config.http_pool, redactor);
+        let auth = Auth::new(&config);
+        Core {
+            config,
+            transport,
+            auth,
+        }
+    }
+
+    /// The run's deadline.
+    pub(crate) fn deadline(&self) -> &Deadline {
+        &self.config.deadline
+    }
+
+    /// One attempt with the current credential; replays once after a 401 `invalid_token`.
+    pub(crate) fn send(
+        &self,
+        req: &Request,
+        timeout: Duration,
+        progress: Option<&Progress>,
+        raw_key: bool,
+    ) -> std::result::Result<Reply, Failure> {
+        let credential = if raw_key {
+            self.auth.raw(self).map_err(Failure::Fatal)?
+        } else {
+            self.auth.credential(self).map_err(Failure::Fatal)?
+        };
+        let reply = self
+            .transport
+            .send(req, &credential, timeout, progress)
+            .map_err(Failure::Net)?;
+        let invalid_token = reply.status == 401 && reply.www_authenticate.contains("invalid_token");
+        if !raw_key && invalid_token && self.auth.uses_jwt() {
+            let fresh = self
+                .auth
+                .refresh(self, &credential)
+                .map_err(Failure::Fatal)?;
+            let left = self.deadline().cap(timeout);
+            return self
+                .transport
+                .send(req, &fresh, left, progress)
+                .map_err(Failure::Net);
+        }
+        Ok(reply)
+    }
+
+    /// A setup call (config, auth, sessions, samplers) with its retry rules; the 2xx answer.
+    pub(crate) fn setup_call(&self, step: &str, req: &Request, raw_key: bool) -> Result<Reply> {
+        let policy = &self.config.retry;
+        let deadline = self.deadline();
+        let mut clock = VirtualClock::start();
+        let mut billing = Billing::default();
+        let mut retries = 0u32;
+        loop {
+            deadline.check(step)?;
+            let timeout = deadline.cap(self.config.timing.request_timeout);
+            let (last, retry_after) = match self.send(req, timeout, None, raw_key) {
+                Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Net(NetError::TooLarge)) => {
+                    return Err(status::net_fatal(step, &NetError::TooLarge, None))
+                }
+                Err(Failure::Net(err)) => (Last::Net(err), None),
+                Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
+                Ok(reply) if reply.status == 402 => {
+                    if !billing.allow_retry(clock.elapsed(), step) {
+                        return Err(status::exhausted(step, &Last::Reply(reply), None));
+                    }
+                    policy.sleep(&mut clock, retry::BILLING_INTERVAL, deadline, step)?;
+                    continue;
+                }
+                Ok(reply) if retryable_setup_status(reply.status) => {
+                    let after = reply.retry_after;
+                    (Last::Reply(reply), after)
+                }
+                Ok(reply) => return Err(fatal_reply(step, &reply, None)),
+            };
+            billing.reset();
+            deadline.check(step)?;
+            if retries >= retry::SETUP_MAX_RETRIES || clock.elapsed() >= retry::RETRY_WINDOW {
+                return Err(status::exhausted(step, &last, None));
+            }
+            let delay = retry::setup_delay(retries, retry_after);
+            log::debug!("{step}: retrying in {delay:?} ({})", describe(&last));
+            policy.sleep(&mut clock, delay, deadline, step)?;
+            retries += 1;
+        }
+    }
+
+    /// A setup call whose answer is a JSON object; `{"error": …}` answers fail.
+    pub(crate) fn setup_json(&self, step: &str, req: &Request, raw_key: bool) -> Result<Value> {
+        let reply = self.setup_call(step, req, raw_key)?;
+        let value: Value = serde_json::from_slice(&reply.body)
+            .map_err(|e| status::bad_answer(step, &format!("not JSON ({e})"), None))?;
+        if !value.is_object() {
+            return Err(status::bad_answer(step, "not a JSON object", None));
+        }
+        if let Some(err) = status::error_field(step, &value, None) {
+            return Err(err);
+        }
+        Ok(value)
+    }
+}
+
+fn retryable_setup_status(status: u16) -> bool {
+    matches!(status, 408 | 409 | 429) || status >= 500
+}
+
+/// The error for an answer that ends the call: auth for 401/403, else by status.
+pub(crate) fn fatal_reply(step: &str, reply: &Reply, request_id: Option<&str>) -> Error {
+    if matches!(reply.status, 401 | 403) {
+        auth::refused(step, reply.status, &reply.body)
+    } else {
+        status::reply_error(step, reply, request_id)
+    }
+}
+
+/// A short description of a failed attempt, for debug logs.
+pub(crate) fn describe(last: &Last) -> String {
+    match last {
+        Last::Reply(reply) => format!("HTTP {}", reply.status),
+        Last::Net(err) => err.describe(),
+    }
+}

@@ -1,0 +1,145 @@
+//! Reading a `retrieve_future` answer: the result (protobuf or JSON), "try again", or a failure.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::proto;
+use crate::client::status;
+use crate::client::transport::Reply;
+use crate::client::types::{SampleResponse, SampledSequence, StopReason, TopkRow};
+use crate::error::Error;
+
+/// What a 2xx poll answer means.
+#[derive(Debug)]
+pub(crate) enum PollAnswer {
+    /// The result, aligned to the prompt.
+    Done(SampleResponse),
+    /// Not ready; poll again at once.
+    TryAgain {
+        queue_state: String,
+        reason: Option<String>,
+    },
+    /// The request failed, or the answer cannot be read.
+    Failed(Error),
+}
+
+#[derive(Deserialize)]
+struct JsonSequence {
+    tokens: Vec<u32>,
+    #[serde(default)]
+    logprobs: Option<Vec<f32>>,
+    stop_reason: StopReason,
+}
+
+#[derive(Deserialize)]
+struct JsonResponse {
+    sequences: Vec<JsonSequence>,
+    #[serde(default)]
+    prompt_logprobs: Option<Vec<Option<f32>>>,
+    #[serde(default)]
+    topk_prompt_logprobs: Option<Vec<Option<TopkRow>>>,
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u32>,
+}
+
+/// Classifies a 2xx answer by its content type, never by what was asked for.
+pub(crate) fn classify(reply: &Reply, prompt_len: usize, step: &str, rid: &str) -> PollAnswer {
+    let mut response = if reply.content_type.contains("application/x-protobuf") {
+        match proto::decode(&reply.body) {
+            Ok(r) => r,
+            Err(what) => return PollAnswer::Failed(status::bad_answer(step, &what, Some(rid))),
+        }
+    } else {
+        match from_json(&reply.body, step, rid) {
+            Ok(r) => r,
+            Err(answer) => return answer,
+        }
+    };
+    response.align_to_prompt(prompt_len);
+    PollAnswer::Done(response)
+}
+
+fn from_json(body: &[u8], step: &str, rid: &str) -> Result<SampleResponse, PollAnswer> {
+    let bad = |what: String| PollAnswer::Failed(status::bad_answer(step, &what, Some(rid)));
+    let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("not JSON ({e})")))?;
+    if value.get("type").and_then(Value::as_str) == Some("try_again") {
+        let text = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
+        return Err(PollAnswer::TryAgain {
+            queue_state: text("queue_state").unwrap_or_else(|| "active".to_string()),
+            reason: text("queue_state_reason"),
+        });
+    }
+    if let Some(err) = status::error_field(step, &value, Some(rid)) {
+        return Err(PollAnswer::Failed(err));
+    }
+    if value.get("status").and_then(Value::as_str) == Some("complete_metadata") {
+        return Err(bad("metadata only, which tinkex never asks for".to_string()));
+    }
+    let json: JsonResponse =
+        serde_json::from_value(value).map_err(|e| bad(format!("unexpected shape ({e})")))?;
+    Ok(SampleResponse {
+        sequences: json
+            .sequences
+            .into_iter()
+            .map(|s| SampledSequence {
+                stop_reason: s.stop_reason,
+                tokens: s.tokens,
+                logprobs: s.logprobs,
+            })
+            .collect(),
+        prompt_logprobs: json.prompt_logprobs,
+        topk_prompt_logprobs: json.topk_prompt_logprobs,
+        prompt_cache_hit_tokens: json.prompt_cache_hit_tokens.unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_reply(body: &str) -> Reply {
+        Reply {
+            status: 200,
+            content_type: "application/json".into(),
+            retry_after: None,
+            www_authenticate: String::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn short_prompt_logprobs_are_aligned_to_the_end() {
+        let body = r#"{"sequences":[{"tokens":[5],"logprobs":null,"stop_reason":"length"}],
+            "prompt_logprobs":[-0.5,-1.5],"topk_prompt_logprobs":[[[3,-0.1]],[[4,-0.2]]],"type":"sample"}"#;
+        let PollAnswer::Done(r) = classify(&json_reply(body), 3, "s", "r") else {
+            panic!("expected a result");
+        };
+        assert_eq!(r.prompt_logprobs, Some(vec![None, Some(-0.5), Some(-1.5)]));
+        assert_eq!(
+            r.topk_prompt_logprobs,
+            Some(vec![None, Some(vec![(3, -0.1)]), Some(vec![(4, -0.2)])])
+        );
+        assert_eq!(r.sequences[0].stop_reason, StopReason::Length);
+    }
+
+    #[test]
+    fn try_again_and_errors() {
+        let body = r#"{"type":"try_again","request_id":"r","queue_state":"paused_capacity","queue_state_reason":"busy"}"#;
+        match classify(&json_reply(body), 1, "s", "r") {
+            PollAnswer::TryAgain {
+                queue_state,
+                reason,
+            } => {
+                assert_eq!(queue_state, "paused_capacity");
+                assert_eq!(reason.as_deref(), Some("busy"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let body = r#"{"error":"prompt too long","category":"user"}"#;
+        let PollAnswer::Failed(err) = classify(&json_reply(body), 1, "s", "r9") else {
+            panic!("expected a failure");
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("request id r9"));
+    }
+}

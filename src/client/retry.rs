@@ -1,0 +1,272 @@
+//! Back-off delays and retry caps, from one injectable policy.
+//!
+//! Every delay the client waits comes from [`RetryPolicy`]: the protocol's
+//! nominal delay, times the policy's scale, capped by the deadline. Time-based
+//! caps (5 min for setup calls and `asample`, 1 h for 402) are measured on a
+//! *virtual clock*: real time spent in requests plus the nominal (unscaled)
+//! delays, so a policy with scale 0 or a recording sleeper reaches the caps
+//! after the same number of attempts as real time would, without waiting.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::client::random;
+use crate::deadline::Deadline;
+use crate::error::Result;
+
+/// Setup calls (config, auth, sessions, samplers) retry at most this often.
+pub(crate) const SETUP_MAX_RETRIES: u32 = 10;
+/// Outer bound of setup-call and `asample` retries, in virtual time.
+pub(crate) const RETRY_WINDOW: Duration = Duration::from_secs(300);
+/// 402 (billing) answers are retried every this long...
+pub(crate) const BILLING_INTERVAL: Duration = Duration::from_secs(5);
+/// ...for at most this long, in virtual time.
+pub(crate) const BILLING_WINDOW: Duration = Duration::from_secs(3600);
+/// The pause between immediate re-polls once they come too fast.
+pub(crate) const HOT_POLL_PAUSE: Duration = Duration::from_millis(500);
+
+type Sleeper = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// Where every back-off delay comes from: a scale factor and a sleeper.
+#[derive(Clone)]
+pub struct RetryPolicy {
+    scale: f64,
+    sleeper: Option<Sleeper>,
+}
+
+impl Default for RetryPolicy {
+    /// The protocol's real delays.
+    fn default() -> Self {
+        RetryPolicy::scaled(1.0)
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("scale", &self.scale)
+            .field("custom_sleeper", &self.sleeper.is_some())
+            .finish()
+    }
+}
+
+impl RetryPolicy {
+    /// Every delay multiplied by `scale` (`TINKEX_RETRY_SCALE`); 0 retries at once.
+    pub fn scaled(scale: f64) -> RetryPolicy {
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            0.0
+        };
+        RetryPolicy {
+            scale,
+            sleeper: None,
+        }
+    }
+
+    /// Replaces `thread::sleep` with `sleeper`, which gets each scaled delay
+    /// (tests record the delays this way instead of waiting them out).
+    pub fn with_sleeper(mut self, sleeper: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.sleeper = Some(Arc::new(sleeper));
+        self
+    }
+
+    /// The scale factor applied to every delay.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// Waits `nominal` (scaled, capped by the deadline) and books it on `clock`.
+    /// Fails with the timeout error for `step` when the deadline cuts the wait short.
+    pub(crate) fn sleep(
+        &self,
+        clock: &mut VirtualClock,
+        nominal: Duration,
+        deadline: &Deadline,
+        step: &str,
+    ) -> Result<()> {
+        let wanted = nominal.mul_f64(self.scale);
+        let actual = deadline.cap(wanted);
+        let started = Instant::now();
+        if !actual.is_zero() {
+            match &self.sleeper {
+                Some(sleeper) => sleeper(actual),
+                None => std::thread::sleep(actual),
+            }
+        }
+        clock.book(nominal, started.elapsed());
+        if actual < wanted || deadline.expired() {
+            return Err(deadline.timeout_error(step));
+        }
+        Ok(())
+    }
+}
+
+/// Setup calls: 0.5·2ⁿ s with ±25 % jitter, at most 10 s; `Retry-After` ≤ 60 s wins.
+pub(crate) fn setup_delay(retry: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(after) = retry_after.filter(|d| *d <= Duration::from_secs(60)) {
+        return after;
+    }
+    let base = (0.5 * 2f64.powi(retry.min(16) as i32)).min(10.0);
+    let jittered = base * (0.75 + 0.5 * random::unit());
+    Duration::from_secs_f64(jittered.min(10.0))
+}
+
+/// `asample` after 408/409/5xx/connection errors: 1, 2, 4 … 30 s.
+pub(crate) fn asample_delay(retry: u32) -> Duration {
+    Duration::from_secs(1u64 << retry.min(5)).min(Duration::from_secs(30))
+}
+
+/// `asample` after 429: 1 s, or 5 s for prompts over 128 KiB.
+pub(crate) fn backpressure_delay(body_len: usize) -> Duration {
+    if body_len > 128 * 1024 {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(1)
+    }
+}
+
+/// `retrieve_future` after 429/connection errors: min(2ⁿ, 30) s.
+pub(crate) fn poll_backoff(retry: u32) -> Duration {
+    asample_delay(retry)
+}
+
+/// Before re-submitting after 410: 0.5·2ⁿ s (at most 30 s).
+pub(crate) fn resubmit_delay(retry: u32) -> Duration {
+    Duration::from_secs_f64((0.5 * 2f64.powi(retry.min(16) as i32)).min(30.0))
+}
+
+/// Time as the retry caps see it: real time, except that back-off sleeps count
+/// at their nominal length however long they really took.
+#[derive(Debug)]
+pub(crate) struct VirtualClock {
+    started: Instant,
+    nominal_slept: Duration,
+    real_slept: Duration,
+}
+
+impl VirtualClock {
+    /// A clock reading zero now.
+    pub(crate) fn start() -> VirtualClock {
+        VirtualClock {
+            started: Instant::now(),
+            nominal_slept: Duration::ZERO,
+            real_slept: Duration::ZERO,
+        }
+    }
+
+    fn book(&mut self, nominal: Duration, real: Duration) {
+        self.nominal_slept += nominal;
+        self.real_slept += real;
+    }
+
+    /// Virtual time since [`VirtualClock::start`].
+    pub(crate) fn elapsed(&self) -> Duration {
+        (self.started.elapsed() + self.nominal_slept).saturating_sub(self.real_slept)
+    }
+}
+
+/// The 402 rule: retry every 5 s for at most 1 h, warning once a minute.
+#[derive(Debug, Default)]
+pub(crate) struct Billing {
+    since: Option<Duration>,
+    warned_at: Option<Duration>,
+}
+
+impl Billing {
+    /// Books a 402 seen at `now` (virtual); false once the hour is used up.
+    pub(crate) fn allow_retry(&mut self, now: Duration, step: &str) -> bool {
+        let since = *self.since.get_or_insert(now);
+        if now.saturating_sub(since) >= BILLING_WINDOW {
+            return false;
+        }
+        let due = self
+            .warned_at
+            .is_none_or(|at| now.saturating_sub(at) >= Duration::from_secs(60));
+        if due {
+            self.warned_at = Some(now);
+            log::warn!(
+                "the server reports a billing problem (HTTP 402) while {step}; retrying every 5 s for up to 1 h"
+            );
+        }
+        true
+    }
+
+    /// Forgets earlier 402s once another answer arrives.
+    pub(crate) fn reset(&mut self) {
+        self.since = None;
+        self.warned_at = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_delays_follow_the_jittered_doubling() {
+        for n in 0..12 {
+            let base = (0.5 * 2f64.powi(n)).min(10.0);
+            let d = setup_delay(n as u32, None).as_secs_f64();
+            assert!(
+                d >= base * 0.75 - 1e-9 && d <= (base * 1.25).min(10.0) + 1e-9,
+                "{n}: {d}"
+            );
+        }
+        assert_eq!(
+            setup_delay(3, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert!(setup_delay(0, Some(Duration::from_secs(61))) < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn fixed_delay_tables() {
+        let secs: Vec<u64> = (0..7).map(|n| asample_delay(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(backpressure_delay(10), Duration::from_secs(1));
+        assert_eq!(backpressure_delay(200 * 1024), Duration::from_secs(5));
+        assert_eq!(resubmit_delay(0), Duration::from_millis(500));
+        assert_eq!(resubmit_delay(2), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn virtual_clock_counts_nominal_sleeps() {
+        let policy = RetryPolicy::scaled(0.0);
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let mut clock = VirtualClock::start();
+        policy
+            .sleep(&mut clock, Duration::from_secs(30), &deadline, "x")
+            .unwrap();
+        assert!(clock.elapsed() >= Duration::from_secs(30));
+        assert!(clock.elapsed() < Duration::from_secs(31));
+    }
+
+    #[test]
+    fn a_sleep_past_the_deadline_is_a_timeout() {
+        let policy = RetryPolicy::scaled(1.0);
+        let deadline = Deadline::after(Duration::from_millis(30));
+        let mut clock = VirtualClock::start();
+        let err = policy
+            .sleep(
+                &mut clock,
+                Duration::from_secs(5),
+                &deadline,
+                "creating the session",
+            )
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert!(err.to_string().contains("creating the session"));
+    }
+
+    #[test]
+    fn billing_gives_up_after_an_hour() {
+        let mut b = Billing::default();
+        assert!(b.allow_retry(Duration::ZERO, "x"));
+        assert!(b.allow_retry(Duration::from_secs(3599), "x"));
+        assert!(!b.allow_retry(Duration::from_secs(3600), "x"));
+        b.reset();
+        assert!(b.allow_retry(Duration::from_secs(4000), "x"));
+    }
+}

@@ -1,0 +1,242 @@
+//! The service client: configuration handshake, session, heartbeat, sampling sessions.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::client::config::{Config, SDK_VERSION};
+use crate::client::core::Core;
+use crate::client::heartbeat::Heartbeat;
+use crate::client::sampling::SamplingClient;
+use crate::client::status;
+use crate::client::transport::Request;
+use crate::error::{Error, Result};
+
+/// Which weights a sampling client uses: a base model, a `tinker://` checkpoint, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SamplerSpec {
+    /// A base model name, e.g. `Qwen/Qwen3-8B`.
+    pub base_model: Option<String>,
+    /// A `tinker://…` checkpoint path.
+    pub model_path: Option<String>,
+}
+
+impl SamplerSpec {
+    /// Sample from a base model.
+    pub fn base_model(name: impl Into<String>) -> Self {
+        SamplerSpec {
+            base_model: Some(name.into()),
+            model_path: None,
+        }
+    }
+
+    /// Sample from a `tinker://` checkpoint.
+    pub fn model_path(path: impl Into<String>) -> Self {
+        SamplerSpec {
+            base_model: None,
+            model_path: Some(path.into()),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Some(path) = &self.model_path {
+            if !path.starts_with("tinker://") {
+                return Err(Error::Input {
+                    message: format!("invalid model path '{path}': it must start with tinker://"),
+                    hint: Some(
+                        "give a checkpoint path such as tinker://<run>/sampler_weights/<name>"
+                            .into(),
+                    ),
+                });
+            }
+        }
+        if self.base_model.is_none() && self.model_path.is_none() {
+            return Err(Error::input(
+                "no model given: pass a base model or a tinker:// model path",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A session with the Tinker service; creates sampling clients.
+///
+/// ```no_run
+/// use tinkex::client::{Config, ServiceClient, SamplerSpec};
+///
+/// let config = Config::new("tml-…", tinkex::client::DEFAULT_BASE_URL);
+/// let service = ServiceClient::new(config)?;
+/// let sampler = service.create_sampling_client(SamplerSpec::base_model("Qwen/Qwen3-8B"))?;
+/// println!("session {} sampler {}", service.session_id(), sampler.sampling_session_id());
+/// service.finish(true);
+/// # Ok::<(), tinkex::Error>(())
+/// ```
+pub struct ServiceClient {
+    core: Arc<Core>,
+    session_id: String,
+    heartbeat: Mutex<Option<Heartbeat>>,
+    next_sampler: AtomicU64,
+    finished: AtomicBool,
+}
+
+#[derive(Serialize)]
+struct CreateSession<'a> {
+    tags: &'a [String],
+    user_metadata: serde_json::Map<String, Value>,
+    sdk_version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct CreateSamplingSession<'a> {
+    session_id: &'a str,
+    sampling_session_seq_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_path: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+impl ServiceClient {
+    /// Handshakes (`client/config`, JWT exchange when enabled), creates the session
+    /// and starts its heartbeat.
+    pub fn new(config: Config) -> Result<ServiceClient> {
+        config.validate()?;
+        let core = Arc::new(Core::new(config));
+        let body = serde_json::json!({ "sdk_version": SDK_VERSION }).to_string();
+        let req = Request::post("/api/v1/client/config", body.into_bytes());
+        let flags = core.setup_json("fetching the client configuration", &req, true)?;
+        core.auth.configure(&core, &flags)?;
+        let session_id = create_session(&core)?;
+        let heartbeat = Heartbeat::start(Arc::clone(&core), session_id.clone());
+        Ok(ServiceClient {
+            core,
+            session_id,
+            heartbeat: Mutex::new(Some(heartbeat)),
+            next_sampler: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// Creates a sampling session for `spec` (a model path must be `tinker://…`).
+    pub fn create_sampling_client(&self, spec: SamplerSpec) -> Result<SamplingClient> {
+        spec.validate()?;
+        const STEP: &str = "creating the sampling session";
+        let body = CreateSamplingSession {
+            session_id: &self.session_id,
+            sampling_session_seq_id: self.next_sampler.fetch_add(1, Ordering::SeqCst),
+            base_model: spec.base_model.as_deref(),
+            model_path: spec.model_path.as_deref(),
+            kind: "create_sampling_session",
+        };
+        let req = Request::post("/api/v1/create_sampling_session", to_json(&body));
+        let answer = self.core.setup_json(STEP, &req, false)?;
+        let id = string_field(&answer, "sampling_session_id", STEP)?;
+        log::info!("sampling session id: {id}");
+        Ok(SamplingClient::new(Arc::clone(&self.core), id, spec))
+    }
+
+    /// The server's id for this session.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// Best-effort `sessions/<id>/finish` (skipped with < 1 s of deadline left);
+    /// stops the heartbeat. Never fails.
+    pub fn finish(&self, success: bool) {
+        self.stop_heartbeat();
+        if self.finished.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let left = self.core.deadline().remaining();
+        if left < std::time::Duration::from_secs(1) {
+            log::debug!("skipping sessions/finish: less than 1 s of the deadline left");
+            return;
+        }
+        let reason = if success { "success" } else { "error" };
+        let body = serde_json::json!({"reason": {"type": reason}, "detail": null}).to_string();
+        let path = format!("/api/v1/sessions/{}/finish", self.session_id);
+        let req = Request::post(path, body.into_bytes());
+        let timeout = self.core.config.timing.finish_timeout.min(left);
+        match self.core.send(&req, timeout, None, false) {
+            Ok(reply) if (200..300).contains(&reply.status) => {}
+            Ok(reply) => log::debug!("sessions/finish answered HTTP {}", reply.status),
+            Err(_) => log::debug!("sessions/finish failed; ignoring"),
+        }
+    }
+
+    fn stop_heartbeat(&self) {
+        let mut guard = self.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hb) = guard.take() {
+            hb.stop();
+        }
+    }
+}
+
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ServiceClient {
+    fn drop(&mut self) {
+        self.stop_heartbeat();
+    }
+}
+
+fn create_session(core: &Core) -> Result<String> {
+    const STEP: &str = "creating the session";
+    let config = &core.config;
+    let body = CreateSession {
+        tags: &config.tags,
+        user_metadata: serde_json::Map::new(),
+        sdk_version: SDK_VERSION,
+        project_id: config.project_id.as_deref(),
+        kind: "create_session",
+    };
+    let req = Request::post("/api/v1/create_session", to_json(&body));
+    let answer = core.setup_json(STEP, &req, false)?;
+    let session_id = string_field(&answer, "session_id", STEP)?;
+    log::info!("session id: {session_id}");
+    let message = |key: &str| {
+        answer
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+    };
+    if let Some(m) = message("info_message") {
+        log::info!("server: {m}");
+    }
+    if let Some(m) = message("warning_message") {
+        log::warn!("server: {m}");
+    }
+    if let Some(m) = message("error_message") {
+        log::error!("server: {m}");
+    }
+    Ok(session_id)
+}
+
+/// Compact JSON of a request body (serialising our own structs cannot fail).
+pub(crate) fn to_json<T: Serialize>(body: &T) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// A required string field of a JSON answer.
+pub(crate) fn string_field(answer: &Value, key: &str, step: &str) -> Result<String> {
+    answer
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .ok_or_else(|| status::bad_answer(step, &format!("no \"{key}\" field"), None))
+}

@@ -1,0 +1,372 @@
+//! Raw HTTP over one shared ureq agent: headers, timeouts, body caps, request logging.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::client::random;
+use crate::client::redact::Redactor;
+
+/// Result bodies are read whole up to this size; past it the answer is refused.
+pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// HTTP method of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+}
+
+/// One request to send (the credential is added per attempt).
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Vec<u8>>,
+    pub accept: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Request {
+    /// A POST of a compact JSON body to `path` (relative to the base, e.g. `/api/v1/asample`).
+    pub(crate) fn post(path: impl Into<String>, body: Vec<u8>) -> Request {
+        Request {
+            method: Method::Post,
+            path: path.into(),
+            body: Some(body),
+            accept: "application/json",
+            headers: Vec::new(),
+        }
+    }
+
+    /// A GET of `path`.
+    pub(crate) fn get(path: impl Into<String>) -> Request {
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            body: None,
+            accept: "application/json",
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// A complete answer: status, the headers the rules look at, and the whole body.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub retry_after: Option<Duration>,
+    pub www_authenticate: String,
+    pub body: Vec<u8>,
+}
+
+/// A request that got no complete answer.
+#[derive(Debug, Clone)]
+pub(crate) enum NetError {
+    /// The per-request timeout passed (headers or body).
+    Timeout(String),
+    /// The body stopped making progress.
+    Stalled,
+    /// Connect, TLS, reset, DNS: the connection failed.
+    Failed(String),
+    /// The body is larger than [`MAX_BODY`].
+    TooLarge,
+}
+
+impl NetError {
+    /// A short description for error messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            NetError::Timeout(what) => format!("the request timed out ({what})"),
+            NetError::Stalled => "the answer's body stopped arriving".to_string(),
+            NetError::Failed(what) => format!("connection failed: {what}"),
+            NetError::TooLarge => format!("the answer is larger than {} MB", MAX_BODY >> 20),
+        }
+    }
+}
+
+/// Body progress of a request in flight, watched by another thread.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    started: Instant,
+    last_ms: AtomicU64,
+}
+
+const NO_HEADERS: u64 = u64::MAX;
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(NO_HEADERS),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long the body has made no progress; `None` before the headers arrived.
+    pub(crate) fn idle(&self) -> Option<Duration> {
+        match self.last_ms.load(Ordering::Relaxed) {
+            NO_HEADERS => None,
+            ms => Some(
+                self.started
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(ms)),
+            ),
+        }
+    }
+}
+
+/// The shared agent and base URL.
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    base: String,
+    user_agent: String,
+    pub(crate) redactor: Redactor,
+}
+
+impl Transport {
+    /// One agent for the whole client: keep-alive pool, no redirects, proxy from the env.
+    pub(crate) fn new(base_url: &str, http_pool: usize, redactor: Redactor) -> Transport {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .proxy(ureq::Proxy::try_from_env())
+            .max_idle_connections(http_pool.max(1))
+            .max_idle_connections_per_host(http_pool.max(1))
+            .user_agent(format!("tinkex/{}", crate::VERSION))
+            .build();
+        let base = base_url.trim().trim_end_matches('/').to_string();
+        if plain_http_off_loopback(&base) {
+            log::warn!("the base URL {base} uses plain http://: the API key travels unencrypted");
+        }
+        Transport {
+            agent: ureq::Agent::new_with_config(config),
+            base,
+            user_agent: format!("tinkex/{}", crate::VERSION),
+            redactor,
+        }
+    }
+
+    /// The full URL of `path`, never with a doubled `/`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// Sends `req` once with `credential`, reading the whole answer within `timeout`.
+    pub(crate) fn send(
+        &self,
+        req: &Request,
+        credential: &str,
+        timeout: Duration,
+        progress: Option<&Progress>,
+    ) -> Result<Reply, NetError> {
+        let started = Instant::now();
+        let url = self.url(&req.path);
+        let method = if req.method == Method::Post {
+            "POST"
+        } else {
+            "GET"
+        };
+        if let Some(body) = &req.body {
+            log::trace!(
+                "{method} {} body: {}",
+                req.path,
+                self.redactor.redact(&String::from_utf8_lossy(body))
+            );
+        }
+        let outcome = self.exchange(req, &url, credential, timeout, progress);
+        let ms = started.elapsed().as_millis();
+        match &outcome {
+            Ok(reply) => {
+                log::info!("{method} {} -> {} ({ms} ms)", req.path, reply.status);
+                log::trace!(
+                    "{method} {} answer ({}): {}",
+                    req.path,
+                    reply.content_type,
+                    self.redactor.redact(&body_preview(reply))
+                );
+            }
+            Err(err) => log::info!("{method} {} -> {} ({ms} ms)", req.path, err.describe()),
+        }
+        outcome
+    }
+
+    fn exchange(
+        &self,
+        req: &Request,
+        url: &str,
+        credential: &str,
+        timeout: Duration,
+        progress: Option<&Progress>,
+    ) -> Result<Reply, NetError> {
+        let mut headers: Vec<(&str, String)> = vec![
+            ("X-API-Key", credential.to_string()),
+            ("Accept", req.accept.to_string()),
+            ("User-Agent", self.user_agent.clone()),
+        ];
+        if req.method == Method::Post {
+            headers.push(("Content-Type", "application/json".to_string()));
+            headers.push(("X-Idempotency-Key", random::uuid_v4()));
+        }
+        headers.extend(req.headers.iter().map(|(k, v)| (*k, v.clone())));
+        log::debug!(
+            "request headers: {}",
+            headers
+                .iter()
+                .filter(|(k, _)| *k != "X-API-Key")
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let timeout = Some(timeout.max(Duration::from_millis(1)));
+        let response = match req.method {
+            Method::Get => {
+                let mut b = self.agent.get(url);
+                for (k, v) in &headers {
+                    b = b.header(*k, v.as_str());
+                }
+                b.config().timeout_global(timeout).build().call()
+            }
+            Method::Post => {
+                let mut b = self.agent.post(url);
+                for (k, v) in &headers {
+                    b = b.header(*k, v.as_str());
+                }
+                let body: &[u8] = req.body.as_deref().unwrap_or(b"{}");
+                b.config().timeout_global(timeout).build().send(body)
+            }
+        };
+        let response = response.map_err(net_error)?;
+        read_reply(response, progress)
+    }
+}
+
+fn read_reply(
+    response: ureq::http::Response<ureq::Body>,
+    progress: Option<&Progress>,
+) -> Result<Reply, NetError> {
+    if let Some(p) = progress {
+        p.touch();
+    }
+    let (parts, body) = response.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let retry_after = header("retry-after")
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64);
+    let mut reader = body.into_reader();
+    let mut data = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut chunk).map_err(io_error)?;
+        if n == 0 {
+            break;
+        }
+        if data.len() + n > MAX_BODY {
+            return Err(NetError::TooLarge);
+        }
+        data.extend_from_slice(&chunk[..n]);
+        if let Some(p) = progress {
+            p.touch();
+        }
+    }
+    Ok(Reply {
+        status: parts.status.as_u16(),
+        content_type: header("content-type"),
+        retry_after,
+        www_authenticate: header("www-authenticate"),
+        body: data,
+    })
+}
+
+fn net_error(err: ureq::Error) -> NetError {
+    match err {
+        ureq::Error::Timeout(which) => NetError::Timeout(format!("{which}")),
+        ureq::Error::Io(io) => io_error(io),
+        other => NetError::Failed(other.to_string()),
+    }
+}
+
+fn io_error(err: std::io::Error) -> NetError {
+    use std::io::ErrorKind;
+    // ureq reports its own timeouts during body reads as io errors wrapping ureq::Error::Timeout.
+    let text = err.to_string();
+    match err.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => NetError::Timeout(text),
+        _ if text.contains("timeout") => NetError::Timeout(text),
+        _ => NetError::Failed(text),
+    }
+}
+
+fn body_preview(reply: &Reply) -> String {
+    if reply.content_type.contains("protobuf") {
+        return format!("<{} bytes of protobuf>", reply.body.len());
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let mut cut: String = text.chars().take(2000).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Whether `base` is `http://` to a host other than this machine.
+fn plain_http_off_loopback(base: &str) -> bool {
+    let Some(rest) = base.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_warning_only_off_loopback() {
+        assert!(plain_http_off_loopback("http://example.com/x"));
+        assert!(plain_http_off_loopback("http://10.0.0.1:80"));
+        assert!(!plain_http_off_loopback("http://127.0.0.1:1234"));
+        assert!(!plain_http_off_loopback("http://localhost"));
+        assert!(!plain_http_off_loopback("http://[::1]:8080/base"));
+        assert!(!plain_http_off_loopback("https://example.com"));
+    }
+
+    #[test]
+    fn urls_never_double_the_slash() {
+        let t = Transport::new("http://127.0.0.1:9/base/", 1, Redactor);
+        assert_eq!(t.url("/api/v1/x"), "http://127.0.0.1:9/base/api/v1/x");
+    }
+}
