@@ -65,12 +65,30 @@ impl TokenizerConfig {
     /// Builds the config from the files found for a tokenizer (either may be missing): the
     /// `.jinja` template wins over the config's `chat_template`, as in transformers.
     pub fn from_files(config: Option<&Path>, template: Option<&Path>) -> Result<TokenizerConfig> {
+        let config = config.map(|p| Ok::<_, Error>((p.display().to_string(), read_text(p)?)));
+        let template = template.map(|p| Ok::<_, Error>((p.display().to_string(), read_text(p)?)));
+        let config = config.transpose()?;
+        let template = template.transpose()?;
+        TokenizerConfig::from_sources(
+            config.as_ref().map(|(o, t)| (o.as_str(), t.as_bytes())),
+            template.as_ref().map(|(o, t)| (o.as_str(), t.as_bytes())),
+        )
+    }
+
+    /// Like [`TokenizerConfig::from_files`] from contents already read: `(origin, bytes)` pairs.
+    pub fn from_sources(
+        config: Option<(&str, &[u8])>,
+        template: Option<(&str, &[u8])>,
+    ) -> Result<TokenizerConfig> {
         let mut out = match config {
-            Some(path) => parse_config(&read_text(path)?, path)?,
+            Some((origin, bytes)) => parse_config(&utf8(bytes, origin)?, Path::new(origin))?,
             None => TokenizerConfig::default(),
         };
-        if let Some(path) = template {
-            out.template = Some(ChatTemplate::from_file(path)?);
+        if let Some((origin, bytes)) = template {
+            out.template = Some(ChatTemplate {
+                origin: origin.to_string(),
+                source: utf8(bytes, origin)?,
+            });
         }
         Ok(out)
     }
@@ -140,8 +158,12 @@ fn default_of_named(named: &[Value], path: &Path) -> Result<String> {
 fn read_text(path: &Path) -> Result<String> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    String::from_utf8(bytes)
-        .map_err(|_| Error::input(format!("{} is not UTF-8 text", path.display())))
+    utf8(&bytes, &path.display().to_string())
+}
+
+fn utf8(bytes: &[u8], origin: &str) -> Result<String> {
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Error::input(format!("{origin} is not UTF-8 text")))
 }
 
 /// The directory holding a tokenizer file, where its config and template are looked for.

@@ -153,6 +153,15 @@ impl Tokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// Token ids for `text` with no special tokens added, as Python's
+    /// `encode(text, add_special_tokens=False)`: chat prompts already hold their BOS.
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self.inner.encode_fast(text, false).map_err(|e| {
+            Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
+        })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
     /// Text for `ids`, special tokens kept, as Python's `tokenizer.decode(ids)`.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner
@@ -267,4 +276,90 @@ fn load_repo(
         }
     }
     Ok(tokenizer)
+}
+
+/// An extra file of a tokenizer's repository (chat mode reads `tokenizer_config.json` and
+/// `chat_template.jinja`), with where it was found.
+#[derive(Debug, Clone)]
+pub struct RepoFile {
+    /// A path, or the hub URL it was downloaded from.
+    pub origin: String,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Finds `file` where `spec`'s `tokenizer.json` is found: beside the file, in the HF cache,
+/// else on the hub (then cached). `Ok(None)` when the repository has no such file; a miss is
+/// remembered in the cache's `.no_exist/<commit>/` as Python's hub client does.
+pub fn repo_file(
+    spec: &TokenizerSpec,
+    file: &str,
+    hub: &HubSettings,
+    deadline: &Deadline,
+    retry: &HubRetry,
+) -> Result<Option<RepoFile>> {
+    let repo = match spec {
+        TokenizerSpec::File(path) => {
+            let path = path.parent().unwrap_or(Path::new("")).join(file);
+            return read_repo_file(&path)
+                .map(Some)
+                .or_else(|e| match path.exists() {
+                    true => Err(e),
+                    false => Ok(None),
+                });
+        }
+        TokenizerSpec::Repo(repo) => repo,
+    };
+    if let Some(path) = cache::cached_file(&hub.cache_dir, repo, "main", file) {
+        return read_repo_file(&path).map(Some);
+    }
+    let commit =
+        std::fs::read_to_string(cache::repo_dir(&hub.cache_dir, repo).join("refs/main")).ok();
+    let no_exist = commit
+        .as_deref()
+        .filter(|c| cache::is_commit_hash(c.trim()))
+        .map(|c| {
+            cache::repo_dir(&hub.cache_dir, repo)
+                .join(".no_exist")
+                .join(c.trim())
+                .join(file)
+        });
+    if hub.offline || no_exist.as_ref().is_some_and(|p| p.exists()) {
+        return Ok(None);
+    }
+    match hub::download(repo, repo, file, hub, deadline, retry) {
+        Ok(downloaded) => {
+            if let Some(commit) = &downloaded.commit {
+                if let Err(e) = cache::store(&hub.cache_dir, repo, commit, file, &downloaded.bytes)
+                {
+                    log::warn!("could not cache {file} of {repo}: {e}");
+                }
+            }
+            let origin = format!("{}/{repo}/resolve/main/{file}", hub.endpoint);
+            Ok(Some(RepoFile {
+                origin,
+                bytes: downloaded.bytes,
+            }))
+        }
+        // The hub's "no such file" answer; any other failure is reported.
+        Err(Error::Tokenizer { reason, .. })
+            if reason.contains(&format!("has no {file} at revision main")) =>
+        {
+            if let Some(marker) = no_exist {
+                let _ = marker.parent().map(std::fs::create_dir_all);
+                let _ = cache::write_atomic(&marker, b"");
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn read_repo_file(path: &Path) -> Result<RepoFile> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok(RepoFile {
+        origin: path.display().to_string(),
+        bytes,
+    })
 }
