@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod chat_cli;
 mod chat_goldens;
 mod chat_profiles;
 mod cli_batch;
