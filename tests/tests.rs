@@ -7,8 +7,11 @@ mod support;
 mod demo;
 
 mod chat_cli;
+mod chat_cli_errors;
+mod chat_engine;
 mod chat_goldens;
 mod chat_profiles;
+mod chat_pyfmt;
 mod cli_batch;
 mod cli_credentials;
 mod cli_run;
