@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::chat::{self, ChatFiles, Input};
+use super::chat::{self, ChatFiles, Input, Prepared};
 use super::logging::STATUS_TARGET;
 use super::output::{self, Outcome, TextDecoder};
 use super::prompt::Prompt;
@@ -53,61 +53,64 @@ fn single(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
     // chat mode also needs the model's name, which --model-path alone leaves to the server.
     let chat_needs_model = config.chat.is_some() && config.base_model.is_none();
     let spec = known_tokenizer(config).filter(|_| !config.output.tokens_only);
-    let mut tokenizer = match &spec {
-        Some(spec) if !chat_needs_model => Some(loader.load(spec, &deadline)?),
-        _ => None,
-    };
     let mut pending = Some(input);
-    let mut prepared = None;
-    if (tokenizer.is_some() || config.output.tokens_only) && !chat_needs_model {
-        let model = config.base_model.as_deref().unwrap_or("");
+    let mut ready = None;
+    if (spec.is_some() || config.output.tokens_only) && !chat_needs_model {
+        let model = config.base_model.clone().unwrap_or_default();
         let input = pending.take().expect("input is pending");
-        let spec = spec.clone().unwrap_or(TokenizerSpec::Repo(String::new()));
-        let files = ChatFiles {
-            loader: &loader,
-            spec: &spec,
-            deadline: &deadline,
-        };
-        prepared = Some(chat::prepare(
+        ready = Some(prepare_with(
             config,
             input,
-            tokenizer.as_ref(),
-            model,
-            &files,
+            &loader,
+            spec.clone(),
+            &model,
+            &deadline,
         )?);
     }
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, config)?;
-        let prepared = match (prepared, pending) {
-            (Some(prepared), _) => prepared,
+        let (prepared, tokenizer) = match (ready, pending) {
+            (Some(ready), _) => ready,
             (None, input) => {
                 let model = sampler.base_model()?;
                 let spec = spec.unwrap_or_else(|| {
                     TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&model))
                 });
-                tokenizer = Some(loader.load(&spec, &deadline)?);
                 let input = input.unwrap_or(Input::Raw(Prompt::Tokens(Vec::new())));
-                let files = ChatFiles {
-                    loader: &loader,
-                    spec: &spec,
-                    deadline: &deadline,
-                };
-                chat::prepare(config, input, tokenizer.as_ref(), &model, &files)?
+                prepare_with(config, input, &loader, Some(spec), &model, &deadline)?
             }
         };
         let mut config = config.clone();
         config.params.stop = prepared.stop;
-        sample_and_write(
-            &config,
-            &sampler,
-            prepared.tokens,
-            tokenizer.as_ref(),
-            started,
-        )
+        let tokenizer = tokenizer.as_ref();
+        sample_and_write(&config, &sampler, prepared.tokens, tokenizer, started)
     })();
     service.finish(result.is_ok());
     result
+}
+
+/// Loads the tokenizer `spec` names (none: the prompt is ids) and encodes `input` with it.
+fn prepare_with(
+    config: &RunConfig,
+    input: Input,
+    loader: &TokenizerLoader,
+    spec: Option<TokenizerSpec>,
+    model: &str,
+    deadline: &Deadline,
+) -> Result<(Prepared, Option<Tokenizer>)> {
+    let tokenizer = spec
+        .as_ref()
+        .map(|s| loader.load(s, deadline))
+        .transpose()?;
+    let spec = spec.unwrap_or(TokenizerSpec::Repo(String::new()));
+    let files = ChatFiles {
+        loader,
+        spec: &spec,
+        deadline,
+    };
+    let prepared = chat::prepare(config, input, tokenizer.as_ref(), model, &files)?;
+    Ok((prepared, tokenizer))
 }
 
 /// The client configuration: flags over environment, the key checked before any request.

@@ -301,46 +301,26 @@ pub fn repo_file(
     let repo = match spec {
         TokenizerSpec::File(path) => {
             let path = path.parent().unwrap_or(Path::new("")).join(file);
-            return read_repo_file(&path)
-                .map(Some)
-                .or_else(|e| match path.exists() {
-                    true => Err(e),
-                    false => Ok(None),
-                });
+            return match path.exists() {
+                true => read_repo_file(&path).map(Some),
+                false => Ok(None),
+            };
         }
         TokenizerSpec::Repo(repo) => repo,
     };
     if let Some(path) = cache::cached_file(&hub.cache_dir, repo, "main", file) {
         return read_repo_file(&path).map(Some);
     }
-    let commit =
-        std::fs::read_to_string(cache::repo_dir(&hub.cache_dir, repo).join("refs/main")).ok();
-    let no_exist = commit
-        .as_deref()
-        .filter(|c| cache::is_commit_hash(c.trim()))
-        .map(|c| {
-            cache::repo_dir(&hub.cache_dir, repo)
-                .join(".no_exist")
-                .join(c.trim())
-                .join(file)
-        });
+    let repo_dir = cache::repo_dir(&hub.cache_dir, repo);
+    let commit = std::fs::read_to_string(repo_dir.join("refs/main")).unwrap_or_default();
+    let commit = commit.trim();
+    let no_exist =
+        cache::is_commit_hash(commit).then(|| repo_dir.join(".no_exist").join(commit).join(file));
     if hub.offline || no_exist.as_ref().is_some_and(|p| p.exists()) {
         return Ok(None);
     }
     match hub::download(repo, repo, file, hub, deadline, retry) {
-        Ok(downloaded) => {
-            if let Some(commit) = &downloaded.commit {
-                if let Err(e) = cache::store(&hub.cache_dir, repo, commit, file, &downloaded.bytes)
-                {
-                    log::warn!("could not cache {file} of {repo}: {e}");
-                }
-            }
-            let origin = format!("{}/{repo}/resolve/main/{file}", hub.endpoint);
-            Ok(Some(RepoFile {
-                origin,
-                bytes: downloaded.bytes,
-            }))
-        }
+        Ok(downloaded) => Ok(Some(keep_download(repo, file, hub, downloaded))),
         // The hub's "no such file" answer; any other failure is reported.
         Err(Error::Tokenizer { reason, .. })
             if reason.contains(&format!("has no {file} at revision main")) =>
@@ -352,6 +332,24 @@ pub fn repo_file(
             Ok(None)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Caches a downloaded repository file (when the hub named its commit) and returns it.
+fn keep_download(
+    repo: &str,
+    file: &str,
+    hub: &HubSettings,
+    downloaded: hub::Downloaded,
+) -> RepoFile {
+    if let Some(commit) = &downloaded.commit {
+        if let Err(e) = cache::store(&hub.cache_dir, repo, commit, file, &downloaded.bytes) {
+            log::warn!("could not cache {file} of {repo}: {e}");
+        }
+    }
+    RepoFile {
+        origin: format!("{}/{repo}/resolve/main/{file}", hub.endpoint),
+        bytes: downloaded.bytes,
     }
 }
 

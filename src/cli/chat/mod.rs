@@ -129,13 +129,23 @@ pub fn prepare(
         }
         Input::Chat(messages) => messages,
     };
-    let Some(tokenizer) = tokenizer else {
-        return Err(Error::Unexpected("chat mode without a tokenizer".into()));
-    };
-    let options = config
-        .chat
-        .as_ref()
-        .ok_or_else(|| Error::Unexpected("no chat options".into()))?;
+    match (tokenizer, &config.chat) {
+        (Some(tokenizer), Some(options)) => {
+            prepare_chat(config, options, &messages, tokenizer, model, files)
+        }
+        _ => Err(Error::Unexpected("chat mode without a tokenizer".into())),
+    }
+}
+
+/// Renders the conversation (profile or template), encodes it piece by piece, picks the stops.
+fn prepare_chat(
+    config: &RunConfig,
+    options: &ChatOptions,
+    messages: &[Message],
+    tokenizer: &Tokenizer,
+    model: &str,
+    files: &ChatFiles,
+) -> Result<Prepared> {
     let mut args = options.template_args.clone();
     if let Some(think) = options.think {
         let (key, value) = chat::think_arg(model, think)?;
@@ -156,7 +166,7 @@ pub fn prepare(
         renderer,
         &tok_config,
         template.as_ref(),
-        &messages,
+        messages,
         &args,
         &opts,
     )?;

@@ -62,29 +62,11 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
             "chat mode takes one conversation: it cannot be used with --input (batch mode)",
         ));
     }
-    let messages = match args.messages.as_deref() {
-        None => None,
-        Some("") => return Err(usage("--messages is empty")),
-        Some("-") if args.prompt_file.as_deref() == Some("-") => {
-            return Err(usage(
-                "--messages - and --prompt-file - cannot both read stdin",
-            ))
-        }
-        Some("-") => Some(PromptSource::Stdin),
-        Some(path) => Some(PromptSource::File(PathBuf::from(path))),
-    };
-    let mut template_args = Map::new();
-    for raw in &args.template_arg {
-        let (key, value) = parse_template_arg(raw)?;
-        if template_args.insert(key.clone(), value).is_some() {
-            return Err(usage(format!("--template-arg {key} is given twice")));
-        }
-    }
     Ok(Some(ChatOptions {
         system: args.system.clone(),
-        messages,
+        messages: messages_source(args)?,
         chat_template: args.chat_template.clone(),
-        template_args,
+        template_args: template_args(&args.template_arg)?,
         think: (args.think || args.no_think).then_some(args.think),
         renderer: args
             .renderer
@@ -92,6 +74,29 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
             .map(Renderer::from_name)
             .transpose()?,
     }))
+}
+
+fn messages_source(args: &RunArgs) -> Result<Option<PromptSource>> {
+    match args.messages.as_deref() {
+        None => Ok(None),
+        Some("") => Err(usage("--messages is empty")),
+        Some("-") if args.prompt_file.as_deref() == Some("-") => Err(usage(
+            "--messages - and --prompt-file - cannot both read stdin",
+        )),
+        Some("-") => Ok(Some(PromptSource::Stdin)),
+        Some(path) => Ok(Some(PromptSource::File(PathBuf::from(path)))),
+    }
+}
+
+fn template_args(raw_args: &[String]) -> Result<Map<String, Value>> {
+    let mut args = Map::new();
+    for raw in raw_args {
+        let (key, value) = parse_template_arg(raw)?;
+        if args.insert(key.clone(), value).is_some() {
+            return Err(usage(format!("--template-arg {key} is given twice")));
+        }
+    }
+    Ok(args)
 }
 
 /// `KEY=JSON`, as Python's `apply_chat_template(KEY=value)` would take it.
