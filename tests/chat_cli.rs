@@ -255,3 +255,44 @@ fn user_stops_replace_the_default_ones() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "Hello\n"), "{out:?}");
     asample.assert();
 }
+
+#[test]
+fn model_path_alone_asks_the_server_for_the_base_model_to_pick_the_format() {
+    let mut api = MockTinker::new();
+    let lookup = api
+        .server
+        .mock("GET", "/api/v1/samplers/samp-1")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"base_model": "Qwen/Qwen3-8B-Base"}"#)
+        .create();
+    // role_colon, as the cookbook formats base models: "User: hi\n\nAssistant:".
+    let asample = api.asample(Matcher::PartialJson(json!({
+        "prompt": {"chunks": [{"tokens": [1474, 25, 15588, 271, 71703, 25]}]},
+        "sampling_params": {"stop": ["\n\nUser:"]},
+    })));
+    api.result(&json!({"sequences": [{"tokens": [9707], "logprobs": [-0.1], "stop_reason": "stop"}], "type": "sample"}).to_string());
+    let base = api.args();
+    let tok = qwen3();
+    let args = with_args(
+        &base,
+        &[
+            "--model-path",
+            "tinker://run/sampler_weights/final",
+            "--chat",
+            "--prompt",
+            "hi",
+            "--tokenizer",
+            &tok,
+            "-q",
+        ],
+    );
+    let out = tinkex(&args).run();
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "Hello\n", ""),
+        "{out:?}"
+    );
+    lookup.assert();
+    asample.assert();
+}
