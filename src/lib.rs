@@ -4,6 +4,7 @@
 //! ([`tokenizer`]) turns text into token ids and back; the CLI layer ([`cli`])
 //! owns flags and output. Dependencies point one way: `cli` → `client`, `tokenizer`.
 
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod deadline;

@@ -6,6 +6,12 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod chat_cli;
+mod chat_cli_errors;
+mod chat_engine;
+mod chat_goldens;
+mod chat_profiles;
+mod chat_pyfmt;
 mod cli_batch;
 mod cli_credentials;
 mod cli_run;

@@ -21,6 +21,10 @@ const SWITCHES: &[&str] = &[
     "--resume",
     "--fail-fast",
     "--progress",
+    "--chat",
+    "--think",
+    "--no-think",
+    "--print-prompt",
 ];
 
 #[derive(FromArgs, Debug)]
@@ -62,6 +66,8 @@ pub struct VersionArgs {}
     example = "Three samples as JSON, written atomically to a file:\n  $ tinkex run --base-model Qwen/Qwen3-8B --prompt-file prompt.txt --num-samples 3 --json --output out.json",
     example = "A batch of prompts, 32 at a time, resumable after an interruption:\n  $ tinkex run --base-model Qwen/Qwen3-8B --input prompts.jsonl --output results.jsonl --parallel 32 --resume",
     example = "Saved weights, a token-id prompt from stdin, no tokenizer:\n  $ echo '[9707, 11]' | tinkex run --model-path tinker://RUN/sampler_weights/final --base-model Qwen/Qwen3-8B --prompt-file - --tokens-only",
+    example = "Chat with an instruct model in its own format, thinking off:\n  $ tinkex run --base-model Qwen/Qwen3-8B --chat --no-think --system \"Be brief.\" --prompt \"Write a haiku\"",
+    example = "Show the chat prompt and its token count, without sampling (no API key needed):\n  $ tinkex run --base-model Qwen/Qwen3-8B --messages chat.json --print-prompt",
     note = "The credential comes from --api-key, else TINKER_API_KEY, else the output of TINKER_CREDENTIAL_CMD (a shell command, run for each token exchange), else the default key 'tinker auth login' stored in ~/.tinker/credentials.json. The base URL from --base-url, else TINKER_BASE_URL. Progress and errors go to stderr; stdout holds only the samples. RUST_LOG overrides -q/-v. TINKEX_RETRY_SCALE multiplies every retry back-off (0 = retry at once).",
     error_code(0, "success"),
     error_code(1, "unexpected failure"),
@@ -165,6 +171,42 @@ pub struct RunArgs {
     /// batch mode: deadline for the whole batch, in seconds (default: none)
     #[argh(option)]
     pub batch_timeout: Option<TimeoutSecs>,
+
+    /// chat mode: send the prompt as a user message in the model's chat format
+    #[argh(switch)]
+    pub chat: bool,
+
+    /// chat mode: a system message to put first (implies --chat)
+    #[argh(option)]
+    pub system: Option<String>,
+
+    /// chat mode: a JSON array of {"role", "content"} messages ('-' = stdin); a prompt is appended as the last user message
+    #[argh(option)]
+    pub messages: Option<String>,
+
+    /// chat mode: render with this Jinja template instead of the model's
+    #[argh(option)]
+    pub chat_template: Option<PathBuf>,
+
+    /// chat mode: a template variable as KEY=JSON, e.g. enable_thinking=false (repeatable)
+    #[argh(option)]
+    pub template_arg: Vec<String>,
+
+    /// chat mode: turn the model's thinking on (Qwen3, Qwen3.5, Nemotron, DeepSeek-V3.1)
+    #[argh(switch)]
+    pub think: bool,
+
+    /// chat mode: turn the model's thinking off (Qwen3, Qwen3.5, Nemotron, DeepSeek-V3.1)
+    #[argh(switch)]
+    pub no_think: bool,
+
+    /// chat mode: role_colon, llama3, gpt_oss_no_sysprompt, or hf (the model's own template); default: by model
+    #[argh(option)]
+    pub renderer: Option<String>,
+
+    /// print the prompt as it would be sent (text, then its token count) and exit; needs no API key
+    #[argh(switch)]
+    pub print_prompt: bool,
 
     /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
     #[argh(option)]

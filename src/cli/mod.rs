@@ -2,6 +2,7 @@
 
 mod args;
 mod batch;
+mod chat;
 mod logging;
 mod output;
 mod prompt;

@@ -2,9 +2,10 @@
 
 use std::time::Instant;
 
+use super::chat::{self, ChatFiles, Input, Prepared};
 use super::logging::STATUS_TARGET;
 use super::output::{self, Outcome, TextDecoder};
-use super::prompt::{self, Prompt};
+use super::prompt::Prompt;
 use super::settings::{Mode, PromptSource, RunConfig};
 use super::sink::{self, Delivery};
 use crate::client::{
@@ -26,17 +27,21 @@ impl TextDecoder for Tokenizer {
 
 /// Runs `tinkex run` from a validated config: one prompt, or a batch.
 pub fn execute(config: &RunConfig) -> Result<()> {
+    if config.print_prompt {
+        let deadline = Deadline::starting_at(Instant::now(), config.timeout);
+        return chat::print_prompt(config, &deadline);
+    }
     match &config.mode {
-        Mode::Single(source) => single(config, source),
+        Mode::Single(source) => single(config, source.as_ref()),
         Mode::Batch(batch) => super::batch::execute(config, batch),
     }
 }
 
-fn single(config: &RunConfig, source: &PromptSource) -> Result<()> {
+fn single(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, config.timeout);
-    let prompt = prompt::load(source)?;
-    if config.output.tokens_only && matches!(prompt, Prompt::Text(_)) {
+    let input = chat::load_input(config, source)?;
+    if config.output.tokens_only && matches!(input, Input::Raw(Prompt::Text(_))) {
         return Err(Error::input(
             "--tokens-only needs a token-id prompt, but the prompt file holds text",
         ));
@@ -44,36 +49,68 @@ fn single(config: &RunConfig, source: &PromptSource) -> Result<()> {
     // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(config, deadline)?;
     let loader = TokenizerLoader::new(config, &client_config);
-    // A tokenizer known up front is loaded, and the prompt encoded, before any session exists.
-    let mut tokenizer = match known_tokenizer(config) {
-        Some(spec) if !config.output.tokens_only => Some(loader.load(&spec, &deadline)?),
-        _ => None,
-    };
-    let mut pending_prompt = Some(prompt);
-    let mut tokens = None;
-    if tokenizer.is_some() || config.output.tokens_only {
-        tokens = pending_prompt
-            .take()
-            .map(|p| encode_prompt(p, tokenizer.as_ref()))
-            .transpose()?;
+    // A tokenizer known up front is loaded, and the prompt encoded, before any session exists;
+    // chat mode also needs the model's name, which --model-path alone leaves to the server.
+    let chat_needs_model = config.chat.is_some() && config.base_model.is_none();
+    let spec = known_tokenizer(config).filter(|_| !config.output.tokens_only);
+    let mut pending = Some(input);
+    let mut ready = None;
+    if (spec.is_some() || config.output.tokens_only) && !chat_needs_model {
+        let model = config.base_model.clone().unwrap_or_default();
+        let input = pending.take().expect("input is pending");
+        ready = Some(prepare_with(
+            config,
+            input,
+            &loader,
+            spec.clone(),
+            &model,
+            &deadline,
+        )?);
     }
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, config)?;
-        let tokens = match (tokens, pending_prompt) {
-            (Some(tokens), _) => tokens,
-            (None, prompt) => {
-                tokenizer = Some(loader.for_sampler(&sampler, &deadline)?);
-                encode_prompt(
-                    prompt.unwrap_or(Prompt::Tokens(Vec::new())),
-                    tokenizer.as_ref(),
-                )?
+        let (prepared, tokenizer) = match (ready, pending) {
+            (Some(ready), _) => ready,
+            (None, input) => {
+                let model = sampler.base_model()?;
+                let spec = spec.unwrap_or_else(|| {
+                    TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&model))
+                });
+                let input = input.unwrap_or(Input::Raw(Prompt::Tokens(Vec::new())));
+                prepare_with(config, input, &loader, Some(spec), &model, &deadline)?
             }
         };
-        sample_and_write(config, &sampler, tokens, tokenizer.as_ref(), started)
+        let mut config = config.clone();
+        config.params.stop = prepared.stop;
+        let tokenizer = tokenizer.as_ref();
+        sample_and_write(&config, &sampler, prepared.tokens, tokenizer, started)
     })();
     service.finish(result.is_ok());
     result
+}
+
+/// Loads the tokenizer `spec` names (none: the prompt is ids) and encodes `input` with it.
+fn prepare_with(
+    config: &RunConfig,
+    input: Input,
+    loader: &TokenizerLoader,
+    spec: Option<TokenizerSpec>,
+    model: &str,
+    deadline: &Deadline,
+) -> Result<(Prepared, Option<Tokenizer>)> {
+    let tokenizer = spec
+        .as_ref()
+        .map(|s| loader.load(s, deadline))
+        .transpose()?;
+    let spec = spec.unwrap_or(TokenizerSpec::Repo(String::new()));
+    let files = ChatFiles {
+        loader,
+        spec: &spec,
+        deadline,
+    };
+    let prepared = chat::prepare(config, input, tokenizer.as_ref(), model, &files)?;
+    Ok((prepared, tokenizer))
 }
 
 /// The client configuration: flags over environment, the key checked before any request.
@@ -97,6 +134,11 @@ impl TokenizerLoader {
     /// Settings from the environment, `--offline` and `--no-tokenizer-cache` applied; hub
     /// back-off follows `TINKEX_RETRY_SCALE`.
     pub fn new(config: &RunConfig, client: &Config) -> TokenizerLoader {
+        TokenizerLoader::with_scale(config, client.retry.scale())
+    }
+
+    /// [`TokenizerLoader::new`] with the back-off scale given (`--print-prompt` has no client).
+    pub fn with_scale(config: &RunConfig, scale: f64) -> TokenizerLoader {
         let hub = HubSettings::from_env();
         let hub = HubSettings {
             offline: config.offline || hub.offline,
@@ -104,7 +146,7 @@ impl TokenizerLoader {
         };
         let defaults = HubRetry::default();
         let retry = HubRetry {
-            first_backoff: defaults.first_backoff.mul_f64(client.retry.scale()),
+            first_backoff: defaults.first_backoff.mul_f64(scale),
             ..defaults
         };
         let options = if config.no_tokenizer_cache {
@@ -122,6 +164,16 @@ impl TokenizerLoader {
     /// Loads the tokenizer `spec` names.
     pub fn load(&self, spec: &TokenizerSpec, deadline: &Deadline) -> Result<Tokenizer> {
         Tokenizer::load_with_options(spec, &self.hub, deadline, &self.retry, &self.options)
+    }
+
+    /// Another file of the tokenizer's repository (chat mode's config and template).
+    pub fn repo_file(
+        &self,
+        spec: &TokenizerSpec,
+        file: &str,
+        deadline: &Deadline,
+    ) -> Result<Option<tokenizer::RepoFile>> {
+        tokenizer::repo_file(spec, file, &self.hub, deadline, &self.retry)
     }
 
     /// The tokenizer of the sampler's base model, asked of the server (`--model-path` alone).

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::RunArgs;
+use super::chat::{self, ChatOptions};
 use crate::client::{SamplingParams, StopCondition};
 use crate::error::Error;
 
@@ -45,8 +46,8 @@ pub struct BatchOptions {
 /// One prompt, or a batch of them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
-    /// `--prompt` / `--prompt-file`.
-    Single(PromptSource),
+    /// `--prompt` / `--prompt-file`; none when chat mode takes its messages from `--messages`.
+    Single(Option<PromptSource>),
     /// `--input`.
     Batch(BatchOptions),
 }
@@ -113,6 +114,10 @@ pub struct RunConfig {
     pub output: OutputOptions,
     /// stderr detail.
     pub verbosity: Verbosity,
+    /// Chat mode (`--chat`, `--system`, `--messages`), when on.
+    pub chat: Option<ChatOptions>,
+    /// `--print-prompt`: show the prompt and exit.
+    pub print_prompt: bool,
 }
 
 fn usage(message: impl Into<String>) -> Error {
@@ -142,8 +147,10 @@ impl TryFrom<RunArgs> for RunConfig {
         {
             return Err(usage("--base-model is empty"));
         }
+        let chat = chat::options_from(&args)?;
+        chat::check_print_prompt(&args)?;
         let mode = mode_from(&args)?;
-        if args.tokens_only && matches!(mode, Mode::Single(PromptSource::Text(_))) {
+        if args.tokens_only && matches!(mode, Mode::Single(Some(PromptSource::Text(_)))) {
             return Err(usage("--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids"));
         }
         if args.tokens_only && args.tokenizer.is_some() {
@@ -218,6 +225,8 @@ impl TryFrom<RunArgs> for RunConfig {
                 (false, 0) => Verbosity::Normal,
                 (false, n) => Verbosity::Verbose(n),
             },
+            chat,
+            print_prompt: args.print_prompt,
         })
     }
 }
@@ -259,7 +268,14 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
     }))
 }
 
-fn single_prompt(args: &RunArgs) -> Result<PromptSource, Error> {
+fn single_prompt(args: &RunArgs) -> Result<Option<PromptSource>, Error> {
+    if args.messages.is_some() && args.prompt.is_none() && args.prompt_file.is_none() {
+        return Ok(None);
+    }
+    prompt_source(args).map(Some)
+}
+
+fn prompt_source(args: &RunArgs) -> Result<PromptSource, Error> {
     match (&args.prompt, &args.prompt_file) {
         (Some(_), Some(_)) => Err(usage("give either --prompt or --prompt-file, not both")),
         (None, None) => Err(usage("no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin), or --input FILE for a batch")),
@@ -403,7 +419,7 @@ mod tests {
             ..base()
         })
         .unwrap();
-        assert_eq!(config.mode, Mode::Single(PromptSource::Stdin));
+        assert_eq!(config.mode, Mode::Single(Some(PromptSource::Stdin)));
         assert_eq!(config.params.top_k, 40);
         assert_eq!(config.topk_prompt_logprobs, 3);
         assert!(

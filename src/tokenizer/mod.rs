@@ -220,6 +220,15 @@ impl Tokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// Token ids for `text` with no special tokens added, as Python's
+    /// `encode(text, add_special_tokens=False)`: chat prompts already hold their BOS.
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self.inner.encode_fast(text, false).map_err(|e| {
+            Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
+        })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
     /// Text for `ids`, special tokens kept, as Python's `tokenizer.decode(ids)`.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         with_inner!(&self.inner, t => t.decode(ids, false))
@@ -326,4 +335,88 @@ fn load_repo(
         }
     }
     Ok(tokenizer)
+}
+
+/// An extra file of a tokenizer's repository (chat mode reads `tokenizer_config.json` and
+/// `chat_template.jinja`), with where it was found.
+#[derive(Debug, Clone)]
+pub struct RepoFile {
+    /// A path, or the hub URL it was downloaded from.
+    pub origin: String,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Finds `file` where `spec`'s `tokenizer.json` is found: beside the file, in the HF cache,
+/// else on the hub (then cached). `Ok(None)` when the repository has no such file; a miss is
+/// remembered in the cache's `.no_exist/<commit>/` as Python's hub client does.
+pub fn repo_file(
+    spec: &TokenizerSpec,
+    file: &str,
+    hub: &HubSettings,
+    deadline: &Deadline,
+    retry: &HubRetry,
+) -> Result<Option<RepoFile>> {
+    let repo = match spec {
+        TokenizerSpec::File(path) => {
+            let path = path.parent().unwrap_or(Path::new("")).join(file);
+            return match path.exists() {
+                true => read_repo_file(&path).map(Some),
+                false => Ok(None),
+            };
+        }
+        TokenizerSpec::Repo(repo) => repo,
+    };
+    if let Some(path) = cache::cached_file(&hub.cache_dir, repo, "main", file) {
+        return read_repo_file(&path).map(Some);
+    }
+    let repo_dir = cache::repo_dir(&hub.cache_dir, repo);
+    let commit = std::fs::read_to_string(repo_dir.join("refs/main")).unwrap_or_default();
+    let commit = commit.trim();
+    let no_exist =
+        cache::is_commit_hash(commit).then(|| repo_dir.join(".no_exist").join(commit).join(file));
+    if hub.offline || no_exist.as_ref().is_some_and(|p| p.exists()) {
+        return Ok(None);
+    }
+    match hub::download(repo, repo, file, hub, deadline, retry) {
+        Ok(downloaded) => Ok(Some(keep_download(repo, file, hub, downloaded))),
+        // The hub's "no such file" answer; any other failure is reported.
+        Err(Error::Tokenizer { reason, .. })
+            if reason.contains(&format!("has no {file} at revision main")) =>
+        {
+            if let Some(marker) = no_exist {
+                let _ = marker.parent().map(std::fs::create_dir_all);
+                let _ = cache::write_atomic(&marker, b"");
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Caches a downloaded repository file (when the hub named its commit) and returns it.
+fn keep_download(
+    repo: &str,
+    file: &str,
+    hub: &HubSettings,
+    downloaded: hub::Downloaded,
+) -> RepoFile {
+    if let Some(commit) = &downloaded.commit {
+        if let Err(e) = cache::store(&hub.cache_dir, repo, commit, file, &downloaded.bytes) {
+            log::warn!("could not cache {file} of {repo}: {e}");
+        }
+    }
+    RepoFile {
+        origin: format!("{}/{repo}/resolve/main/{file}", hub.endpoint),
+        bytes: downloaded.bytes,
+    }
+}
+
+fn read_repo_file(path: &Path) -> Result<RepoFile> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok(RepoFile {
+        origin: path.display().to_string(),
+        bytes,
+    })
 }

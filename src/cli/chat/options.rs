@@ -1,0 +1,153 @@
+//! The chat flags, validated: which are on, their values parsed, their combinations checked.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use crate::chat::Renderer;
+use crate::cli::args::RunArgs;
+use crate::cli::settings::PromptSource;
+use crate::error::{Error, Result};
+
+/// The validated chat flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatOptions {
+    /// `--system`.
+    pub system: Option<String>,
+    /// `--messages`: a file, or stdin.
+    pub messages: Option<PromptSource>,
+    /// `--chat-template`.
+    pub chat_template: Option<PathBuf>,
+    /// `--template-arg`s, in order.
+    pub template_args: Map<String, Value>,
+    /// `--think` (true) or `--no-think` (false).
+    pub think: Option<bool>,
+    /// `--renderer`.
+    pub renderer: Option<Renderer>,
+}
+
+pub(super) fn usage(message: impl Into<String>) -> Error {
+    Error::Usage(message.into())
+}
+
+/// The chat options, or `None` without `--chat`, `--system` or `--messages` (then the other
+/// chat flags are errors).
+pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
+    let active = args.chat || args.system.is_some() || args.messages.is_some();
+    let chat_only = [
+        ("--chat-template", args.chat_template.is_some()),
+        ("--template-arg", !args.template_arg.is_empty()),
+        ("--think", args.think),
+        ("--no-think", args.no_think),
+        ("--renderer", args.renderer.is_some()),
+    ];
+    if !active {
+        if let Some((flag, _)) = chat_only.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{flag} is for chat mode: add --chat (or --system/--messages)"
+            )));
+        }
+        return Ok(None);
+    }
+    if args.think && args.no_think {
+        return Err(usage("give either --think or --no-think, not both"));
+    }
+    if args.tokens_only {
+        return Err(usage(
+            "--tokens-only sends token ids as they are: it cannot be used with chat mode",
+        ));
+    }
+    if args.input.is_some() {
+        return Err(usage(
+            "chat mode takes one conversation: it cannot be used with --input (batch mode)",
+        ));
+    }
+    Ok(Some(ChatOptions {
+        system: args.system.clone(),
+        messages: messages_source(args)?,
+        chat_template: args.chat_template.clone(),
+        template_args: template_args(&args.template_arg)?,
+        think: (args.think || args.no_think).then_some(args.think),
+        renderer: args
+            .renderer
+            .as_deref()
+            .map(Renderer::from_name)
+            .transpose()?,
+    }))
+}
+
+fn messages_source(args: &RunArgs) -> Result<Option<PromptSource>> {
+    match args.messages.as_deref() {
+        None => Ok(None),
+        Some("") => Err(usage("--messages is empty")),
+        Some("-") if args.prompt_file.as_deref() == Some("-") => Err(usage(
+            "--messages - and --prompt-file - cannot both read stdin",
+        )),
+        Some("-") => Ok(Some(PromptSource::Stdin)),
+        Some(path) => Ok(Some(PromptSource::File(PathBuf::from(path)))),
+    }
+}
+
+fn template_args(raw_args: &[String]) -> Result<Map<String, Value>> {
+    let mut args = Map::new();
+    for raw in raw_args {
+        let (key, value) = parse_template_arg(raw)?;
+        if args.insert(key.clone(), value).is_some() {
+            return Err(usage(format!("--template-arg {key} is given twice")));
+        }
+    }
+    Ok(args)
+}
+
+/// `KEY=JSON`, as Python's `apply_chat_template(KEY=value)` would take it.
+fn parse_template_arg(raw: &str) -> Result<(String, Value)> {
+    let Some((key, json)) = raw.split_once('=') else {
+        return Err(usage(format!(
+            "--template-arg takes KEY=JSON (e.g. enable_thinking=false), got '{raw}'"
+        )));
+    };
+    let valid_key = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !valid_key {
+        return Err(usage(format!(
+            "--template-arg: '{key}' is not a template variable name"
+        )));
+    }
+    if key == "messages" {
+        return Err(usage(
+            "--template-arg: messages come from --messages, not a template argument",
+        ));
+    }
+    let value = serde_json::from_str(json).map_err(|e| {
+        usage(format!(
+            "--template-arg {key}: '{json}' is not valid JSON ({e}); text needs quotes: {key}='\"high\"'"
+        ))
+    })?;
+    Ok((key.to_string(), value))
+}
+
+/// `--print-prompt` checks: one prompt, a tokenizer known without asking the server.
+pub fn check_print_prompt(args: &RunArgs) -> Result<()> {
+    if !args.print_prompt {
+        return Ok(());
+    }
+    if args.input.is_some() {
+        return Err(usage(
+            "--print-prompt shows one prompt: it cannot be used with --input",
+        ));
+    }
+    if args.tokens_only {
+        return Err(usage(
+            "--print-prompt encodes with a tokenizer: drop --tokens-only",
+        ));
+    }
+    if args.base_model.is_none() && args.tokenizer.is_none() {
+        return Err(usage(
+            "--print-prompt with --model-path needs --base-model or --tokenizer (it asks no server for the base model)",
+        ));
+    }
+    Ok(())
+}
