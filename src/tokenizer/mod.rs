@@ -214,18 +214,20 @@ impl Tokenizer {
 
     /// Token ids for `text`, special tokens added, as Python's `tokenizer.encode(text)`.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = with_inner!(&self.inner, t => t.encode_fast(text, true)).map_err(|e| {
-            Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
-        })?;
-        Ok(encoding.get_ids().to_vec())
+        self.encode_with(text, true)
     }
 
     /// Token ids for `text` with no special tokens added, as Python's
     /// `encode(text, add_special_tokens=False)`: chat prompts already hold their BOS.
     pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode_fast(text, false).map_err(|e| {
-            Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
-        })?;
+        self.encode_with(text, false)
+    }
+
+    fn encode_with(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+        let encoding = with_inner!(&self.inner, t => t.encode_fast(text, add_special_tokens))
+            .map_err(|e| {
+                Error::Unexpected(format!("tokenizer {} failed to encode: {e}", self.id))
+            })?;
         Ok(encoding.get_ids().to_vec())
     }
 
