@@ -100,9 +100,38 @@ impl Tokenizer {
         deadline: &Deadline,
         retry: &HubRetry,
     ) -> Result<Tokenizer> {
-        match spec {
-            TokenizerSpec::File(path) => Tokenizer::from_file(path),
-            TokenizerSpec::Repo(repo) => load_repo(repo, hub, deadline, retry),
+        // Parsing a large tokenizer.json is seconds of CPU in a debug build or on a busy
+        // machine and cannot be interrupted: it runs on a thread so the deadline still holds.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (spec2, hub2, deadline2, retry2) =
+            (spec.clone(), hub.clone(), *deadline, retry.clone());
+        let spawned = std::thread::Builder::new()
+            .name("tinkex-tokenizer".to_string())
+            .spawn(move || {
+                let _ = tx.send(match &spec2 {
+                    TokenizerSpec::File(path) => Tokenizer::from_file(path),
+                    TokenizerSpec::Repo(repo) => load_repo(repo, &hub2, &deadline2, &retry2),
+                });
+            });
+        if let Err(err) = spawned {
+            return Err(Error::Unexpected(format!(
+                "could not start a thread: {err}"
+            )));
+        }
+        // The grace lets the loader's own deadline error (which names the step) win.
+        match rx.recv_timeout(deadline.remaining() + std::time::Duration::from_millis(300)) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(tokenizer_error(
+                &spec.id(),
+                Category::Timeout,
+                format!(
+                    "timed out after {:.0} s while loading it",
+                    deadline.total().as_secs_f64()
+                ),
+            )),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Unexpected(
+                format!("loading tokenizer {} ended without a result", spec.id()),
+            )),
         }
     }
 
