@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo bench parity clean
+.PHONY: all build release test fmt-check clippy unit demo bench bench-batch parity clean
 
 all: build
 
@@ -31,3 +31,11 @@ demo:
 
 clean:
 	$(CARGO) clean
+
+# Benchmarks print numbers; they are not tests. `bench` runs every benchmark target.
+bench: bench-batch
+
+# Batch mode against the demo server at 100 ms per sample: --parallel 1/8/32/64, and memory for a long input.
+bench-batch:
+	$(CARGO) build --release -j$(JOBS) --bin tinkex --example batch_bench
+	./target/release/examples/batch_bench
