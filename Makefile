@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo run bench parity clean
+.PHONY: all build release test fmt-check clippy unit demo run bench bench-batch bench-startup parity clean
 
 all: build
 
@@ -48,8 +48,15 @@ parity:
 	$(CARGO) run --release -j$(JOBS) --example parity_fast -- 1000000
 
 # Whole-process start-up (load + encode + decode): empty process, warm and cold cache, no cache.
-.PHONY: bench-startup
 bench-startup:
 	$(CARGO) build --release -j$(JOBS) --bin tinkex --example demo_server --example run_bench --example startup_bench
 	$(CARGO) run --release -j$(JOBS) --example startup_bench
 	$(CARGO) run --release -j$(JOBS) --example run_bench
+
+# Benchmarks print numbers; they are not tests. `bench` runs every benchmark target.
+bench: bench-startup bench-batch
+
+# Batch mode against the demo server at 100 ms per sample: --parallel 1/8/32/64, and memory for a long input.
+bench-batch:
+	$(CARGO) build --release -j$(JOBS) --bin tinkex --example batch_bench
+	./target/release/examples/batch_bench

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::demo::DemoConfig;
+use crate::demo::{DemoConfig, SeqIds};
 use crate::demo_util::{asample_body, create_session_body, params, Api, Got};
 
 fn raw(api: &Api, path: &str, body: &str, extra: &[(&str, &str)]) -> Got {
@@ -239,20 +239,34 @@ fn asample_body_shape_is_strict() {
 }
 
 #[test]
-fn seq_id_may_repeat_but_not_jump() {
+fn seq_id_may_repeat_or_arrive_out_of_order_but_not_jump() {
     let api = Api::start(DemoConfig::default());
     let (_, ssid) = api.setup();
-    let send = |seq| {
-        api.asample(&asample_body(&ssid, seq, 1, params(Some(2))))
-            .status
-    };
-    assert_eq!(send(1), 400, "the first seq_id is 0");
-    assert_eq!(send(0), 200);
-    assert_eq!(send(0), 200, "a retry re-sends the same seq_id");
-    assert_eq!(send(1), 200);
-    let jump = api.asample(&asample_body(&ssid, 3, 1, params(Some(2))));
+    let send = |seq| api.asample(&asample_body(&ssid, seq, 1, params(Some(2))));
+    let window = SeqIds::WINDOW;
+    let far = send(window);
+    assert_eq!(far.status, 400, "the first seq_ids are 0…{}", window - 1);
+    assert!(far.detail().contains("out of sequence (expected 0…1023)"));
+    assert_eq!(send(-1).status, 400);
+    assert_eq!(
+        send(1).status,
+        200,
+        "parallel submissions arrive in any order"
+    );
+    assert_eq!(send(0).status, 200);
+    assert_eq!(send(0).status, 200, "a retry re-sends the same seq_id");
+    assert_eq!(
+        send(window + 1).status,
+        200,
+        "0 and 1 used: the window moved by 2"
+    );
+    let jump = send(window + 2);
     assert_eq!(jump.status, 400);
-    assert!(jump.detail().contains("out of sequence (expected 2)"));
+    assert!(
+        jump.detail().contains("expected 2…1025"),
+        "{}",
+        jump.detail()
+    );
 }
 
 #[test]

@@ -1,155 +1,123 @@
-//! End to end: the built `tinkex` binary against the demo server — a happy path per output mode,
-//! and a fault matrix (every fault kind, once and persistently, on every endpoint).
+//! End to end, the fault matrix: every fault kind, once and persistently, on every endpoint,
+//! against the built `tinkex` binary. Each case must end exactly as the retry rules say: a
+//! success, or the documented exit code with a `tinkex: error:` line, within the deadline + 1 s,
+//! leaving no output file behind.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::demo::model::demo_text;
-use crate::demo::{DemoConfig, DemoServer, Endpoint, FaultKind, FaultSpec, DEFAULT_TOKENIZER};
-use crate::e2e_util::{parallel, tinkex, Run, Scratch};
+use serde_json::Value;
+
+use crate::demo::{DemoConfig, DemoServer, Endpoint, FaultKind, FaultSpec};
+use crate::e2e_util::{parallel, run_args, tinkex, Run, Scratch};
 
 /// `--timeout` of the fault runs, in seconds.
-const DEADLINE: u64 = 4;
+const DEADLINE: u64 = 3;
 
-/// Heartbeats start 10 s into a run: these runs are kept busy that long.
-const HEARTBEAT_LATENCY_MS: u64 = 10_500;
+/// `--timeout` of the cases that make the 720 attempts of an hour of 402s (instant back-off,
+/// but a busy machine needs seconds for that many requests).
+const LONG_DEADLINE: u64 = 10;
+
+/// The first heartbeat is sent 10 s into a run: heartbeat cases keep the sample running longer.
+const HEARTBEAT_LATENCY_MS: u64 = 10_600;
 const HEARTBEAT_DEADLINE: u64 = 14;
 
-fn args(url: &str, extra: &[&str]) -> Vec<String> {
-    let base = [
-        "run",
-        "--base-url",
-        url,
-        "--api-key",
-        "tml-demo",
-        "--base-model",
-        "Qwen/Qwen3-8B",
-    ];
-    base.iter().chain(extra).map(|s| s.to_string()).collect()
-}
+/// Tokens each successful run samples.
+const MAX_TOKENS: usize = 4;
 
-fn with_text(url: &str, extra: &[&str]) -> Vec<String> {
-    let mut all = vec![
-        "--tokenizer",
-        DEFAULT_TOKENIZER,
-        "--prompt",
-        "Hello",
-        "--timeout",
-        "30",
-    ];
-    all.extend_from_slice(extra);
-    args(url, &all)
-}
+/// Cases run at once: most of them wait on a deadline, not on the CPU.
+const WORKERS: usize = 24;
 
-/// The one-sample demo answer to "Hello" (one token), as plain output prints it.
-fn hello_text() -> String {
-    format!("{}\n", demo_text(1, 0, 0, 1))
-}
-
-#[test]
-fn plain_output_is_the_decoded_demo_text() {
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
-    let scratch = Scratch::new();
-    let run = tinkex(
-        &with_text(&server.url(), &[]),
-        &scratch,
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, hello_text().as_str()),
-        "{}",
-        run.stderr
-    );
-}
-
-#[test]
-fn json_output_has_the_text_tokens_and_stop_reason() {
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
-    let scratch = Scratch::new();
-    let run = tinkex(
-        &with_text(&server.url(), &["--json"]),
-        &scratch,
-        Duration::from_secs(60),
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
-    let text = doc.to_string();
-    assert!(text.contains("offline demo server"), "{text}");
-    assert!(
-        text.contains("151645"),
-        "JSON keeps the final <|im_end|>: {text}"
-    );
-    assert!(text.contains("\"stop\""), "{text}");
-}
-
-#[test]
-fn output_file_gets_the_bytes_and_stdout_stays_empty() {
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
-    let scratch = Scratch::new();
-    let out = scratch.path().join("out/answer.txt");
-    let out_arg = out.to_string_lossy().into_owned();
-    let run = tinkex(
-        &with_text(&server.url(), &["--output", &out_arg]),
-        &scratch,
-        Duration::from_secs(60),
-    );
-    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.stderr);
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), hello_text());
-}
-
-#[test]
-fn tokens_only_prints_ids() {
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
-    let scratch = Scratch::new();
-    let prompt = scratch.file("prompt.json", "[9707]");
-    let prompt = prompt.to_string_lossy().into_owned();
-    let extra = [
-        "--tokens-only",
-        "--prompt-file",
-        &prompt,
-        "--max-tokens",
-        "3",
-        "--timeout",
-        "30",
-    ];
-    let run = tinkex(
-        &args(&server.url(), &extra),
-        &scratch,
-        Duration::from_secs(60),
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let ids: Vec<u32> = run
-        .stdout
-        .split_whitespace()
-        .map(|t| t.parse().unwrap())
-        .collect();
-    assert_eq!(ids.len(), 3, "{:?}", run.stdout);
-}
-
-/// One cell of the fault matrix.
+/// One cell of the matrix: `endpoint` gets `kind` on its first call, or on every call.
 #[derive(Clone, Copy, Debug)]
 struct Case {
     endpoint: Endpoint,
     kind: FaultKind,
-    times: Option<u32>,
+    persistent: bool,
 }
 
-/// What a case may end with: success, or one of these exit codes.
-fn allowed(case: Case) -> (bool, &'static [i32]) {
-    use FaultKind::*;
-    let retrieve = case.endpoint == Endpoint::RetrieveFuture;
-    if matches!(case.endpoint, Endpoint::Finish | Endpoint::Heartbeat) {
-        return (true, &[]); // never fails a run
+impl Case {
+    fn name(&self) -> String {
+        let times = if self.persistent { "" } else { "x1" };
+        format!("{}={}{times}", self.endpoint.name(), self.kind)
     }
-    match (case.kind, case.times) {
-        (Status(400 | 410), _) if !retrieve => (false, &[2]),
-        (Status(_) | Drop, Some(_)) => (true, &[]),
-        (Malformed, Some(_)) => (true, &[4]),
-        (Hang | Stall | Never, Some(_)) => (true, &[5]),
-        (Status(400), None) => (false, &[2, 4]),
-        (Status(_) | Drop | Malformed, None) => (false, &[4, 5]),
-        (Hang | Stall | Never, None) => (false, &[5]),
+
+    fn deadline(&self) -> u64 {
+        match (self.endpoint, self.kind) {
+            (Endpoint::Heartbeat, _) => HEARTBEAT_DEADLINE,
+            (_, FaultKind::Status(402)) if self.persistent => LONG_DEADLINE,
+            _ => DEADLINE,
+        }
+    }
+}
+
+/// How a case must end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// Exit 0 with the sample written.
+    Success,
+    /// This exit code, a `tinkex: error:` line, no output file.
+    Exit(i32),
+}
+
+/// The retry rules of PROTOCOL.md and the caps of DECISIONS.md, applied to one case. With
+/// `TINKEX_RETRY_SCALE=0` the caps counted in attempts or in (virtual) back-off time are
+/// reached at once, so they end in exit 4 long before the deadline; rules without a cap run
+/// into the deadline (exit 5).
+fn expected(case: Case) -> Expect {
+    use Expect::{Exit, Success};
+    use FaultKind::*;
+    let once = !case.persistent;
+    match case.endpoint {
+        // Neither ever fails a run.
+        Endpoint::Heartbeat | Endpoint::Finish => Success,
+        Endpoint::RetrieveFuture => match case.kind {
+            // A bare 400 is re-polled at most 3 times in a row, then quoted as a user error.
+            Status(400) => {
+                if once {
+                    Success
+                } else {
+                    Exit(2)
+                }
+            }
+            // 402 repeats for at most 1 h.
+            Status(402) => {
+                if once {
+                    Success
+                } else {
+                    Exit(4)
+                }
+            }
+            // 408/5xx/try_again: poll again at once; 429/drop: back off; 410: re-submit. No cap.
+            Status(_) | Drop | Never => {
+                if once {
+                    Success
+                } else {
+                    Exit(5)
+                }
+            }
+            // A 200 that cannot be decoded is a server failure; re-polling is not in the rules.
+            Malformed => Exit(4),
+            // The per-poll limit (45 s) and the stall limit (15 s) are past the deadline.
+            Hang | Stall => Exit(5),
+        },
+        // Setup calls and asample.
+        endpoint => match case.kind {
+            // Other 4xx are fatal user errors.
+            Status(400 | 410) => Exit(2),
+            // asample backpressure has no cap.
+            Status(429) if endpoint == Endpoint::Asample && !once => Exit(5),
+            // 10 retries (setup), 5 min of back-off (asample), 1 h of 402s.
+            Status(_) | Drop => {
+                if once {
+                    Success
+                } else {
+                    Exit(4)
+                }
+            }
+            Malformed => Exit(4),
+            // The request timeout (60 s) is past the deadline.
+            Hang | Stall | Never => Exit(5),
+        },
     }
 }
 
@@ -159,23 +127,43 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for endpoint in Endpoint::ALL {
         for kind in &kinds {
-            for times in [Some(1), None] {
+            for persistent in [false, true] {
                 cases.push(Case {
                     endpoint,
                     kind: *kind,
-                    times,
+                    persistent,
                 });
             }
         }
     }
+    // The longest cases first, so they overlap with everything else.
+    cases.sort_by_key(|c| std::cmp::Reverse(c.deadline()));
     cases
 }
 
-/// Runs one case; `Err` says what was wrong.
+/// The arguments of a case's run. `samplers` is only called when the model is given as a
+/// `--model-path` alone and a tokenizer is needed; every other case samples token ids.
+fn case_args(case: Case, url: &str, scratch: &Scratch) -> Vec<String> {
+    let prompt = scratch.file("prompt.json", "[1, 2]");
+    let out = scratch.join("out.json").to_string_lossy().into_owned();
+    let deadline = case.deadline().to_string();
+    let max_tokens = MAX_TOKENS.to_string();
+    let mut extra = vec!["--prompt-file", &prompt, "--json", "--output", &out];
+    extra.extend(["--max-tokens", &max_tokens, "--timeout", &deadline]);
+    if case.endpoint == Endpoint::Samplers {
+        extra.extend(["--model-path", "tinker://demo/sampler_weights/final"]);
+    } else {
+        extra.extend(["--base-model", "Qwen/Qwen3-8B", "--tokens-only"]);
+    }
+    run_args(url, &extra)
+}
+
+/// What a case did: `Err` says what was wrong; `Ok` tells whether the fault was ever hit.
 fn run_case(case: Case) -> Result<bool, String> {
+    let times = (!case.persistent).then_some(1);
     let heartbeat = case.endpoint == Endpoint::Heartbeat;
     let config = DemoConfig {
-        faults: vec![FaultSpec::new(case.endpoint, case.kind, case.times)],
+        faults: vec![FaultSpec::new(case.endpoint, case.kind, times)],
         jwt: case.endpoint == Endpoint::Auth,
         latency_ms: if heartbeat { HEARTBEAT_LATENCY_MS } else { 0 },
         poll_wait_ms: 200,
@@ -183,45 +171,13 @@ fn run_case(case: Case) -> Result<bool, String> {
     };
     let server = DemoServer::start(config)?;
     let scratch = Scratch::new();
-    let prompt = scratch.file("prompt.json", "[9707, 11]");
-    let out = scratch.path().join("out.txt");
-    let deadline = if heartbeat {
-        HEARTBEAT_DEADLINE
-    } else {
-        DEADLINE
-    };
-    let mut extra: Vec<String> = ["--tokens-only", "--max-tokens", "4", "--prompt-file"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    extra.extend([
-        prompt.to_string_lossy().into_owned(),
-        "--output".into(),
-        out.to_string_lossy().into_owned(),
-    ]);
-    extra.extend(["--timeout".into(), deadline.to_string()]);
-    let mut all = vec![
-        "run".to_string(),
-        "--base-url".into(),
-        server.url(),
-        "--api-key".into(),
-        "tml-demo".into(),
-    ];
-    if case.endpoint == Endpoint::Samplers {
-        all.extend([
-            "--model-path".into(),
-            "tinker://demo/sampler_weights/final".into(),
-        ]);
-    } else {
-        all.extend(["--base-model".into(), "Qwen/Qwen3-8B".into()]);
-    }
-    all.extend(extra);
-    let run = tinkex(&all, &scratch, Duration::from_secs(deadline + 10));
+    let args = case_args(case, &server.url(), &scratch);
+    let run = tinkex(&args, &scratch, Duration::from_secs(case.deadline() + 10));
     let reached = server
         .request_log()
         .iter()
         .any(|r| endpoint_of(&r.path) == Some(case.endpoint));
-    check(case, &run, deadline, out, &scratch).map(|()| reached)
+    check(case, &run, &scratch).map(|()| reached)
 }
 
 fn endpoint_of(path: &str) -> Option<Endpoint> {
@@ -236,50 +192,54 @@ fn endpoint_of(path: &str) -> Option<Endpoint> {
     name.parse().ok()
 }
 
-fn check(
-    case: Case,
-    run: &Run,
-    deadline: u64,
-    out: PathBuf,
-    scratch: &Scratch,
-) -> Result<(), String> {
-    let (ok_allowed, codes) = allowed(case);
-    let limit = Duration::from_secs(deadline + 1);
+fn check(case: Case, run: &Run, scratch: &Scratch) -> Result<(), String> {
+    let limit = Duration::from_secs(case.deadline() + 1);
     if run.elapsed > limit {
+        return Err(format!("took {:?}, past the deadline + 1 s", run.elapsed));
+    }
+    if !run.stdout.is_empty() {
         return Err(format!(
-            "took {:?} (deadline {deadline} s + 1 s)",
-            run.elapsed
+            "stdout is not empty with --output: {:?}",
+            run.stdout
         ));
     }
-    if run.code == 0 && ok_allowed {
-        let written = std::fs::read_to_string(&out).unwrap_or_default();
-        let ids = written
-            .split_whitespace()
-            .filter(|t| t.parse::<u32>().is_ok())
-            .count();
-        return if ids == 4 {
-            Ok(())
-        } else {
-            Err(format!("exit 0 but output {written:?}"))
-        };
-    }
-    if !codes.contains(&run.code) {
-        return Err(format!(
-            "exit {} (allowed: success {ok_allowed}, codes {codes:?}); stderr: {}",
+    let want = expected(case);
+    match want {
+        Expect::Success if run.code == 0 => check_written(scratch),
+        Expect::Exit(code) if run.code == code => check_failure(case, run, scratch),
+        _ => Err(format!(
+            "expected {want:?}, got exit {}; stderr: {}",
             run.code, run.stderr
-        ));
+        )),
     }
-    if !run.stderr.lines().any(|l| l.starts_with("tinkex: error: ")) {
-        return Err(format!(
-            "no `tinkex: error:` line in stderr: {}",
-            run.stderr
-        ));
+}
+
+/// The output file holds the JSON document with `MAX_TOKENS` sampled tokens.
+fn check_written(scratch: &Scratch) -> Result<(), String> {
+    let written = std::fs::read_to_string(scratch.join("out.json")).unwrap_or_default();
+    let doc: Value = serde_json::from_str(&written).map_err(|e| format!("{e}: {written:?}"))?;
+    match doc["sequences"][0]["tokens"].as_array() {
+        Some(tokens) if tokens.len() == MAX_TOKENS => Ok(()),
+        _ => Err(format!("exit 0 but the output is {written:?}")),
     }
-    let left: Vec<String> = scratch
-        .listing()
-        .into_iter()
-        .filter(|n| n != "prompt.json")
-        .collect();
+}
+
+/// One error line that says what happened, and nothing left in the scratch directory.
+fn check_failure(case: Case, run: &Run, scratch: &Scratch) -> Result<(), String> {
+    let errors = run.error_lines();
+    let [line] = errors.as_slice() else {
+        return Err(format!("not one `tinkex: error:` line: {}", run.stderr));
+    };
+    let wanted = match (run.code, case.kind) {
+        (5, _) => "timed out".to_string(),
+        (_, FaultKind::Status(code)) => format!("HTTP {code}"),
+        (_, FaultKind::Malformed) => "not valid".to_string(),
+        _ => String::new(),
+    };
+    if !line.contains(&wanted) {
+        return Err(format!("the error line does not say {wanted:?}: {line}"));
+    }
+    let left = scratch.listing_except(&["prompt.json"]);
     if !left.is_empty() {
         return Err(format!("files left behind after failure: {left:?}"));
     }
@@ -289,25 +249,26 @@ fn check(
 #[test]
 fn fault_matrix() {
     let cases = cases();
-    let results = parallel(cases.clone(), 24, run_case);
+    let results = parallel(cases.clone(), WORKERS, run_case);
     let mut failures = Vec::new();
-    let mut unreached = 0;
+    let mut unreached = Vec::new();
     for (case, result) in cases.iter().zip(&results) {
         match result {
-            Ok(reached) => unreached += usize::from(!reached),
-            Err(e) => failures.push(format!(
-                "{}={}{}: {e}",
-                case.endpoint.name(),
-                case.kind,
-                case.times.map_or(String::new(), |n| format!("x{n}"))
-            )),
+            Ok(true) => {}
+            Ok(false) => unreached.push(case.name()),
+            Err(e) => failures.push(format!("{}: {e}", case.name())),
         }
     }
-    let passed = cases.len() - failures.len();
-    println!(
-        "fault matrix: {} cases, {passed} passed, {unreached} never reached their endpoint",
-        cases.len()
+    let passed = cases.len() - failures.len() - unreached.len();
+    // Straight to stderr, past the test harness's capture: the count shows in every run.
+    let summary = format!(
+        "fault matrix: {} cases ({} endpoints × {} faults × once/always), {passed} passed\n",
+        cases.len(),
+        Endpoint::ALL.len(),
+        cases.len() / Endpoint::ALL.len() / 2
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), summary.as_bytes());
+    assert!(unreached.is_empty(), "faults never hit: {unreached:?}");
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

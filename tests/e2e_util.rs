@@ -1,10 +1,15 @@
-//! Runs the built `tinkex` binary with a clean environment against the in-process demo server.
+//! Runs the built `tinkex` binary with a clean environment against the in-process demo server,
+//! with a wall-clock limit, and runs many such cases on a few threads.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// The scratch subdirectory used as the Hugging Face hub cache (not an output of the run).
+pub const HUB_DIR: &str = "hub";
 
 /// What one run of the binary did.
 #[derive(Debug)]
@@ -19,17 +24,37 @@ pub struct Run {
     pub elapsed: Duration,
 }
 
+impl Run {
+    /// The `tinkex: error: …` lines of stderr.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("tinkex: error: "))
+            .collect()
+    }
+}
+
 /// A scratch directory: `HOME` for the run (no stored credentials) and room for files.
 pub struct Scratch {
     dir: tempfile::TempDir,
 }
 
 impl Scratch {
-    /// A fresh, empty directory.
+    /// A fresh directory holding only a hub cache in which `Qwen/Qwen3-8B` has a tokenizer, so
+    /// a run that must look its tokenizer up by model name finds it offline. It is the small
+    /// fixture, not Qwen3's: parsing that 11 MB file takes seconds in a debug build on a busy
+    /// machine, and these runs only need some tokenizer.
     pub fn new() -> Scratch {
-        Scratch {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path().join(HUB_DIR).join("models--Qwen--Qwen3-8B");
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let snapshot = repo.join("snapshots").join(commit);
+        fs::create_dir_all(&snapshot).expect("hub cache dir");
+        fs::create_dir_all(repo.join("refs")).expect("hub refs dir");
+        fs::write(repo.join("refs/main"), commit).expect("hub ref");
+        let small = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/small/tokenizer.json");
+        std::os::unix::fs::symlink(small, snapshot.join("tokenizer.json")).expect("hub cache link");
+        Scratch { dir }
     }
 
     /// The directory.
@@ -37,15 +62,20 @@ impl Scratch {
         self.dir.path()
     }
 
-    /// Writes `content` to `name` inside it and returns the path.
-    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+    /// Writes `content` to `name` inside it and returns the path as an argument.
+    pub fn file(&self, name: &str, content: &str) -> String {
         let path = self.dir.path().join(name);
         fs::write(&path, content).expect("write scratch file");
-        path
+        path.to_string_lossy().into_owned()
     }
 
-    /// The names of the files in it, sorted.
-    pub fn listing(&self) -> Vec<String> {
+    /// `name` inside it, as an argument.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The names of the entries in it other than the hub cache and `keep`, sorted.
+    pub fn listing_except(&self, keep: &[&str]) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.dir.path())
             .expect("read scratch dir")
             .map(|e| {
@@ -54,25 +84,31 @@ impl Scratch {
                     .to_string_lossy()
                     .into_owned()
             })
+            .filter(|n| n != HUB_DIR && !keep.contains(&n.as_str()))
             .collect();
         names.sort();
         names
     }
 }
 
-/// Runs `tinkex ARGS` with only PATH, HOME (the scratch dir), `TINKEX_RETRY_SCALE=0` and
-/// `HF_HUB_OFFLINE=1` set; kills it if it outlives `kill_after`.
+/// Runs `tinkex ARGS` from the crate root with only PATH, HOME (the scratch dir), the hub cache,
+/// `HF_HUB_OFFLINE=1`, `NO_PROXY` for loopback and `TINKEX_RETRY_SCALE=0` set; kills it if it
+/// outlives `kill_after`.
 pub fn tinkex(args: &[String], scratch: &Scratch, kill_after: Duration) -> Run {
-    let out_path = scratch.path().join(".stdout");
-    let err_path = scratch.path().join(".stderr");
+    let captured = tempfile::tempdir().expect("capture dir");
+    let out_path = captured.path().join("stdout");
+    let err_path = captured.path().join("stderr");
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tinkex"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", scratch.path())
-        .env("TINKEX_RETRY_SCALE", "0")
+        .env("HF_HUB_CACHE", scratch.path().join(HUB_DIR))
         .env("HF_HUB_OFFLINE", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("TINKEX_RETRY_SCALE", "0")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).expect("stdout file"))
         .stderr(File::create(&err_path).expect("stderr file"))
@@ -87,34 +123,31 @@ pub fn tinkex(args: &[String], scratch: &Scratch, kill_after: Duration) -> Run {
             let _ = child.wait();
             break -1;
         }
-        thread::sleep(Duration::from_millis(10));
+        thread::sleep(Duration::from_millis(5));
     };
     let elapsed = started.elapsed();
-    let read = |p: &Path| {
-        let text = fs::read_to_string(p).unwrap_or_default();
-        let _ = fs::remove_file(p);
-        text
-    };
     Run {
         code,
-        stdout: read(&out_path),
-        stderr: read(&err_path),
+        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
         elapsed,
     }
 }
 
-/// Runs `jobs` on up to `workers` threads and returns their results in input order.
+/// Runs `jobs` on up to `workers` threads, first job first, and returns results in input order.
 pub fn parallel<T: Send, R: Send>(
     jobs: Vec<T>,
     workers: usize,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let jobs = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
-    let results = std::sync::Mutex::new(Vec::new());
+    let mut queue: Vec<(usize, T)> = jobs.into_iter().enumerate().collect();
+    queue.reverse();
+    let queue = Mutex::new(queue);
+    let results = Mutex::new(Vec::new());
     thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                let job = jobs.lock().unwrap().pop();
+                let job = queue.lock().unwrap().pop();
                 let Some((i, job)) = job else { return };
                 let r = f(job);
                 results.lock().unwrap().push((i, r));
@@ -124,4 +157,13 @@ pub fn parallel<T: Send, R: Send>(
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `run --base-url URL --api-key tml-demo` followed by `extra`.
+pub fn run_args(url: &str, extra: &[&str]) -> Vec<String> {
+    ["run", "--base-url", url, "--api-key", "tml-demo"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
 }

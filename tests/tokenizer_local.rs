@@ -310,3 +310,19 @@ fn a_malformed_repo_id_is_a_user_error_before_any_request() {
         "{message}"
     );
 }
+
+#[test]
+fn parsing_a_large_tokenizer_stops_at_the_deadline() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/qwen3/tokenizer.json");
+    let spec = TokenizerSpec::File(path);
+    let deadline = tinkex::Deadline::after(std::time::Duration::from_millis(5));
+    let started = std::time::Instant::now();
+    let err = Tokenizer::load(&spec, &settings(&[]), &deadline).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(err.category(), Category::Timeout, "{err}");
+    assert!(
+        err.to_string().starts_with("Failed to load tokenizer ")
+            && err.to_string().contains("timed out"),
+        "{err}"
+    );
+}

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
@@ -18,6 +18,7 @@ type Links = Arc<Mutex<HashMap<SocketAddr, (TcpStream, TcpStream)>>>;
 pub struct Relay {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    made: Arc<AtomicU64>,
     links: Links,
     accept: Mutex<Option<JoinHandle<()>>>,
 }
@@ -29,13 +30,15 @@ impl Relay {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let links: Links = Arc::default();
-        let (stop2, links2) = (stop.clone(), links.clone());
+        let made = Arc::new(AtomicU64::new(0));
+        let (stop2, links2, made2) = (stop.clone(), links.clone(), made.clone());
         let accept = thread::Builder::new()
             .name("demo-relay".into())
-            .spawn(move || accept_loop(listener, inner, &stop2, &links2))?;
+            .spawn(move || accept_loop(listener, inner, &stop2, &links2, &made2))?;
         Ok(Relay {
             addr,
             stop,
+            made,
             links,
             accept: Mutex::new(Some(accept)),
         })
@@ -44,6 +47,11 @@ impl Relay {
     /// The public address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many client connections have been relayed so far.
+    pub fn connections(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
     }
 
     /// Closes the client connection whose inner-side address is `inner_peer`, without an answer.
@@ -80,12 +88,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn accept_loop(listener: TcpListener, inner: SocketAddr, stop: &AtomicBool, links: &Links) {
+fn accept_loop(
+    listener: TcpListener,
+    inner: SocketAddr,
+    stop: &AtomicBool,
+    links: &Links,
+    made: &AtomicU64,
+) {
     for client in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(client) = client else { continue };
+        made.fetch_add(1, Ordering::Relaxed);
         // A link that cannot be made just looks like a refused connection to the client.
         let _ = link(client, inner, links);
     }

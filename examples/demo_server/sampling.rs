@@ -1,5 +1,6 @@
 //! `asample` (strict body checks, seq_id rules) and `retrieve_future` (long-poll, try_again, result).
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
@@ -82,20 +83,51 @@ pub fn asample(ctx: &Ctx, call: &Call) -> Handled {
     ))
 }
 
-/// Accepts the next `seq_id` of the sampling session, or the last one again (a retry).
+/// Accepts a `seq_id` not used before within the in-flight window, or a used one again (a retry).
 fn check_seq(ctx: &Ctx, ssid: &str, seq: i64) -> Result<(), Answer> {
     let mut state = ctx.state();
     let sampler = state
         .samplers
         .get_mut(ssid)
         .ok_or_else(|| Answer::detail(404, format!("Sampler not found: {ssid}")))?;
-    let expected = sampler.last_seq.map_or(0, |last| last + 1);
-    if seq != expected && Some(seq) != sampler.last_seq {
-        let detail = format!("asample: seq_id {seq} is out of sequence (expected {expected})");
-        return Err(Answer::detail(400, detail));
+    sampler
+        .seqs
+        .accept(seq)
+        .map_err(|detail| Answer::detail(400, detail))
+}
+
+/// The `seq_id`s a sampling session has accepted. Parallel clients hand them out in order but
+/// their requests arrive in any order, so any id of the next [`SeqIds::WINDOW`] is accepted;
+/// an id far ahead (or negative) means a client that does not count from 0 by one.
+#[derive(Debug, Default)]
+pub struct SeqIds {
+    /// Every id below this one has been accepted.
+    below: i64,
+    /// Accepted ids at or above `below`.
+    ahead: BTreeSet<i64>,
+}
+
+impl SeqIds {
+    /// How far past the lowest unused id a new id may be.
+    pub const WINDOW: i64 = 1024;
+
+    /// Records `seq`; the error explains why it is out of sequence.
+    pub fn accept(&mut self, seq: i64) -> Result<(), String> {
+        if (0..self.below).contains(&seq) || self.ahead.contains(&seq) {
+            return Ok(());
+        }
+        if seq < 0 || seq >= self.below + Self::WINDOW {
+            let (lo, hi) = (self.below, self.below + Self::WINDOW - 1);
+            return Err(format!(
+                "asample: seq_id {seq} is out of sequence (expected {lo}…{hi})"
+            ));
+        }
+        self.ahead.insert(seq);
+        while self.ahead.remove(&self.below) {
+            self.below += 1;
+        }
+        Ok(())
     }
-    sampler.last_seq = Some(seq);
-    Ok(())
 }
 
 fn check_order(obj: &Map<String, Value>, what: &str, order: &[&str]) -> Result<(), Answer> {

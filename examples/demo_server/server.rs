@@ -37,6 +37,8 @@ pub use faults::{Endpoint, FaultKind, FaultSpec};
 use handlers::Ctx;
 use relay::Relay;
 use reply::{Answer, Call, Reply};
+#[allow(unused_imports)] // the tests' window check
+pub use sampling::SeqIds;
 
 /// The fixture tokenizer, found from the crate root at compile time.
 pub const DEFAULT_TOKENIZER: &str =
@@ -197,6 +199,11 @@ impl DemoServer {
             started: Instant::now(),
         });
         let http = Arc::new(http);
+        let shared3 = shared.clone();
+        thread::Builder::new()
+            .name("demo-unstick".into())
+            .spawn(move || unstick(&shared3, inner))
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
         let (http2, shared2) = (http.clone(), shared.clone());
         let dispatcher = thread::Builder::new()
             .name("demo-dispatch".into())
@@ -243,6 +250,28 @@ impl Drop for DemoServer {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How often [`unstick`] knocks, and for how long after a new client connection.
+const UNSTICK_EVERY: Duration = Duration::from_millis(10);
+const UNSTICK_FOR: Duration = Duration::from_millis(300);
+
+/// Works around a race in tiny_http 0.12's connection thread pool: when connections arrive in a
+/// burst, its count of idle threads is stale, so a new connection can be queued with no thread
+/// woken for it, and it then waits until some other connection closes (seconds, with
+/// keep-alive clients). Shortly after each new client connection, an empty connection every
+/// few milliseconds makes a thread finish a task and pick up whatever is queued.
+fn unstick(shared: &Shared, inner: std::net::SocketAddr) {
+    let (mut seen, mut changed) = (0, Instant::now());
+    while !shared.ctx.stopper.wait(UNSTICK_EVERY) {
+        let made = shared.relay.connections();
+        if made != seen {
+            (seen, changed) = (made, Instant::now());
+        }
+        if changed.elapsed() < UNSTICK_FOR {
+            drop(std::net::TcpStream::connect(inner));
+        }
+    }
 }
 
 /// Hands each request to its own thread: held and long-polled requests must not starve others.

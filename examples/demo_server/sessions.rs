@@ -8,7 +8,7 @@ use super::handlers::Ctx;
 use super::reply::{
     body_object, check_fields, check_type, get_i64, get_str, Answer, Call, Handled,
 };
-use super::sampling::RequestState;
+use super::sampling::{RequestState, SeqIds};
 
 /// The `sdk_version` tinkex must send (PROTOCOL.md).
 const SDK_VERSION: &str = "0.38.0";
@@ -43,8 +43,8 @@ pub struct SessionState {
 pub struct SamplerState {
     base_model: Option<String>,
     model_path: Option<String>,
-    /// The last `seq_id` accepted by asample.
-    pub last_seq: Option<i64>,
+    /// The `seq_id`s accepted by asample.
+    pub seqs: SeqIds,
 }
 
 fn check_sdk_version(obj: &serde_json::Map<String, Value>, what: &str) -> Result<(), Answer> {
@@ -193,7 +193,7 @@ pub fn create_sampling_session(ctx: &Ctx, call: &Call) -> Handled {
     let sampler = SamplerState {
         base_model: base_model.map(String::from),
         model_path: model_path.map(String::from),
-        last_seq: None,
+        seqs: SeqIds::default(),
     };
     state.samplers.insert(ssid.clone(), sampler);
     Ok(Answer::json(200, &json!({ "sampling_session_id": ssid })))

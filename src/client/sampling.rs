@@ -262,6 +262,8 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
             Ok(reply) => return Err(fatal_reply(SUBMIT_STEP, &reply, None)),
         };
         billing.reset();
+        // A request cut short by the deadline is the deadline's failure, not an exhausted retry.
+        deadline.check(SUBMIT_STEP)?;
         if clock.elapsed() >= retry::RETRY_WINDOW {
             return Err(status::exhausted(SUBMIT_STEP, &last, None));
         }

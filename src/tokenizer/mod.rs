@@ -128,9 +128,45 @@ impl Tokenizer {
         retry: &HubRetry,
         options: &TokenizerOptions,
     ) -> Result<Tokenizer> {
-        match spec {
-            TokenizerSpec::File(path) => Tokenizer::from_file_with(path, options),
-            TokenizerSpec::Repo(repo) => load_repo(repo, hub, deadline, retry, options),
+        // Parsing a large tokenizer.json (a cold cache, a debug build, a busy machine) is
+        // seconds of CPU that cannot be interrupted: it runs on a thread so the deadline holds.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (spec2, hub2, deadline2, retry2, options2) = (
+            spec.clone(),
+            hub.clone(),
+            *deadline,
+            retry.clone(),
+            options.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("tinkex-tokenizer".to_string())
+            .spawn(move || {
+                let _ = tx.send(match &spec2 {
+                    TokenizerSpec::File(path) => Tokenizer::from_file_with(path, &options2),
+                    TokenizerSpec::Repo(repo) => {
+                        load_repo(repo, &hub2, &deadline2, &retry2, &options2)
+                    }
+                });
+            });
+        if let Err(err) = spawned {
+            return Err(Error::Unexpected(format!(
+                "could not start a thread: {err}"
+            )));
+        }
+        // The grace lets the loader's own deadline error (which names the step) win.
+        match rx.recv_timeout(deadline.remaining() + std::time::Duration::from_millis(300)) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(tokenizer_error(
+                &spec.id(),
+                Category::Timeout,
+                format!(
+                    "timed out after {:.0} s while loading it",
+                    deadline.total().as_secs_f64()
+                ),
+            )),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Unexpected(
+                format!("loading tokenizer {} ended without a result", spec.id()),
+            )),
         }
     }
 
