@@ -1,5 +1,8 @@
-//! Whole-process cost of a text-prompt `tinkex run` against the local demo server: wall time
-//! and peak RSS with a cold tokenizer cache, a warm one, and `--no-tokenizer-cache`.
+//! Whole-process cost of a text-prompt `tinkex run` against the local demo server: wall time,
+//! CPU time and peak RSS with a cold tokenizer cache, a warm one, and `--no-tokenizer-cache`,
+//! beside a token-id prompt (`--tokens-only`: no tokenizer at all) as the baseline. The demo
+//! server's own round trips are in every wall time; the difference to the baseline is the
+//! tokenizer's cost.
 //!
 //! Usage (after `cargo build --release --bin tinkex --example demo_server`):
 //! `cargo run --release --example run_bench [RUNS]` (`make bench-startup`).
@@ -26,41 +29,76 @@ fn main() {
     let (mut server, url) = start_server(&server_bin);
     let scratch = tempfile::tempdir().expect("temporary directory");
     let warm = scratch.path().join("warm");
-    run_once(&tinkex, &url, &warm, false); // fills the cache the warm runs use
-    println!("tinkex run --prompt … against the demo server; median of {runs} runs (min–max)");
-    println!("{:<10} {:>24} {:>12}", "cache", "wall", "peak RSS");
-    for mode in ["warm", "cold", "off"] {
-        let count = if mode == "warm" {
+    run_once(&tinkex, &url, &warm, Mode::Warm); // fills the cache the warm runs use
+    println!("tinkex run against the demo server; median of {runs} runs (min–max)");
+    println!(
+        "{:<22} {:>24} {:>10} {:>12}",
+        "prompt / cache", "wall", "CPU", "peak RSS"
+    );
+    for mode in [Mode::Tokens, Mode::Warm, Mode::Cold, Mode::Off] {
+        let count = if matches!(mode, Mode::Warm | Mode::Tokens) {
             runs
         } else {
             runs.div_ceil(3)
         };
-        let mut samples: Vec<(Duration, u64)> = (0..count)
-            .map(|i| match mode {
-                "cold" => run_once(
-                    &tinkex,
-                    &url,
-                    &scratch.path().join(format!("cold{i}")),
-                    false,
-                ),
-                "off" => run_once(&tinkex, &url, &warm, true),
-                _ => run_once(&tinkex, &url, &warm, false),
+        let mut samples: Vec<Sample> = (0..count)
+            .map(|i| {
+                let dir = match mode {
+                    Mode::Cold => scratch.path().join(format!("cold{i}")),
+                    _ => warm.clone(),
+                };
+                run_once(&tinkex, &url, &dir, mode)
             })
             .collect();
-        samples.sort();
-        let mut rss: Vec<u64> = samples.iter().map(|s| s.1).collect();
-        rss.sort();
+        samples.sort_by_key(|s| s.wall);
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "{mode:<10} {:>10.1} ms ({:.1}–{:.1}) {:>9.1} MiB",
-            ms(samples[samples.len() / 2].0),
-            ms(samples[0].0),
-            ms(samples[samples.len() - 1].0),
-            rss[rss.len() / 2] as f64 / 1024.0
+            "{:<22} {:>10.1} ms ({:.1}–{:.1}) {:>7.1} ms {:>8.1} MiB",
+            mode.label(),
+            ms(samples[samples.len() / 2].wall),
+            ms(samples[0].wall),
+            ms(samples[samples.len() - 1].wall),
+            median(samples.iter().map(|s| ms(s.cpu)).collect()),
+            median(samples.iter().map(|s| s.peak_kib as f64 / 1024.0).collect())
         );
     }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// What one run measures.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// A token-id prompt with `--tokens-only`: no tokenizer.
+    Tokens,
+    /// Text prompt, cache already built.
+    Warm,
+    /// Text prompt, empty cache directory.
+    Cold,
+    /// Text prompt, `--no-tokenizer-cache`.
+    Off,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Tokens => "token ids (baseline)",
+            Mode::Warm => "text, warm cache",
+            Mode::Cold => "text, cold cache",
+            Mode::Off => "text, cache off",
+        }
+    }
+}
+
+/// One run's numbers.
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+    peak_kib: u64,
 }
 
 /// Starts the demo server on a free port and returns it with its URL.
@@ -83,8 +121,8 @@ fn start_server(bin: &Path) -> (Child, String) {
     (server, url)
 }
 
-/// One `tinkex run` with its own cache directory; returns wall time and peak RSS (KiB).
-fn run_once(tinkex: &Path, url: &str, cache: &PathBuf, no_cache: bool) -> (Duration, u64) {
+/// One `tinkex run` with its own cache directory.
+fn run_once(tinkex: &Path, url: &str, cache: &PathBuf, mode: Mode) -> Sample {
     let tokenizer = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/qwen3/tokenizer.json");
     let mut command = Command::new(tinkex);
     command
@@ -98,30 +136,48 @@ fn run_once(tinkex: &Path, url: &str, cache: &PathBuf, no_cache: bool) -> (Durat
             "Qwen/Qwen3-8B",
             "-q",
         ])
-        .arg("--tokenizer")
-        .arg(&tokenizer)
-        .args([
-            "--prompt",
-            "Write a haiku about the sea, then explain one word choice.",
-            "--max-tokens",
-            "16",
-        ])
+        .args(["--max-tokens", "16"])
         .env("XDG_CACHE_HOME", cache)
         .env("NO_PROXY", "127.0.0.1")
         .stdout(Stdio::null());
-    if no_cache {
+    match mode {
+        Mode::Tokens => {
+            let prompt = cache.with_extension("prompt.json");
+            std::fs::write(&prompt, "[7985, 264, 6386, 38242, 911, 279, 9396]")
+                .expect("prompt file");
+            command
+                .arg("--prompt-file")
+                .arg(prompt)
+                .arg("--tokens-only");
+        }
+        _ => {
+            command.arg("--tokenizer").arg(&tokenizer);
+            command.args([
+                "--prompt",
+                "Write a haiku about the sea, then explain one word choice.",
+            ]);
+        }
+    }
+    if matches!(mode, Mode::Off) {
         command.arg("--no-tokenizer-cache");
     }
     let started = Instant::now();
     let child = command.spawn().expect("tinkex starts");
-    let (status, peak_kib) = wait_with_rusage(child);
+    let (status, usage) = wait_with_rusage(child);
     let wall = started.elapsed();
     assert!(status == 0, "tinkex run failed with status {status}");
-    (wall, peak_kib)
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Sample {
+        wall,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        peak_kib: usage.ru_maxrss as u64,
+    }
 }
 
-/// Waits for `child` with wait4(2), which reports that one child's peak RSS.
-fn wait_with_rusage(child: Child) -> (i32, u64) {
+/// Waits for `child` with wait4(2), which reports that one child's resource use.
+fn wait_with_rusage(child: Child) -> (i32, libc::rusage) {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid value; wait4 fills it for our own child.
@@ -129,5 +185,5 @@ fn wait_with_rusage(child: Child) -> (i32, u64) {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4 failed");
     std::mem::forget(child); // already reaped
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
+    (libc::WEXITSTATUS(status), usage)
 }
