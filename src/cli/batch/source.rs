@@ -121,38 +121,17 @@ impl InputFile {
             chat_lines: 0,
         };
         let mut bad = BadLines::default();
-        for Line {
-            number,
-            offset,
-            text,
-        } in self.lines()?
-        {
-            let item = match text.and_then(|t| parse_line(&t, number, defaults)) {
-                Ok(item) => item,
-                Err(message) => {
-                    bad.note(number, message);
-                    continue;
+        for line in self.lines()? {
+            let number = line.number;
+            match self.check(line, defaults, tokens_only, &mut ids, &mut reader)? {
+                Err(problem) => bad.note(number, problem),
+                Ok((item, key)) => {
+                    scan.count += 1;
+                    scan.chat_lines += usize::from(needs_chat(&item, defaults));
+                    if resumed.contains(&key)? {
+                        scan.done.insert(number);
+                    }
                 }
-            };
-            if let Some(problem) = line_problem(&item, tokens_only) {
-                bad.note(number, problem);
-                continue;
-            }
-            let key = id_key(&item.id);
-            let earlier = ids.find(&key, |(at, line)| {
-                let reader = self.reader(&mut reader)?;
-                let text = line_at(reader, at).map_err(|e| self.read_error(e))?;
-                Ok::<_, Error>(line_id_key(&text, line).as_deref() == Some(key.as_str()))
-            })?;
-            if let Some((_, first)) = earlier {
-                bad.note(number, format!("id {} repeats line {first}", item.id));
-                continue;
-            }
-            ids.insert_new(&key, (offset, number));
-            scan.count += 1;
-            scan.chat_lines += usize::from(needs_chat(&item, defaults));
-            if resumed.contains(&key)? {
-                scan.done.insert(number);
             }
         }
         bad.refuse(&self.label)?;
@@ -163,6 +142,38 @@ impl InputFile {
             )));
         }
         Ok(scan)
+    }
+
+    /// One line parsed and checked, its id recorded; the item and its id key, or the problem.
+    fn check(
+        &self,
+        line: Line,
+        defaults: &LineDefaults,
+        tokens_only: bool,
+        ids: &mut IdIndex<(u64, usize)>,
+        reader: &mut Option<BufReader<File>>,
+    ) -> Result<std::result::Result<(BatchItem, String), String>> {
+        let item = match line
+            .text
+            .and_then(|t| parse_line(&t, line.number, defaults))
+        {
+            Ok(item) => item,
+            Err(message) => return Ok(Err(message)),
+        };
+        if let Some(problem) = line_problem(&item, tokens_only) {
+            return Ok(Err(problem));
+        }
+        let key = id_key(&item.id);
+        let earlier = ids.find(&key, |(at, number)| {
+            let reader = self.reader(reader)?;
+            let text = line_at(reader, at).map_err(|e| self.read_error(e))?;
+            Ok::<_, Error>(line_id_key(&text, number).as_deref() == Some(key.as_str()))
+        })?;
+        if let Some((_, first)) = earlier {
+            return Ok(Err(format!("id {} repeats line {first}", item.id)));
+        }
+        ids.insert_new(&key, (line.offset, line.number));
+        Ok(Ok((item, key)))
     }
 
     /// A second handle on the input, opened on first use, to read earlier lines back.
