@@ -51,8 +51,19 @@ fn chat_flag_errors_are_usage_errors() {
         "--messages - and --prompt-file - cannot both read stdin",
     );
     usage_error(
-        &["run", "--base-model", "m", "--chat", "--input", "in.jsonl"],
-        "chat mode takes one conversation: it cannot be used with --input (batch mode)",
+        &["run", "--base-model", "m", "--messages", "m.json", "--input", "in.jsonl"],
+        "--messages is one conversation: in batch mode each --input line gives its own \"messages\"",
+    );
+    usage_error(
+        &[
+            "run",
+            "--base-model",
+            "m",
+            "--no-think",
+            "--input",
+            "in.jsonl",
+        ],
+        "--no-think is for chat mode: add --chat (or --system)",
     );
     usage_error(
         &["run", "--model-path", "tinker://r/sampler_weights/x", "--prompt", "hi", "--print-prompt"],

@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod chat_batch;
 mod chat_cli;
 mod chat_cli_errors;
 mod chat_engine;

@@ -79,6 +79,12 @@ fn text_part(part: &Value) -> Option<&str> {
 pub fn parse_messages(bytes: &[u8], origin: &str) -> Result<Vec<Message>> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::input(format!("{origin} is not valid JSON: {e}")))?;
+    messages_from_value(value, origin)
+}
+
+/// Messages from an already parsed JSON value (a batch line's `"messages"`), checked as
+/// [`parse_messages`] checks a file; `origin` names the value in errors.
+pub fn messages_from_value(value: Value, origin: &str) -> Result<Vec<Message>> {
     let Value::Array(items) = value else {
         return Err(messages_error(
             origin,

@@ -17,7 +17,7 @@ use std::sync::Once;
 use serde_json::{Map, Value};
 
 pub use engine::{plain_generation_blocks, render_template, RenderOptions, FUEL};
-pub use messages::{has_think_block, parse_messages, Message, ROLES};
+pub use messages::{has_think_block, messages_from_value, parse_messages, Message, ROLES};
 pub use models::{
     choose_renderer, default_stops, renderer_for_model, think_arg, Renderer, Stop, RENDERER_NAMES,
 };

@@ -26,6 +26,8 @@ pub struct Outcome<'a> {
     pub response: &'a SampleResponse,
     /// Stop token ids that were sent, left out of plain text when they end a sample.
     pub stop_tokens: &'a [u32],
+    /// Chat mode's renderer and stops (`{"renderer", "stop"}`), shown in JSON output.
+    pub chat: Option<Value>,
 }
 
 /// Renders `outcome` as the bytes stdout or `--output` should hold.
@@ -164,6 +166,9 @@ fn json_document(outcome: &Outcome, decoder: Option<&dyn TextDecoder>) -> Result
     let mut document = Map::new();
     document.insert("model".into(), json!(outcome.model));
     document.insert("prompt_tokens".into(), json!(outcome.prompt_tokens));
+    if let Some(chat) = &outcome.chat {
+        document.insert("chat".into(), chat.clone());
+    }
     document.insert("sequences".into(), Value::Array(sequences));
     if let Some(logprobs) = &response.prompt_logprobs {
         document.insert("prompt_logprobs".into(), json!(logprobs));
@@ -235,6 +240,7 @@ mod tests {
             prompt_tokens: 3,
             response: resp,
             stop_tokens: stops,
+            chat: None,
         };
         String::from_utf8(render(&outcome, options, Some(&Letters)).unwrap()).unwrap()
     }
@@ -321,6 +327,39 @@ mod tests {
             ]
         );
         assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn chat_runs_add_their_renderer_and_stops_after_the_prompt_count() {
+        let resp = response(vec![sequence(&[7, 5], StopReason::Stop)]);
+        let outcome = Outcome {
+            model: "m",
+            prompt_tokens: 3,
+            response: &resp,
+            stop_tokens: &[5],
+            chat: Some(json!({"renderer": "hf", "stop": [5]})),
+        };
+        let json_options = OutputOptions {
+            json: true,
+            ..options()
+        };
+        let text =
+            String::from_utf8(render(&outcome, &json_options, Some(&Letters)).unwrap()).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "model",
+                "prompt_tokens",
+                "chat",
+                "sequences",
+                "prompt_cache_hit_tokens"
+            ]
+        );
+        assert_eq!(value["chat"], json!({"renderer": "hf", "stop": [5]}));
+        let plain = render(&outcome, &options(), Some(&Letters)).unwrap();
+        assert_eq!(plain, b"h\n", "the sent stop token is left out");
     }
 
     #[test]

@@ -81,10 +81,17 @@ fn single(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
                 prepare_with(config, input, &loader, Some(spec), &model, &deadline)?
             }
         };
+        let chat = prepared
+            .renderer
+            .map(|r| chat::chat_value(r, prepared.stop.as_ref()));
         let mut config = config.clone();
         config.params.stop = prepared.stop;
         let tokenizer = tokenizer.as_ref();
-        sample_and_write(&config, &sampler, prepared.tokens, tokenizer, started)
+        let prompt = PreparedPrompt {
+            tokens: prepared.tokens,
+            chat,
+        };
+        sample_and_write(&config, &sampler, prompt, tokenizer, started)
     })();
     service.finish(result.is_ok());
     result
@@ -233,10 +240,16 @@ pub fn stop_token_ids(stop: &Option<StopCondition>) -> Vec<u32> {
     }
 }
 
+/// The encoded prompt, and in chat mode the `"chat"` entry of JSON output.
+struct PreparedPrompt {
+    tokens: Vec<u32>,
+    chat: Option<serde_json::Value>,
+}
+
 fn sample_and_write(
     config: &RunConfig,
     sampler: &SamplingClient,
-    tokens: Vec<u32>,
+    PreparedPrompt { tokens, chat }: PreparedPrompt,
     tokenizer: Option<&Tokenizer>,
     started: Instant,
 ) -> Result<()> {
@@ -260,6 +273,7 @@ fn sample_and_write(
         prompt_tokens,
         response: &response,
         stop_tokens: &stop_tokens,
+        chat,
     };
     let bytes = output::render(
         &outcome,

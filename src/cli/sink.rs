@@ -29,6 +29,14 @@ pub fn to_stdout(bytes: &[u8]) -> Result<Delivery> {
 ///
 /// A failure at any step removes the temp file and leaves any existing file untouched.
 pub fn to_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |out| out.write_all(bytes))
+}
+
+/// [`to_file_atomically`] with the content streamed by `fill`, so it need not fit in memory.
+pub fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
     let context = |what: &str| format!("--output {}: cannot {what}", path.display());
     if path.is_dir() {
         return Err(Error::input(format!(
@@ -43,7 +51,7 @@ pub fn to_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::create_dir_all(&parent).map_err(|e| Error::io(context("create its directory"), e))?;
     let temp = temp_path(&parent, path);
     super::signals::set_pending_temp(Some(&temp));
-    let written = write_synced(&temp, bytes).and_then(|()| fs::rename(&temp, path));
+    let written = write_synced(&temp, fill).and_then(|()| fs::rename(&temp, path));
     super::signals::set_pending_temp(None);
     if let Err(e) = written {
         let _ = fs::remove_file(&temp);
@@ -52,10 +60,14 @@ pub fn to_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn write_synced(temp: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::options().write(true).create_new(true).open(temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+fn write_synced(
+    temp: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let file = File::options().write(true).create_new(true).open(temp)?;
+    let mut out = io::BufWriter::new(file);
+    fill(&mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 fn temp_path(dir: &Path, target: &Path) -> PathBuf {

@@ -3,9 +3,19 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::chat::{self, Message};
 use crate::cli::prompt::Prompt;
 use crate::cli::values::{MaxTokens, Positive, Temperature, TopK, TopP};
 use crate::client::{SamplingParams, StopCondition};
+
+/// What a line asks to sample from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineInput {
+    /// `"prompt"` (text) or `"tokens"` (ids).
+    Prompt(Prompt),
+    /// `"messages"`: a conversation to render in the model's chat format.
+    Messages(Vec<Message>),
+}
 
 /// One prompt of a batch, ready to sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,12 +24,14 @@ pub struct BatchItem {
     pub line: usize,
     /// The line's `id`, else its line number.
     pub id: Value,
-    /// Text or token ids.
-    pub prompt: Prompt,
+    /// Text, token ids or messages.
+    pub input: LineInput,
     /// How many samples.
     pub num_samples: u32,
     /// Sampling parameters: the flags' values with the line's overrides applied.
     pub params: SamplingParams,
+    /// Whether the line or the flags set the stops (else chat mode sends its defaults).
+    pub stop_set: bool,
 }
 
 /// A stop override: one string, several strings, or token ids.
@@ -37,6 +49,7 @@ struct RawLine {
     id: Option<Value>,
     prompt: Option<String>,
     tokens: Option<Vec<u32>>,
+    messages: Option<Value>,
     max_tokens: Option<u64>,
     temperature: Option<f64>,
     top_k: Option<i64>,
@@ -53,6 +66,8 @@ pub struct LineDefaults {
     pub num_samples: u32,
     /// The flags' sampling parameters.
     pub params: SamplingParams,
+    /// `--chat`/`--system`: `"prompt"` lines are user messages, and `"tokens"` lines are refused.
+    pub chat: bool,
 }
 
 /// The canonical text of an id, for duplicate detection and resume.
@@ -72,14 +87,12 @@ pub fn parse_line(text: &str, line: usize, defaults: &LineDefaults) -> Result<Ba
         Some(id @ (Value::String(_) | Value::Number(_))) => id,
         Some(_) => return Err("id: must be a string or a number".into()),
     };
-    let prompt = match (raw.prompt, raw.tokens) {
-        (Some(_), Some(_)) => return Err("give either \"prompt\" or \"tokens\", not both".into()),
-        (None, None) => return Err("no \"prompt\" or \"tokens\"".into()),
-        (Some(text), None) if text.is_empty() => return Err("prompt: is empty".into()),
-        (Some(text), None) => Prompt::Text(text),
-        (None, Some(tokens)) if tokens.is_empty() => return Err("tokens: is empty".into()),
-        (None, Some(tokens)) => Prompt::Tokens(tokens),
-    };
+    let input = line_input(raw.prompt, raw.tokens, raw.messages)?;
+    if defaults.chat && matches!(input, LineInput::Prompt(Prompt::Tokens(_))) {
+        return Err(
+            "chat mode (--chat/--system) needs \"prompt\" or \"messages\", not \"tokens\"".into(),
+        );
+    }
     let mut params = defaults.params.clone();
     if let Some(value) = raw.max_tokens {
         params.max_tokens = Some(MaxTokens::new(value).map_err(field("max_tokens"))?.0);
@@ -96,6 +109,7 @@ pub fn parse_line(text: &str, line: usize, defaults: &LineDefaults) -> Result<Ba
     if let Some(value) = raw.seed {
         params.seed = Some(value);
     }
+    let stop_set = raw.stop.is_some() || defaults.params.stop.is_some();
     if let Some(stop) = raw.stop {
         params.stop = match stop {
             StopValue::One(s) if s.is_empty() => return Err("stop: must not be empty".into()),
@@ -115,9 +129,42 @@ pub fn parse_line(text: &str, line: usize, defaults: &LineDefaults) -> Result<Ba
     Ok(BatchItem {
         line,
         id,
-        prompt,
+        input,
         num_samples,
         params,
+        stop_set,
+    })
+}
+
+/// Exactly one of `"prompt"`, `"tokens"` and `"messages"`, checked.
+fn line_input(
+    prompt: Option<String>,
+    tokens: Option<Vec<u32>>,
+    messages: Option<Value>,
+) -> Result<LineInput, String> {
+    match (prompt, tokens, messages) {
+        (Some(text), None, None) if text.is_empty() => Err("prompt: is empty".into()),
+        (Some(text), None, None) => Ok(LineInput::Prompt(Prompt::Text(text))),
+        (None, Some(tokens), None) if tokens.is_empty() => Err("tokens: is empty".into()),
+        (None, Some(tokens), None) => Ok(LineInput::Prompt(Prompt::Tokens(tokens))),
+        (None, None, Some(messages)) => chat::messages_from_value(messages, "messages")
+            .map(LineInput::Messages)
+            .map_err(|e| e.to_string()),
+        (None, None, None) => Err("no \"prompt\", \"tokens\" or \"messages\"".into()),
+        _ => Err("give one of \"prompt\", \"tokens\" or \"messages\", not several".into()),
+    }
+}
+
+/// The canonical id of a line read back from the input (`None`: it no longer parses).
+pub fn line_id_key(text: &str, line: usize) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<Value>,
+    }
+    let parsed: IdOnly = serde_json::from_str(text).ok()?;
+    Some(match parsed.id {
+        Some(id) => id_key(&id),
+        None => line.to_string(),
     })
 }
 
@@ -156,6 +203,7 @@ mod tests {
                 max_tokens: Some(128),
                 ..SamplingParams::default()
             },
+            chat: false,
         }
     }
 
@@ -167,7 +215,8 @@ mod tests {
     fn a_line_without_id_gets_its_line_number() {
         let item = parse(r#"{"prompt": "hi"}"#).unwrap();
         assert_eq!(item.id, Value::from(7));
-        assert_eq!(item.prompt, Prompt::Text("hi".into()));
+        assert_eq!(item.input, LineInput::Prompt(Prompt::Text("hi".into())));
+        assert!(!item.stop_set);
         assert_eq!(item.params.max_tokens, Some(128));
     }
 
@@ -175,7 +224,8 @@ mod tests {
     fn overrides_apply_over_the_flag_defaults() {
         let item = parse(r#"{"id": "a", "tokens": [1, 2], "max_tokens": 5, "temperature": 0, "top_k": 3, "top_p": 0.5, "num_samples": 2, "seed": 9, "stop": "\n"}"#).unwrap();
         assert_eq!(item.id, Value::from("a"));
-        assert_eq!(item.prompt, Prompt::Tokens(vec![1, 2]));
+        assert_eq!(item.input, LineInput::Prompt(Prompt::Tokens(vec![1, 2])));
+        assert!(item.stop_set);
         assert_eq!(item.num_samples, 2);
         let expected = SamplingParams {
             max_tokens: Some(5),
@@ -201,11 +251,11 @@ mod tests {
         assert_eq!(parse("[1, 2]").unwrap_err(), "not a JSON object");
         assert_eq!(
             parse(r#"{"id": "x"}"#).unwrap_err(),
-            "no \"prompt\" or \"tokens\""
+            "no \"prompt\", \"tokens\" or \"messages\""
         );
         assert_eq!(
             parse(r#"{"prompt": "a", "tokens": [1]}"#).unwrap_err(),
-            "give either \"prompt\" or \"tokens\", not both"
+            "give one of \"prompt\", \"tokens\" or \"messages\", not several"
         );
         assert_eq!(
             parse(r#"{"prompt": "a", "temperature": -1}"#).unwrap_err(),
@@ -229,6 +279,62 @@ mod tests {
         assert!(parse(r#"{"prompt": 5}"#)
             .unwrap_err()
             .starts_with("wrong type"));
+    }
+
+    #[test]
+    fn messages_lines_are_checked_and_name_the_bad_message() {
+        let item = parse(r#"{"id": "c", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]}"#).unwrap();
+        assert_eq!(
+            item.input,
+            LineInput::Messages(vec![
+                Message::text("system", "s"),
+                Message::text("user", "hi")
+            ])
+        );
+        assert_eq!(
+            parse(r#"{"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}"#).unwrap_err(),
+            "messages: message 1 has role \"bot\"; expected one of system, user, assistant, tool"
+        );
+        assert_eq!(
+            parse(r#"{"messages": []}"#).unwrap_err(),
+            "messages holds no messages"
+        );
+        assert_eq!(
+            parse(r#"{"messages": "hi"}"#).unwrap_err(),
+            "messages must hold a JSON array of messages, not a string"
+        );
+        assert_eq!(
+            parse(r#"{"prompt": "a", "messages": [{"role": "user", "content": "b"}]}"#)
+                .unwrap_err(),
+            "give one of \"prompt\", \"tokens\" or \"messages\", not several"
+        );
+    }
+
+    #[test]
+    fn chat_mode_refuses_token_lines_and_flag_stops_count_as_set() {
+        let chat = LineDefaults {
+            chat: true,
+            params: SamplingParams {
+                stop: Some(StopCondition::Tokens(vec![7])),
+                ..SamplingParams::default()
+            },
+            ..defaults()
+        };
+        assert_eq!(
+            parse_line(r#"{"tokens": [1]}"#, 1, &chat).unwrap_err(),
+            "chat mode (--chat/--system) needs \"prompt\" or \"messages\", not \"tokens\""
+        );
+        assert!(parse_line(r#"{"prompt": "a"}"#, 1, &chat).unwrap().stop_set);
+    }
+
+    #[test]
+    fn ids_read_back_from_a_line() {
+        assert_eq!(
+            line_id_key(r#"{"id": "x", "prompt": "p"}"#, 3).as_deref(),
+            Some("x")
+        );
+        assert_eq!(line_id_key(r#"{"prompt": "p"}"#, 3).as_deref(), Some("3"));
+        assert_eq!(line_id_key("torn", 3), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Batch mode: prompts from a JSONL file, sampled by parallel workers, written in input order.
 
+mod encode;
+mod ids;
 mod input;
 mod journal;
 mod pipeline;
@@ -10,14 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use self::input::{id_key, BatchItem, LineDefaults};
-use self::journal::Journal;
+use self::encode::{chat_setup, Encoder};
+use self::input::{BatchItem, LineDefaults};
+use self::journal::{Journal, Resumed};
 use self::pipeline::{Finished, PipelineOptions, Tally};
 use self::progress::Progress;
 use self::source::InputFile;
 use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
-use super::run::{client_config, create_sampler, encode_prompt, known_tokenizer, TokenizerLoader};
+use super::run::{client_config, create_sampler, known_tokenizer, TokenizerLoader};
 use super::settings::{BatchOptions, RunConfig};
 use crate::client::{ModelInput, SampleResponse, SamplingClient, ServiceClient};
 use crate::error::{Category, Error, Result};
@@ -31,6 +34,7 @@ const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 struct Shared<'a> {
     sampler: &'a SamplingClient,
     tokenizer: Option<&'a Tokenizer>,
+    encoder: Encoder<'a>,
     config: &'a RunConfig,
 }
 
@@ -42,15 +46,18 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let defaults = LineDefaults {
         num_samples: config.num_samples,
         params: config.params.clone(),
+        chat: config.chat.is_some(),
     };
-    let scan = input.validate(&defaults, config.output.tokens_only)?;
+    let mut resumed = Resumed::read(config.output.path.as_deref(), batch.resume)?;
+    log::debug!(
+        "the output journal keeps {} lines and drops {}",
+        resumed.kept(),
+        resumed.dropped
+    );
+    let scan = input.validate(&defaults, config.output.tokens_only, &mut resumed)?;
     let client_config = client_config(config, deadline)?;
-    let (mut journal, resumed) = Journal::open(config.output.path.as_deref(), batch.resume)?;
-    let skipped = scan
-        .ids
-        .keys()
-        .filter(|id| resumed.done.contains(*id))
-        .count();
+    let mut journal = Journal::open(config.output.path.as_deref(), resumed)?;
+    let skipped = scan.done.len();
     let loader = TokenizerLoader::new(config, &client_config);
     let mut tokenizer = match known_tokenizer(config) {
         Some(spec) if !config.output.tokens_only => Some(loader.load(&spec, &deadline)?),
@@ -62,18 +69,34 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
         if tokenizer.is_none() && !config.output.tokens_only {
             tokenizer = Some(loader.for_sampler(&sampler, &deadline)?);
         }
-        let total = scan.ids.len();
+        let chat = match scan.chat_lines {
+            0 => None,
+            _ => Some(chat_setup(
+                config,
+                &loader,
+                &sampler,
+                tokenizer.as_ref(),
+                &deadline,
+            )?),
+        };
+        let total = scan.count;
         if skipped > 0 {
             log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
         }
         let shared = Shared {
             sampler: &sampler,
             tokenizer: tokenizer.as_ref(),
+            encoder: Encoder {
+                tokenizer: tokenizer.as_ref(),
+                chat: chat.as_ref(),
+                system: config.chat.as_ref().and_then(|c| c.system.as_deref()),
+                chat_prompts: defaults.chat,
+            },
             config,
         };
         let items = input
             .items(&defaults)?
-            .filter(|item| !resumed.done.contains(&id_key(&item.id)));
+            .filter(|item| !scan.done.contains(item.line));
         let mut progress = Progress::new(total - skipped, batch.progress);
         let options = PipelineOptions {
             parallel: batch.parallel,
@@ -122,27 +145,30 @@ fn process(item: BatchItem, shared: &Shared) -> Finished {
 
 fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
     let config = shared.config;
-    let tokens = encode_prompt(item.prompt.clone(), shared.tokenizer)?;
-    let prompt_tokens = tokens.len();
+    let encoded = shared.encoder.encode(item)?;
+    let prompt_tokens = encoded.tokens.len();
+    let mut params = item.params.clone();
+    params.stop = encoded.stop;
     let future = shared.sampler.sample_with_prompt_logprobs(
-        ModelInput::from_tokens(tokens),
+        ModelInput::from_tokens(encoded.tokens),
         item.num_samples,
-        item.params.clone(),
+        params,
         config.prompt_logprobs,
         config.topk_prompt_logprobs,
     )?;
     let response = future.wait(Some(config.timeout))?;
     success_line(
         item,
-        prompt_tokens,
+        (prompt_tokens, encoded.chat),
         &response,
         shared.tokenizer.filter(|_| !config.output.tokens_only),
     )
 }
 
+/// The output line of a success; `prompt` is the prompt's token count and chat entry.
 fn success_line(
     item: &BatchItem,
-    prompt_tokens: usize,
+    prompt: (usize, Option<Value>),
     response: &SampleResponse,
     tokenizer: Option<&Tokenizer>,
 ) -> Result<String> {
@@ -155,7 +181,10 @@ fn success_line(
     let mut line = Map::new();
     line.insert("id".into(), item.id.clone());
     line.insert("line".into(), json!(item.line));
-    line.insert("prompt_tokens".into(), json!(prompt_tokens));
+    line.insert("prompt_tokens".into(), json!(prompt.0));
+    if let Some(chat) = prompt.1 {
+        line.insert("chat".into(), chat);
+    }
     line.insert("sequences".into(), Value::Array(sequences));
     if let Some(logprobs) = &response.prompt_logprobs {
         line.insert("prompt_logprobs".into(), json!(logprobs));

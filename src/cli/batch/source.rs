@@ -1,11 +1,12 @@
 //! The batch input file: stdin spooled to a temp file, then read line by line (never all at once).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 
-use super::input::{id_key, parse_line, BatchItem, LineDefaults};
+use super::ids::{line_at, IdIndex, LineSet};
+use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
+use super::journal::Resumed;
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::PromptSource;
 use crate::error::{Error, Result};
@@ -24,8 +25,19 @@ pub struct InputFile {
 /// What the validation pass learned.
 #[derive(Debug)]
 pub struct Scan {
-    /// Every id in the input (for resume accounting).
-    pub ids: HashMap<String, usize>,
+    /// How many prompts the input holds.
+    pub count: usize,
+    /// The lines whose id the resumed journal already holds with a success.
+    pub done: LineSet,
+    /// How many lines are conversations to render (chat mode).
+    pub chat_lines: usize,
+}
+
+/// One non-blank input line: its 1-based number, where it starts, and its text.
+struct Line {
+    number: usize,
+    offset: u64,
+    text: Result<String, String>,
 }
 
 impl InputFile {
@@ -62,74 +74,120 @@ impl InputFile {
         }
     }
 
-    /// Non-blank lines with their 1-based numbers; a line that is not UTF-8 yields an error text.
-    fn lines(&self) -> Result<impl Iterator<Item = (usize, Result<String, String>)> + Send> {
+    /// Non-blank lines with their numbers and offsets; a line that is not UTF-8 holds an error.
+    fn lines(&self) -> Result<impl Iterator<Item = Line> + Send> {
         let file = File::open(&self.path)
             .map_err(|e| Error::input(format!("{}: {}", self.label, describe(&e))))?;
-        let lines = BufReader::new(file)
-            .split(b'\n')
-            .enumerate()
-            .filter_map(|(index, bytes)| {
-                let text = match bytes {
-                    Ok(bytes) => {
-                        String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
+        let mut next_offset = 0u64;
+        let lines =
+            BufReader::new(file)
+                .split(b'\n')
+                .enumerate()
+                .filter_map(move |(index, bytes)| {
+                    let offset = next_offset;
+                    let text = match bytes {
+                        Ok(bytes) => {
+                            next_offset += bytes.len() as u64 + 1;
+                            String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
+                        }
+                        Err(e) => Err(format!("cannot read: {e}")),
+                    };
+                    match text {
+                        Ok(text) if text.trim().is_empty() => None,
+                        text => Some(Line {
+                            number: index + 1,
+                            offset,
+                            text,
+                        }),
                     }
-                    Err(e) => Err(format!("cannot read: {e}")),
-                };
-                match text {
-                    Ok(text) if text.trim().is_empty() => None,
-                    other => Some((index + 1, other)),
-                }
-            });
+                });
         Ok(lines)
     }
 
-    /// The first pass: every line parsed and checked; refuses the batch if any line is bad.
-    pub fn validate(&self, defaults: &LineDefaults, tokens_only: bool) -> Result<Scan> {
-        let mut ids: HashMap<String, usize> = HashMap::new();
-        let mut bad = Vec::new();
-        let mut bad_count = 0;
-        for (line, text) in self.lines()? {
-            let problem = match text.and_then(|t| parse_line(&t, line, defaults)) {
-                Err(message) => Some(message),
-                Ok(item) if tokens_only && matches!(item.prompt, Prompt::Text(_)) => {
-                    Some("--tokens-only needs \"tokens\", not \"prompt\"".to_string())
-                }
-                Ok(item) => match ids.insert(id_key(&item.id), line) {
-                    Some(first) => Some(format!("id {} repeats line {first}", item.id)),
-                    None => None,
-                },
-            };
-            if let Some(problem) = problem {
-                bad_count += 1;
-                if bad.len() < SHOWN_ERRORS {
-                    bad.push(format!("  line {line}: {problem}"));
+    /// The first pass: every line parsed and checked (ids unique, kept as hashes), and the
+    /// lines `resumed` already holds marked; refuses the batch if any line is bad.
+    pub fn validate(
+        &self,
+        defaults: &LineDefaults,
+        tokens_only: bool,
+        resumed: &mut Resumed,
+    ) -> Result<Scan> {
+        // Where each id was first seen: (offset, line number), to read it back on a hash match.
+        let mut ids: IdIndex<(u64, usize)> = IdIndex::default();
+        let mut reader = None;
+        let mut scan = Scan {
+            count: 0,
+            done: LineSet::default(),
+            chat_lines: 0,
+        };
+        let mut bad = BadLines::default();
+        for line in self.lines()? {
+            let number = line.number;
+            match self.check(line, defaults, tokens_only, &mut ids, &mut reader)? {
+                Err(problem) => bad.note(number, problem),
+                Ok((item, key)) => {
+                    scan.count += 1;
+                    scan.chat_lines += usize::from(needs_chat(&item, defaults));
+                    if resumed.contains(&key)? {
+                        scan.done.insert(number);
+                    }
                 }
             }
         }
-        if bad_count > 0 {
-            let more = if bad_count > SHOWN_ERRORS {
-                format!("\n  … and {} more", bad_count - SHOWN_ERRORS)
-            } else {
-                String::new()
-            };
-            let plural = if bad_count == 1 { "" } else { "s" };
-            return Err(Error::Input {
-                message: format!(
-                    "{}: {bad_count} bad line{plural}; nothing was sampled\n{}{more}",
-                    self.label,
-                    bad.join("\n")
-                ),
-                hint: Some("fix the lines above and run again".into()),
-            });
-        }
-        if ids.is_empty() {
+        bad.refuse(&self.label)?;
+        if scan.count == 0 {
             return Err(Error::input(format!(
                 "{}: no prompts (the file is empty)",
                 self.label
             )));
         }
-        Ok(Scan { ids })
+        Ok(scan)
+    }
+
+    /// One line parsed and checked, its id recorded; the item and its id key, or the problem.
+    fn check(
+        &self,
+        line: Line,
+        defaults: &LineDefaults,
+        tokens_only: bool,
+        ids: &mut IdIndex<(u64, usize)>,
+        reader: &mut Option<BufReader<File>>,
+    ) -> Result<std::result::Result<(BatchItem, String), String>> {
+        let item = match line
+            .text
+            .and_then(|t| parse_line(&t, line.number, defaults))
+        {
+            Ok(item) => item,
+            Err(message) => return Ok(Err(message)),
+        };
+        if let Some(problem) = line_problem(&item, tokens_only) {
+            return Ok(Err(problem));
+        }
+        let key = id_key(&item.id);
+        let earlier = ids.find(&key, |(at, number)| {
+            let reader = self.reader(reader)?;
+            let text = line_at(reader, at).map_err(|e| self.read_error(e))?;
+            Ok::<_, Error>(line_id_key(&text, number).as_deref() == Some(key.as_str()))
+        })?;
+        if let Some((_, first)) = earlier {
+            return Ok(Err(format!("id {} repeats line {first}", item.id)));
+        }
+        ids.insert_new(&key, (line.offset, line.number));
+        Ok(Ok((item, key)))
+    }
+
+    /// A second handle on the input, opened on first use, to read earlier lines back.
+    fn reader<'r>(&self, slot: &'r mut Option<BufReader<File>>) -> Result<&'r mut BufReader<File>> {
+        if slot.is_none() {
+            let file = File::open(&self.path).map_err(|e| self.read_error(e))?;
+            *slot = Some(BufReader::new(file));
+        }
+        slot.as_mut()
+            .ok_or_else(|| Error::Unexpected("input reader missing".into()))
+    }
+
+    fn read_error(&self, error: io::Error) -> Error {
+        Error::input(format!("{}: {}", self.label, describe(&error)))
     }
 
     /// The second pass: items in input order (already validated, so bad lines cannot occur).
@@ -137,9 +195,70 @@ impl InputFile {
         &'a self,
         defaults: &'a LineDefaults,
     ) -> Result<impl Iterator<Item = BatchItem> + Send + 'a> {
-        Ok(self.lines()?.filter_map(move |(line, text)| {
-            text.ok().and_then(|t| parse_line(&t, line, defaults).ok())
+        Ok(self.lines()?.filter_map(move |line| {
+            line.text
+                .ok()
+                .and_then(|t| parse_line(&t, line.number, defaults).ok())
         }))
+    }
+}
+
+/// What makes a well-formed line unusable in this run.
+fn line_problem(item: &BatchItem, tokens_only: bool) -> Option<String> {
+    match &item.input {
+        LineInput::Prompt(Prompt::Text(_)) if tokens_only => {
+            Some("--tokens-only needs \"tokens\", not \"prompt\"".to_string())
+        }
+        LineInput::Messages(_) if tokens_only => {
+            Some("--tokens-only needs \"tokens\", not \"messages\"".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the line is a conversation to render.
+pub fn needs_chat(item: &BatchItem, defaults: &LineDefaults) -> bool {
+    match &item.input {
+        LineInput::Messages(_) => true,
+        LineInput::Prompt(Prompt::Text(_)) => defaults.chat,
+        LineInput::Prompt(Prompt::Tokens(_)) => false,
+    }
+}
+
+/// The bad lines: the first few with their messages, and how many in all.
+#[derive(Default)]
+struct BadLines {
+    shown: Vec<String>,
+    count: usize,
+}
+
+impl BadLines {
+    fn note(&mut self, line: usize, problem: String) {
+        self.count += 1;
+        if self.shown.len() < SHOWN_ERRORS {
+            self.shown.push(format!("  line {line}: {problem}"));
+        }
+    }
+
+    /// The refusal listing them, if there are any.
+    fn refuse(&self, label: &str) -> Result<()> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let more = if self.count > SHOWN_ERRORS {
+            format!("\n  … and {} more", self.count - SHOWN_ERRORS)
+        } else {
+            String::new()
+        };
+        let plural = if self.count == 1 { "" } else { "s" };
+        Err(Error::Input {
+            message: format!(
+                "{label}: {} bad line{plural}; nothing was sampled\n{}{more}",
+                self.count,
+                self.shown.join("\n")
+            ),
+            hint: Some("fix the lines above and run again".into()),
+        })
     }
 }
 
@@ -168,6 +287,7 @@ mod tests {
         LineDefaults {
             num_samples: 1,
             params: SamplingParams::default(),
+            chat: false,
         }
     }
 
@@ -182,7 +302,8 @@ mod tests {
     #[test]
     fn blank_lines_are_skipped_and_line_numbers_kept() {
         let (_dir, file) = input("{\"prompt\": \"a\"}\n\n  \n{\"tokens\": [1]}\n");
-        file.validate(&defaults(), false).unwrap();
+        file.validate(&defaults(), false, &mut Resumed::default())
+            .unwrap();
         let lines: Vec<usize> = file.items(&defaults()).unwrap().map(|i| i.line).collect();
         assert_eq!(lines, vec![1, 4]);
     }
@@ -190,7 +311,9 @@ mod tests {
     #[test]
     fn bad_lines_are_listed_with_their_numbers() {
         let (_dir, file) = input("{\"prompt\": \"a\"}\nnope\n{\"id\": 1, \"prompt\": \"b\"}\n{\"prompt\": \"c\", \"top_p\": 2}\n");
-        let err = file.validate(&defaults(), false).unwrap_err();
+        let err = file
+            .validate(&defaults(), false, &mut Resumed::default())
+            .unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains(": 3 bad lines; nothing was sampled\n"),
@@ -209,9 +332,46 @@ mod tests {
     }
 
     #[test]
+    fn repeated_ids_are_confirmed_by_reading_the_first_line_back() {
+        let long = "x".repeat(300);
+        let content = format!(
+            "{{\"id\": \"{long}\", \"prompt\": \"a\"}}\n{{\"id\": \"{long}y\", \"prompt\": \"b\"}}\n{{\"prompt\": \"c\"}}\n{{\"id\": 3, \"prompt\": \"d\"}}\n{{\"id\": \"{long}\", \"prompt\": \"e\"}}\n"
+        );
+        let (_dir, file) = input(&content);
+        let message = file
+            .validate(&defaults(), false, &mut Resumed::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(": 2 bad lines; "), "{message}");
+        assert!(
+            message.contains("\n  line 4: id 3 repeats line 3"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("\n  line 5: id \"{long}\" repeats line 1")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lines_the_journal_holds_are_marked_done() {
+        let (dir, file) = input("{\"id\": \"a\", \"prompt\": \"a\"}\n\n{\"prompt\": \"b\"}\n{\"id\": \"c\", \"prompt\": \"c\"}\n");
+        let journal = dir.path().join("out.jsonl");
+        let done = "{\"id\":\"c\",\"sequences\":[]}\n{\"id\":3,\"sequences\":[]}\n{\"id\":\"a\",\"error\":{}}\n";
+        std::fs::write(&journal, done).unwrap();
+        let mut resumed = Resumed::read(Some(&journal), true).unwrap();
+        let scan = file.validate(&defaults(), false, &mut resumed).unwrap();
+        assert_eq!((scan.count, scan.done.len(), scan.chat_lines), (3, 2, 0));
+        assert!(scan.done.contains(3) && scan.done.contains(4) && !scan.done.contains(1));
+    }
+
+    #[test]
     fn only_the_first_ten_are_shown() {
         let (_dir, file) = input(&"x\n".repeat(25));
-        let message = file.validate(&defaults(), false).unwrap_err().to_string();
+        let message = file
+            .validate(&defaults(), false, &mut Resumed::default())
+            .unwrap_err()
+            .to_string();
         assert_eq!(message.matches("\n  line ").count(), 10);
         assert!(message.ends_with("… and 15 more"), "{message}");
     }
@@ -220,13 +380,13 @@ mod tests {
     fn tokens_only_rejects_text_lines_and_empty_input_is_refused() {
         let (_dir, file) = input("{\"prompt\": \"a\"}\n");
         assert!(file
-            .validate(&defaults(), true)
+            .validate(&defaults(), true, &mut Resumed::default())
             .unwrap_err()
             .to_string()
             .contains("--tokens-only needs"));
         let (_dir, empty) = input("\n\n");
         assert!(empty
-            .validate(&defaults(), false)
+            .validate(&defaults(), false, &mut Resumed::default())
             .unwrap_err()
             .to_string()
             .ends_with("no prompts (the file is empty)"));

@@ -34,27 +34,36 @@ pub fn load_input(config: &RunConfig, source: Option<&PromptSource>) -> Result<I
         let source = source.ok_or_else(|| Error::Unexpected("no prompt source".into()))?;
         return prompt::load(source).map(Input::Raw);
     };
-    let mut messages = Vec::new();
-    if let Some(system) = &chat.system {
-        messages.push(Message::text("system", system));
-    }
-    if let Some(source) = &chat.messages {
-        messages.extend(read_messages(source)?);
-    }
-    if let Some(source) = source {
-        match prompt::load(source)? {
-            Prompt::Text(text) => messages.push(Message::text("user", &text)),
-            Prompt::Tokens(_) => {
-                return Err(Error::input(
-                    "chat mode needs a text prompt, but the prompt holds token ids",
-                ))
-            }
+    let given = match &chat.messages {
+        Some(source) => read_messages(source)?,
+        None => Vec::new(),
+    };
+    let prompt = match source.map(prompt::load).transpose()? {
+        Some(Prompt::Text(text)) => Some(text),
+        Some(Prompt::Tokens(_)) => {
+            return Err(Error::input(
+                "chat mode needs a text prompt, but the prompt holds token ids",
+            ))
         }
-    }
+        None => None,
+    };
+    let messages = conversation(chat.system.as_deref(), given, prompt.as_deref());
     if messages.is_empty() {
         return Err(usage("chat mode needs a prompt or --messages"));
     }
     Ok(Input::Chat(messages))
+}
+
+/// One conversation: `--system` first, then the given messages, then the prompt as the last
+/// user message.
+pub fn conversation(
+    system: Option<&str>,
+    messages: Vec<Message>,
+    prompt: Option<&str>,
+) -> Vec<Message> {
+    let system = system.map(|text| Message::text("system", text));
+    let prompt = prompt.map(|text| Message::text("user", text));
+    system.into_iter().chain(messages).chain(prompt).collect()
 }
 
 fn read_messages(source: &PromptSource) -> Result<Vec<Message>> {
@@ -131,61 +140,95 @@ pub fn prepare(
     };
     match (tokenizer, &config.chat) {
         (Some(tokenizer), Some(options)) => {
-            prepare_chat(config, options, &messages, tokenizer, model, files)
+            let setup = ChatSetup::new(options, tokenizer, model, files)?;
+            let prepared = setup.prepare(&messages, tokenizer)?;
+            Ok(Prepared {
+                stop: config.params.stop.clone().or(prepared.stop),
+                ..prepared
+            })
         }
         _ => Err(Error::Unexpected("chat mode without a tokenizer".into())),
     }
 }
 
-/// Renders the conversation (profile or template), encodes it piece by piece, picks the stops.
-fn prepare_chat(
-    config: &RunConfig,
-    options: &ChatOptions,
-    messages: &[Message],
-    tokenizer: &Tokenizer,
-    model: &str,
-    files: &ChatFiles,
-) -> Result<Prepared> {
-    let mut args = options.template_args.clone();
-    if let Some(think) = options.think {
-        let (key, value) = chat::think_arg(model, think)?;
-        args.entry(key).or_insert(value);
+/// What rendering needs that stays the same from one conversation to the next: the renderer,
+/// the template, the tokenizer's special tokens, the template arguments and the default stops.
+pub struct ChatSetup {
+    renderer: Renderer,
+    template: Option<chat::ChatTemplate>,
+    tok_config: TokenizerConfig,
+    args: Map<String, Value>,
+    default_stop: Option<StopCondition>,
+}
+
+impl ChatSetup {
+    /// Reads the template and tokenizer files once and picks the renderer for `model`.
+    pub fn new(
+        options: &ChatOptions,
+        tokenizer: &Tokenizer,
+        model: &str,
+        files: &ChatFiles,
+    ) -> Result<ChatSetup> {
+        let mut args = options.template_args.clone();
+        if let Some(think) = options.think {
+            let (key, value) = chat::think_arg(model, think)?;
+            args.entry(key).or_insert(value);
+        }
+        let template = options
+            .chat_template
+            .as_deref()
+            .map(chat::ChatTemplate::from_file)
+            .transpose()?;
+        let renderer = chat::choose_renderer(model, options.renderer, template.is_some(), &args);
+        let tok_config = tokenizer_config(files)?;
+        let default_stop = default_stop(model, renderer, tokenizer, &tok_config);
+        Ok(ChatSetup {
+            renderer,
+            template,
+            tok_config,
+            args,
+            default_stop,
+        })
     }
-    let template = options
-        .chat_template
-        .as_deref()
-        .map(chat::ChatTemplate::from_file)
-        .transpose()?;
-    let renderer = chat::choose_renderer(model, options.renderer, template.is_some(), &args);
-    let tok_config = tokenizer_config(files)?;
-    let opts = RenderOptions {
-        add_generation_prompt: true,
-        ..RenderOptions::default()
+
+    /// Renders `messages` (profile or template), encodes them piece by piece; the stops are the
+    /// model's defaults (the caller replaces them with the user's).
+    pub fn prepare(&self, messages: &[Message], tokenizer: &Tokenizer) -> Result<Prepared> {
+        let opts = RenderOptions {
+            add_generation_prompt: true,
+            ..RenderOptions::default()
+        };
+        let prompt = chat::render(
+            self.renderer,
+            &self.tok_config,
+            self.template.as_ref(),
+            messages,
+            &self.args,
+            &opts,
+        )?;
+        let tokens = prompt.encode(&|piece| tokenizer.encode_plain(piece))?;
+        log::debug!(
+            "chat prompt rendered with {}; {} tokens",
+            self.renderer.name(),
+            tokens.len()
+        );
+        Ok(Prepared {
+            tokens,
+            text: Some(prompt.text()),
+            stop: self.default_stop.clone(),
+            renderer: Some(self.renderer),
+        })
+    }
+}
+
+/// The `"chat"` entry of JSON output: the renderer, and the stops as they were sent.
+pub fn chat_value(renderer: Renderer, stop: Option<&StopCondition>) -> Value {
+    let stop = match stop {
+        Some(StopCondition::Strings(texts)) => json!(texts),
+        Some(StopCondition::Tokens(ids)) => json!(ids),
+        None => Value::Null,
     };
-    let prompt = chat::render(
-        renderer,
-        &tok_config,
-        template.as_ref(),
-        messages,
-        &args,
-        &opts,
-    )?;
-    let tokens = prompt.encode(&|piece| tokenizer.encode_plain(piece))?;
-    let stop = match &config.params.stop {
-        Some(stop) => Some(stop.clone()),
-        None => default_stop(model, renderer, tokenizer, &tok_config),
-    };
-    log::debug!(
-        "chat prompt rendered with {}; {} tokens",
-        renderer.name(),
-        tokens.len()
-    );
-    Ok(Prepared {
-        tokens,
-        text: Some(prompt.text()),
-        stop,
-        renderer: Some(renderer),
-    })
+    json!({"renderer": renderer.name(), "stop": stop})
 }
 
 fn tokenizer_config(files: &ChatFiles) -> Result<TokenizerConfig> {

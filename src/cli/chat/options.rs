@@ -10,7 +10,7 @@ use crate::cli::settings::PromptSource;
 use crate::error::{Error, Result};
 
 /// The validated chat flags.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatOptions {
     /// `--system`.
     pub system: Option<String>,
@@ -43,8 +43,13 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
     ];
     if !active {
         if let Some((flag, _)) = chat_only.iter().find(|(_, given)| *given) {
+            let or = if args.input.is_some() {
+                "--system"
+            } else {
+                "--system/--messages"
+            };
             return Err(usage(format!(
-                "{flag} is for chat mode: add --chat (or --system/--messages)"
+                "{flag} is for chat mode: add --chat (or {or})"
             )));
         }
         return Ok(None);
@@ -57,9 +62,9 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
             "--tokens-only sends token ids as they are: it cannot be used with chat mode",
         ));
     }
-    if args.input.is_some() {
+    if args.input.is_some() && args.messages.is_some() {
         return Err(usage(
-            "chat mode takes one conversation: it cannot be used with --input (batch mode)",
+            "--messages is one conversation: in batch mode each --input line gives its own \"messages\"",
         ));
     }
     Ok(Some(ChatOptions {
