@@ -545,3 +545,35 @@ fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_pipe_exits_zero_quietly() {
+    let mut api = MockTinker::new();
+    api.asample(Matcher::Any);
+    api.result(&result_json(&[(&[1, 2, 3], "length")]));
+    let args = api.args();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
+        .args(with_args(
+            &args,
+            &[
+                "--base-model",
+                "m",
+                "--prompt-file",
+                "-",
+                "--tokens-only",
+                "-q",
+            ],
+        ))
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before tinkex has anything to print, as `| head -c0` would.
+    drop(child.stdout.take());
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"[1]").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
