@@ -28,6 +28,7 @@ mod demo_faults;
 mod demo_server;
 mod demo_util;
 mod demo_validation;
+mod e2e_batch;
 mod e2e_faults;
 mod e2e_modes;
 mod e2e_util;
