@@ -6,7 +6,7 @@ use std::path::Path;
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
-use crate::support::{fixture, tinkex, with_args, MockTinker};
+use crate::support::{fixture, tinkex, MockTinker};
 
 fn qwen3() -> String {
     fixture("qwen3/tokenizer.json").display().to_string()
@@ -203,11 +203,9 @@ fn chat_run_sends_the_rendered_prompt_and_default_stop() {
     })));
     // "Hello" then <|im_end|>: the stop token is left out of plain output.
     api.result(&json!({"sequences": [{"tokens": [9707, 151645], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
-    let base = api.args();
     let tok = qwen3();
-    let args = with_args(
-        &base,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "Qwen/Qwen3-8B",
             "--chat",
@@ -216,9 +214,8 @@ fn chat_run_sends_the_rendered_prompt_and_default_stop() {
             "--tokenizer",
             &tok,
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+        ])
+        .run();
     assert_eq!(
         (out.code, out.stdout.as_str(), out.stderr.as_str()),
         (0, "Hello\n", ""),
@@ -234,11 +231,9 @@ fn user_stops_replace_the_default_ones() {
         json!({"sampling_params": {"stop": ["END"]}}),
     ));
     api.result(&json!({"sequences": [{"tokens": [9707], "logprobs": [-0.1], "stop_reason": "length"}], "type": "sample"}).to_string());
-    let base = api.args();
     let tok = qwen3();
-    let args = with_args(
-        &base,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "Qwen/Qwen3-8B",
             "--chat",
@@ -249,9 +244,8 @@ fn user_stops_replace_the_default_ones() {
             "--stop",
             "END",
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+        ])
+        .run();
     assert_eq!((out.code, out.stdout.as_str()), (0, "Hello\n"), "{out:?}");
     asample.assert();
 }
@@ -272,11 +266,9 @@ fn model_path_alone_asks_the_server_for_the_base_model_to_pick_the_format() {
         "sampling_params": {"stop": ["\n\nUser:"]},
     })));
     api.result(&json!({"sequences": [{"tokens": [9707], "logprobs": [-0.1], "stop_reason": "stop"}], "type": "sample"}).to_string());
-    let base = api.args();
     let tok = qwen3();
-    let args = with_args(
-        &base,
-        &[
+    let out = api
+        .tinkex(&[
             "--model-path",
             "tinker://run/sampler_weights/final",
             "--chat",
@@ -285,9 +277,8 @@ fn model_path_alone_asks_the_server_for_the_base_model_to_pick_the_format() {
             "--tokenizer",
             &tok,
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+        ])
+        .run();
     assert_eq!(
         (out.code, out.stdout.as_str(), out.stderr.as_str()),
         (0, "Hello\n", ""),

@@ -148,10 +148,8 @@ fn token_prompt_from_stdin_prints_ids_with_tokens_only() {
     let mut api = MockTinker::new();
     let asample = api.asample(Matcher::PartialJson(json!({"prompt": {"chunks": [{"tokens": [1, 2, 3], "type": "encoded_text"}]}, "num_samples": 2})));
     api.result(&result_json(&[(&[5, 6, 7], "stop"), (&[8], "length")]));
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "Qwen/Qwen3-8B",
             "--prompt-file",
@@ -159,10 +157,9 @@ fn token_prompt_from_stdin_prints_ids_with_tokens_only() {
             "--tokens-only",
             "--num-samples",
             "2",
-        ],
-    ))
-    .stdin(b"[1, 2, 3]\n")
-    .run();
+        ])
+        .stdin(b"[1, 2, 3]\n")
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, "5 6 7\n8\n");
     asample.assert();
@@ -210,9 +207,7 @@ fn text_prompt_is_encoded_and_samples_decoded() {
 
 #[test]
 fn json_output_has_the_documented_schema() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[388, 2], "stop")]));
+    let api = MockTinker::answering(&result_json(&[(&[388, 2], "stop")]));
     let args = api.args();
     let tokenizer = small_tokenizer();
     let out = tinkex(&with_args(
@@ -236,16 +231,12 @@ fn json_output_has_the_documented_schema() {
 
 #[test]
 fn output_file_is_written_and_stdout_stays_empty() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[9, 10], "length")]));
+    let api = MockTinker::answering(&result_json(&[(&[9, 10], "length")]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/out.txt");
     let path_arg = path.display().to_string();
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "m",
             "--prompt-file",
@@ -254,10 +245,9 @@ fn output_file_is_written_and_stdout_stays_empty() {
             "--output",
             &path_arg,
             "-q",
-        ],
-    ))
-    .stdin(b"{\"tokens\": [4]}")
-    .run();
+        ])
+        .stdin(b"{\"tokens\": [4]}")
+        .run();
     assert_eq!(
         (out.code, out.stdout.as_str(), out.stderr.as_str()),
         (0, "", "")
@@ -267,19 +257,17 @@ fn output_file_is_written_and_stdout_stays_empty() {
 
 #[test]
 fn a_failed_run_leaves_no_output_file_and_keeps_an_old_one() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(r#"{"error":"max_tokens too large for this model","category":"user"}"#);
+    let api = MockTinker::answering(
+        r#"{"error":"max_tokens too large for this model","category":"user"}"#,
+    );
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("fresh.txt");
     let existing = dir.path().join("existing.txt");
     std::fs::write(&existing, "keep me").unwrap();
     for path in [&fresh, &existing] {
         let path_arg = path.display().to_string();
-        let args = api.args();
-        let out = tinkex(&with_args(
-            &args,
-            &[
+        let out = api
+            .tinkex(&[
                 "--base-model",
                 "m",
                 "--prompt-file",
@@ -288,10 +276,9 @@ fn a_failed_run_leaves_no_output_file_and_keeps_an_old_one() {
                 "--output",
                 &path_arg,
                 "-q",
-            ],
-        ))
-        .stdin(b"[1]")
-        .run();
+            ])
+            .stdin(b"[1]")
+            .run();
         assert_eq!(out.code, 2, "{out:?}");
         assert!(
             out.stderr.contains("max_tokens too large for this model"),
@@ -345,30 +332,25 @@ fn exit_codes_follow_the_error_category() {
     );
 
     // A server-category result: server (4).
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(r#"{"error":"worker crashed","category":"server"}"#);
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let api = MockTinker::answering(r#"{"error":"worker crashed","category":"server"}"#);
+    let out = api
+        .tinkex(&[
             "--base-model",
             "m",
             "--prompt-file",
             "-",
             "--tokens-only",
             "-q",
-        ],
-    ))
-    .stdin(b"[1]")
-    .run();
+        ])
+        .stdin(b"[1]")
+        .run();
     assert_eq!(out.code, 4, "{out:?}");
     assert!(out.stderr.contains("worker crashed"), "{}", out.stderr);
 
     // A future that never finishes: timeout (5), within the deadline + 1 s.
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#);
+    let api = MockTinker::answering(
+        r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#,
+    );
     let args = api.args();
     let started = std::time::Instant::now();
     let out = tinkex(&with_args(
@@ -426,17 +408,12 @@ fn a_bad_key_prefix_is_refused_before_any_request_without_echoing_it() {
 
 #[test]
 fn the_key_never_appears_on_stderr_even_at_trace() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[1], "length")]));
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &["--base-model", "m", "--prompt-file", "-", "--tokens-only"],
-    ))
-    .env("RUST_LOG", "trace")
-    .stdin(b"[1]")
-    .run();
+    let api = MockTinker::answering(&result_json(&[(&[1], "length")]));
+    let out = api
+        .tinkex(&["--base-model", "m", "--prompt-file", "-", "--tokens-only"])
+        .env("RUST_LOG", "trace")
+        .stdin(b"[1]")
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.len() > 200, "trace logging produced output");
     assert!(!out.stderr.contains(KEY), "key leaked:\n{}", out.stderr);
@@ -476,9 +453,9 @@ fn token_ids_outside_the_vocabulary_are_refused() {
 #[test]
 fn sigterm_and_sigint_exit_143_and_130() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
-        let mut api = MockTinker::new();
-        api.asample(Matcher::Any);
-        api.result(r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#);
+        let api = MockTinker::answering(
+            r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#,
+        );
         let args = api.args();
         let dir = tempfile::tempdir().unwrap();
         let prompt = dir.path().join("prompt.json");
@@ -548,9 +525,7 @@ fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
 
 #[test]
 fn a_closed_stdout_pipe_exits_zero_quietly() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[1, 2, 3], "length")]));
+    let api = MockTinker::answering(&result_json(&[(&[1, 2, 3], "length")]));
     let args = api.args();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
         .args(with_args(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
+use serde_json::{json, Value};
 
 /// A test API key with the right prefix.
 pub const KEY: &str = "tml-test-key-0123456789abcdef";
@@ -164,16 +165,77 @@ impl MockTinker {
             .create()
     }
 
+    /// A server answering any `asample` as `req-1` and every poll with `result`.
+    pub fn answering(result: &str) -> MockTinker {
+        let mut api = MockTinker::new();
+        api.asample(Matcher::Any);
+        api.result(result);
+        api
+    }
+
+    /// Answers `asample` bodies matching `prompt` as `request_id` (`expect` times, when given)
+    /// and polls for `request_id` with `result`; both mocks are kept in `mocks`, in that order.
+    pub fn route(
+        &mut self,
+        prompt: Matcher,
+        request_id: &str,
+        result: &str,
+        expect: Option<usize>,
+    ) {
+        let mut asample = self
+            .server
+            .mock("POST", "/api/v1/asample")
+            .match_body(prompt)
+            .with_header("content-type", "application/json")
+            .with_body(json!({ "request_id": request_id }).to_string());
+        if let Some(times) = expect {
+            asample = asample.expect(times);
+        }
+        let asample = asample.create();
+        let result = self
+            .server
+            .mock("POST", "/api/v1/retrieve_future")
+            .match_body(Matcher::PartialJson(json!({ "request_id": request_id })))
+            .with_header("content-type", "application/json")
+            .with_body(result)
+            .create();
+        self.mocks.extend([asample, result]);
+    }
+
     /// The common arguments for a run against this server.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            "run".into(),
-            "--base-url".into(),
-            self.url(),
-            "--api-key".into(),
-            KEY.into(),
-        ]
+        run_args(&self.url())
     }
+
+    /// A `tinkex` run against this server with `extra` after the common arguments.
+    pub fn tinkex(&self, extra: &[&str]) -> Tinkex {
+        tinkex(&with_args(&self.args(), extra))
+    }
+}
+
+/// `run --base-url URL --api-key KEY`, the start of every run against a mock server.
+pub fn run_args(url: &str) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--base-url".into(),
+        url.into(),
+        "--api-key".into(),
+        KEY.into(),
+    ]
+}
+
+/// Writes `lines` as `dir/in.jsonl`; returns its path.
+pub fn write_input(dir: &Path, lines: &[&str]) -> String {
+    let path = dir.join("in.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+/// Each line of `text` parsed as JSON.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Joins owned and borrowed arguments for [`tinkex`].
