@@ -5,7 +5,7 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{fixture, json_lines, run_args, tinkex, with_args, write_input, MockTinker};
+use crate::support::{fixture, json_lines, tinkex_at, write_input, MockTinker};
 
 /// `<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n` in Qwen3's vocabulary.
 const USER_HI: [u32; 9] = [151644, 872, 198, 6023, 151645, 198, 151644, 77091, 198];
@@ -159,7 +159,7 @@ fn bad_chat_lines_are_refused_naming_the_line_and_the_message() {
         "--input",
         &input,
     ];
-    let out = tinkex(&with_args(&run_args(&url), &extra)).run();
+    let out = tinkex_at(&url, &extra).run();
     assert_eq!(out.code, 2, "{out:?}");
     let expected = format!(
         "tinkex: error: --input {input}: 4 bad lines; nothing was sampled\n  line 2: messages: message 1 has role \"bot\"; expected one of system, user, assistant, tool\n  line 3: chat mode (--chat/--system) needs \"prompt\" or \"messages\", not \"tokens\"\n  line 4: messages: message 0 has no \"content\"\n  line 5: give one of \"prompt\", \"tokens\" or \"messages\", not several\ntinkex: hint: fix the lines above and run again\n"

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{json_lines, run_args, tinkex, with_args, write_input, MockTinker};
+use crate::support::{json_lines, tinkex_at, write_input, MockTinker};
 
 /// Answers prompt `[n]` with request id `req-n`, and `req-n` with one sequence `[n * 10]`.
 fn answer_by_prompt(api: &mut MockTinker, prompts: &[u32]) {
@@ -80,7 +80,7 @@ fn bad_input_is_refused_before_any_request() {
         ],
     );
     let extra = ["--base-model", "m", "--tokens-only", "--input", &input];
-    let out = tinkex(&with_args(&run_args(&url), &extra)).run();
+    let out = tinkex_at(&url, &extra).run();
     assert_eq!(out.code, 2, "{out:?}");
     let expected = format!(
         "tinkex: error: --input {input}: 2 bad lines; nothing was sampled\n  line 2: not valid JSON (expected ident at line 1 column 2)\n  line 3: top_k: must be -1 (off) or at least 1\ntinkex: hint: fix the lines above and run again\n"
@@ -171,24 +171,19 @@ fn a_killed_batch_resumes_without_duplicates() {
         r#"{"type": "try_again", "request_id": "req-stuck", "queue_state": "active"}"#,
         None,
     );
-    let args = api.args();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(with_args(
-            &args,
-            &[
-                "--base-model",
-                "m",
-                "--tokens-only",
-                "--input",
-                &input,
-                "--output",
-                &output_arg,
-                "--parallel",
-                "1",
-                "-q",
-            ],
-        ))
-        .env_clear()
+    let mut child = api
+        .command(&[
+            "--base-model",
+            "m",
+            "--tokens-only",
+            "--input",
+            &input,
+            "--output",
+            &output_arg,
+            "--parallel",
+            "1",
+            "-q",
+        ])
         .env("TINKEX_RETRY_SCALE", "0")
         .spawn()
         .unwrap();

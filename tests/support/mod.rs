@@ -207,10 +207,23 @@ impl MockTinker {
         run_args(&self.url())
     }
 
+    /// A bare `tinkex` command against this server (empty environment, no stdio set up), for
+    /// tests that signal or kill the child or close its pipes.
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tinkex"));
+        command.args(with_args(&self.args(), extra)).env_clear();
+        command
+    }
+
     /// A `tinkex` run against this server with `extra` after the common arguments.
     pub fn tinkex(&self, extra: &[&str]) -> Tinkex {
         tinkex(&with_args(&self.args(), extra))
     }
+}
+
+/// A `tinkex` run against the server at `url` with `extra` after the common arguments.
+pub fn tinkex_at(url: &str, extra: &[&str]) -> Tinkex {
+    tinkex(&with_args(&run_args(url), extra))
 }
 
 /// `run --base-url URL --api-key KEY`, the start of every run against a mock server.
