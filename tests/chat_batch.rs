@@ -5,7 +5,7 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{fixture, json_lines, tinkex_at, write_input, MockTinker};
+use crate::support::{fixture, json_lines, qwen3_tokenizer, tinkex_at, write_input, MockTinker};
 
 /// `<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n` in Qwen3's vocabulary.
 const USER_HI: [u32; 9] = [151644, 872, 198, 6023, 151645, 198, 151644, 77091, 198];
@@ -20,10 +20,6 @@ const THREE_TURNS: [u32; 21] = [
     6384, 151645, 198, 151644, 77091, 198,
 ];
 const IM_END: u32 = 151645;
-
-fn qwen3() -> String {
-    fixture("qwen3/tokenizer.json").display().to_string()
-}
 
 /// Answers the prompt `tokens` sent with `stop` (none: any) as request `req-{n}`, whose result
 /// is "Hello" (9707) then `<|im_end|>`.
@@ -60,7 +56,7 @@ fn messages_lines_are_rendered_with_the_default_stops_unless_the_line_sets_its_o
             r#"{"id": "c", "tokens": [9707]}"#,
         ],
     );
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let out = api
         .tinkex(&[
             "--base-model",
@@ -102,7 +98,7 @@ fn chat_and_system_flags_apply_to_every_line() {
             r#"{"id": "m", "messages": [{"role": "user", "content": "hi"}], "stop": [7]}"#,
         ],
     );
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let out = api
         .tinkex(&[
             "--base-model",
@@ -149,7 +145,7 @@ fn bad_chat_lines_are_refused_naming_the_line_and_the_message() {
             r#"{"prompt": "x", "messages": [{"role": "user", "content": "y"}]}"#,
         ],
     );
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let extra = [
         "--base-model",
         "Qwen/Qwen3-8B",
@@ -174,7 +170,7 @@ fn single_json_carries_the_renderer_and_the_stops_sent() {
         json!({"sampling_params": {"stop": [IM_END]}}),
     ));
     api.result(&json!({"sequences": [{"tokens": [9707, IM_END], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let out = api
         .tinkex(&[
             "--base-model",

@@ -3,7 +3,7 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{small_tokenizer, tinkex, tinkex_at, MockTinker, KEY};
+use crate::support::{small_tokenizer, tinkex, tinkex_at, usage_error, MockTinker, KEY};
 
 /// A poll answer saying the result is not ready yet.
 const TRY_AGAIN: &str = r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#;
@@ -18,8 +18,6 @@ const STDIN_TOKENS: [&str; 6] = [
     "-q",
 ];
 
-const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
-
 /// A JSON result with one sequence of `tokens`, each with logprob -0.5.
 fn result_json(sequences: &[(&[u32], &str)]) -> String {
     let sequences: Vec<Value> = sequences
@@ -27,13 +25,6 @@ fn result_json(sequences: &[(&[u32], &str)]) -> String {
         .map(|(tokens, stop)| json!({"tokens": tokens, "logprobs": tokens.iter().map(|_| -0.5).collect::<Vec<_>>(), "stop_reason": stop}))
         .collect();
     json!({"sequences": sequences, "prompt_logprobs": null, "topk_prompt_logprobs": null, "type": "sample"}).to_string()
-}
-
-fn usage_error(args: &[&str], message: &str) {
-    let out = tinkex(args).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr, format!("tinkex: error: {message}\n{HINT}"));
 }
 
 #[test]

@@ -24,6 +24,35 @@ pub fn small_tokenizer() -> String {
     fixture("small/tokenizer.json").display().to_string()
 }
 
+/// The Qwen3 tokenizer fixture.
+pub fn qwen3_tokenizer() -> String {
+    fixture("qwen3/tokenizer.json").display().to_string()
+}
+
+/// The messages of conversation `name` in fixtures/chat/conversations.json.
+pub fn conversation(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture("chat/conversations.json")).unwrap();
+    let data: Value = serde_json::from_str(&text).unwrap();
+    let conv = data["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap();
+    conv["messages"].clone()
+}
+
+/// The hint printed after every usage error of `tinkex run`.
+pub const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
+
+/// Runs `args` expecting a usage error: exit 2, nothing on stdout, `message` then the hint.
+pub fn usage_error(args: &[&str], message: &str) {
+    let out = tinkex(args).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, format!("tinkex: error: {message}\n{HINT}"));
+}
+
 /// What a finished process left behind.
 #[derive(Debug)]
 pub struct Outcome {
