@@ -5,7 +5,9 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{fixture, json_lines, qwen3_tokenizer, tinkex_at, write_input, MockTinker};
+use crate::support::{
+    fixture, json_lines, qwen3_chat_hi, qwen3_tokenizer, tinkex_at, write_input, MockTinker,
+};
 
 /// `<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n` in Qwen3's vocabulary.
 const USER_HI: [u32; 9] = [151644, 872, 198, 6023, 151645, 198, 151644, 77091, 198];
@@ -171,19 +173,7 @@ fn single_json_carries_the_renderer_and_the_stops_sent() {
     ));
     api.result(&json!({"sequences": [{"tokens": [9707, IM_END], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
     let tok = qwen3_tokenizer();
-    let out = api
-        .tinkex(&[
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-            "--tokenizer",
-            &tok,
-            "--json",
-            "-q",
-        ])
-        .run();
+    let out = api.tinkex(&qwen3_chat_hi(&tok, &["--json", "-q"])).run();
     assert_eq!(out.code, 0, "{out:?}");
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
@@ -238,10 +228,6 @@ fn plain_chat_output_leaves_out_a_final_default_stop_that_is_not_special() {
             "-q",
         ])
         .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello\n", ""),
-        "{out:?}"
-    );
+    assert_eq!(out.parts(), (0, "Hello\n", ""), "{out:?}");
     asample.assert();
 }

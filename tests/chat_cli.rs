@@ -6,7 +6,7 @@ use std::path::Path;
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
-use crate::support::{conversation, fixture, qwen3_tokenizer, tinkex, MockTinker};
+use crate::support::{conversation, fixture, qwen3_chat_hi, qwen3_tokenizer, tinkex, MockTinker};
 
 fn golden(path: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(path)).unwrap()).unwrap()
@@ -147,10 +147,7 @@ fn raw_prompts_can_be_counted_too() {
         &tok,
     ];
     let out = tinkex(&args).run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello world\n2 tokens\n", "")
-    );
+    assert_eq!(out.parts(), (0, "Hello world\n2 tokens\n", ""));
 }
 
 #[test]
@@ -193,23 +190,8 @@ fn chat_run_sends_the_rendered_prompt_and_default_stop() {
     // "Hello" then <|im_end|>: the stop token is left out of plain output.
     api.result(&json!({"sequences": [{"tokens": [9707, 151645], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
     let tok = qwen3_tokenizer();
-    let out = api
-        .tinkex(&[
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-            "--tokenizer",
-            &tok,
-            "-q",
-        ])
-        .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello\n", ""),
-        "{out:?}"
-    );
+    let out = api.tinkex(&qwen3_chat_hi(&tok, &["-q"])).run();
+    assert_eq!(out.parts(), (0, "Hello\n", ""), "{out:?}");
     asample.assert();
 }
 
@@ -222,18 +204,7 @@ fn user_stops_replace_the_default_ones() {
     api.result(&json!({"sequences": [{"tokens": [9707], "logprobs": [-0.1], "stop_reason": "length"}], "type": "sample"}).to_string());
     let tok = qwen3_tokenizer();
     let out = api
-        .tinkex(&[
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-            "--tokenizer",
-            &tok,
-            "--stop",
-            "END",
-            "-q",
-        ])
+        .tinkex(&qwen3_chat_hi(&tok, &["--stop", "END", "-q"]))
         .run();
     assert_eq!((out.code, out.stdout.as_str()), (0, "Hello\n"), "{out:?}");
     asample.assert();
@@ -268,11 +239,7 @@ fn model_path_alone_asks_the_server_for_the_base_model_to_pick_the_format() {
             "-q",
         ])
         .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello\n", ""),
-        "{out:?}"
-    );
+    assert_eq!(out.parts(), (0, "Hello\n", ""), "{out:?}");
     lookup.assert();
     asample.assert();
 }

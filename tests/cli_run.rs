@@ -133,10 +133,7 @@ fn prompt_file_errors_name_the_file() {
 fn version_and_help_need_no_network() {
     for args in [&["--version"][..], &["version"][..]] {
         let out = tinkex(args).run();
-        assert_eq!(
-            (out.code, out.stdout.as_str(), out.stderr.as_str()),
-            (0, "tinkex 0.1.0\n", "")
-        );
+        assert_eq!(out.parts(), (0, "tinkex 0.1.0\n", ""));
     }
     let out = tinkex(&["run", "--help"]).run();
     assert_eq!(out.code, 0);
@@ -199,10 +196,7 @@ fn text_prompt_is_encoded_and_samples_decoded() {
             "-q",
         ])
         .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello, world!\n", "")
-    );
+    assert_eq!(out.parts(), (0, "Hello, world!\n", ""));
     asample.assert();
 }
 
@@ -237,10 +231,7 @@ fn output_file_is_written_and_stdout_stays_empty() {
         .tinkex(&[&STDIN_TOKENS[..], &["--output", &path_arg]].concat())
         .stdin(b"{\"tokens\": [4]}")
         .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", "")
-    );
+    assert_eq!(out.parts(), (0, "", ""));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "9 10\n");
 }
 

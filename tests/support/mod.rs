@@ -42,6 +42,20 @@ pub fn conversation(name: &str) -> Value {
     conv["messages"].clone()
 }
 
+/// A chat run of `Qwen/Qwen3-8B` with the prompt "hi" and tokenizer `tok`, then `extra`.
+pub fn qwen3_chat_hi<'a>(tok: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let args = [
+        "--base-model",
+        "Qwen/Qwen3-8B",
+        "--chat",
+        "--prompt",
+        "hi",
+        "--tokenizer",
+        tok,
+    ];
+    args.iter().chain(extra).copied().collect()
+}
+
 /// The hint printed after every usage error of `tinkex run`.
 pub const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
 
@@ -62,6 +76,13 @@ pub struct Outcome {
     pub stdout: String,
     /// Everything on stderr.
     pub stderr: String,
+}
+
+impl Outcome {
+    /// Exit code, stdout and stderr together, for one exact comparison.
+    pub fn parts(&self) -> (i32, &str, &str) {
+        (self.code, &self.stdout, &self.stderr)
+    }
 }
 
 /// A `tinkex` invocation under construction, with an environment holding nothing of the host's.
