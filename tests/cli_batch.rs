@@ -17,6 +17,20 @@ fn answer_by_prompt(api: &mut MockTinker, prompts: &[u32]) {
     }
 }
 
+/// `--base-model m --tokens-only --input INPUT --output OUTPUT`, then `extra`.
+fn batch_args<'a>(input: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let args = [
+        "--base-model",
+        "m",
+        "--tokens-only",
+        "--input",
+        input,
+        "--output",
+        output,
+    ];
+    args.iter().chain(extra).copied().collect()
+}
+
 fn read_lines(path: &Path) -> Vec<Value> {
     json_lines(&std::fs::read_to_string(path).unwrap())
 }
@@ -38,17 +52,7 @@ fn lines_come_out_in_input_order_with_ids_and_line_numbers() {
     let output = dir.path().join("out.jsonl");
     let output_arg = output.display().to_string();
     let out = api
-        .tinkex(&[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-            "--parallel",
-            "3",
-        ])
+        .tinkex(&batch_args(&input, &output_arg, &["--parallel", "3"]))
         .run();
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, "");
@@ -131,17 +135,7 @@ fn an_existing_output_is_never_overwritten_without_resume() {
     let output = dir.path().join("out.jsonl");
     std::fs::write(&output, "precious\n").unwrap();
     let output_arg = output.display().to_string();
-    let out = api
-        .tinkex(&[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-        ])
-        .run();
+    let out = api.tinkex(&batch_args(&input, &output_arg, &[])).run();
     assert_eq!(out.code, 2, "{out:?}");
     assert_eq!(out.stderr, format!("tinkex: error: --output {output_arg} already exists\ntinkex: hint: pass --resume to continue it, or choose another file\n"));
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "precious\n");
@@ -172,18 +166,7 @@ fn a_killed_batch_resumes_without_duplicates() {
         None,
     );
     let mut child = api
-        .command(&[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-            "--parallel",
-            "1",
-            "-q",
-        ])
+        .command(&batch_args(&input, &output_arg, &["--parallel", "1", "-q"]))
         .env("TINKEX_RETRY_SCALE", "0")
         .spawn()
         .unwrap();
@@ -205,16 +188,7 @@ fn a_killed_batch_resumes_without_duplicates() {
     let mut api = MockTinker::new();
     answer_by_prompt(&mut api, &[3, 4]);
     let out = api
-        .tinkex(&[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-            "--resume",
-        ])
+        .tinkex(&batch_args(&input, &output_arg, &["--resume"]))
         .run();
     assert_eq!(out.code, 0, "{out:?}");
     let tokens: Vec<Value> = read_lines(&output)
