@@ -2,12 +2,12 @@
 //! every line, default stops per line, validation naming the line and the message, and the
 //! `"chat"` entry of JSON output; exact outputs against a mock API.
 
-use std::path::Path;
-
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{fixture, tinkex, with_args, MockTinker, KEY};
+use crate::support::{
+    fixture, json_lines, qwen3_chat_hi, qwen3_tokenizer, tinkex_at, write_input, MockTinker,
+};
 
 /// `<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n` in Qwen3's vocabulary.
 const USER_HI: [u32; 9] = [151644, 872, 198, 6023, 151645, 198, 151644, 77091, 198];
@@ -23,10 +23,6 @@ const THREE_TURNS: [u32; 21] = [
 ];
 const IM_END: u32 = 151645;
 
-fn qwen3() -> String {
-    fixture("qwen3/tokenizer.json").display().to_string()
-}
-
 /// Answers the prompt `tokens` sent with `stop` (none: any) as request `req-{n}`, whose result
 /// is "Hello" (9707) then `<|im_end|>`.
 fn answer(api: &mut MockTinker, n: u32, tokens: &[u32], stop: Option<Value>) {
@@ -34,28 +30,13 @@ fn answer(api: &mut MockTinker, n: u32, tokens: &[u32], stop: Option<Value>) {
     if let Some(stop) = stop {
         body["sampling_params"] = json!({ "stop": stop });
     }
-    let asample = api
-        .server
-        .mock("POST", "/api/v1/asample")
-        .match_body(Matcher::PartialJson(body))
-        .with_header("content-type", "application/json")
-        .with_body(json!({"request_id": format!("req-{n}")}).to_string())
-        .expect(1)
-        .create();
-    let result = api
-        .server
-        .mock("POST", "/api/v1/retrieve_future")
-        .match_body(Matcher::PartialJson(json!({"request_id": format!("req-{n}")})))
-        .with_header("content-type", "application/json")
-        .with_body(json!({"sequences": [{"tokens": [9707, IM_END], "logprobs": [-0.5, -0.25], "stop_reason": "stop"}]}).to_string())
-        .create();
-    api.mocks.extend([asample, result]);
-}
-
-fn write_input(dir: &Path, lines: &[&str]) -> String {
-    let path = dir.join("in.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path.display().to_string()
+    let result = json!({"sequences": [{"tokens": [9707, IM_END], "logprobs": [-0.5, -0.25], "stop_reason": "stop"}]});
+    api.route(
+        Matcher::PartialJson(body),
+        &format!("req-{n}"),
+        &result.to_string(),
+        Some(1),
+    );
 }
 
 fn sequence() -> Value {
@@ -77,11 +58,9 @@ fn messages_lines_are_rendered_with_the_default_stops_unless_the_line_sets_its_o
             r#"{"id": "c", "tokens": [9707]}"#,
         ],
     );
-    let tok = qwen3();
-    let base = api.args();
-    let args = with_args(
-        &base,
-        &[
+    let tok = qwen3_tokenizer();
+    let out = api
+        .tinkex(&[
             "--base-model",
             "Qwen/Qwen3-8B",
             "--tokenizer",
@@ -91,15 +70,10 @@ fn messages_lines_are_rendered_with_the_default_stops_unless_the_line_sets_its_o
             "--parallel",
             "2",
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+        ])
+        .run();
     assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
-    let lines: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     let expected = [
         json!({"id": "a", "line": 1, "prompt_tokens": 21, "chat": {"renderer": "hf", "stop": [IM_END]}, "sequences": sequence()}),
         json!({"id": "b", "line": 2, "prompt_tokens": 9, "chat": {"renderer": "hf", "stop": ["END"]}, "sequences": sequence()}),
@@ -126,11 +100,9 @@ fn chat_and_system_flags_apply_to_every_line() {
             r#"{"id": "m", "messages": [{"role": "user", "content": "hi"}], "stop": [7]}"#,
         ],
     );
-    let tok = qwen3();
-    let base = api.args();
-    let args = with_args(
-        &base,
-        &[
+    let tok = qwen3_tokenizer();
+    let out = api
+        .tinkex(&[
             "--base-model",
             "Qwen/Qwen3-8B",
             "--tokenizer",
@@ -140,9 +112,8 @@ fn chat_and_system_flags_apply_to_every_line() {
             "--input",
             &input,
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+        ])
+        .run();
     assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
     let chats: Vec<Value> = out
         .stdout
@@ -176,13 +147,8 @@ fn bad_chat_lines_are_refused_naming_the_line_and_the_message() {
             r#"{"prompt": "x", "messages": [{"role": "user", "content": "y"}]}"#,
         ],
     );
-    let tok = qwen3();
-    let out = tinkex(&[
-        "run",
-        "--base-url",
-        &url,
-        "--api-key",
-        KEY,
+    let tok = qwen3_tokenizer();
+    let extra = [
         "--base-model",
         "Qwen/Qwen3-8B",
         "--tokenizer",
@@ -190,8 +156,8 @@ fn bad_chat_lines_are_refused_naming_the_line_and_the_message() {
         "--chat",
         "--input",
         &input,
-    ])
-    .run();
+    ];
+    let out = tinkex_at(&url, &extra).run();
     assert_eq!(out.code, 2, "{out:?}");
     let expected = format!(
         "tinkex: error: --input {input}: 4 bad lines; nothing was sampled\n  line 2: messages: message 1 has role \"bot\"; expected one of system, user, assistant, tool\n  line 3: chat mode (--chat/--system) needs \"prompt\" or \"messages\", not \"tokens\"\n  line 4: messages: message 0 has no \"content\"\n  line 5: give one of \"prompt\", \"tokens\" or \"messages\", not several\ntinkex: hint: fix the lines above and run again\n"
@@ -206,23 +172,8 @@ fn single_json_carries_the_renderer_and_the_stops_sent() {
         json!({"sampling_params": {"stop": [IM_END]}}),
     ));
     api.result(&json!({"sequences": [{"tokens": [9707, IM_END], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
-    let tok = qwen3();
-    let base = api.args();
-    let args = with_args(
-        &base,
-        &[
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-            "--tokenizer",
-            &tok,
-            "--json",
-            "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+    let tok = qwen3_tokenizer();
+    let out = api.tinkex(&qwen3_chat_hi(&tok, &["--json", "-q"])).run();
     assert_eq!(out.code, 0, "{out:?}");
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
@@ -264,10 +215,8 @@ fn plain_chat_output_leaves_out_a_final_default_stop_that_is_not_special() {
     })));
     api.result(&json!({"sequences": [{"tokens": [9707, 0], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
     let tok = dir.path().display().to_string();
-    let base = api.args();
-    let args = with_args(
-        &base,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "acme/chat-model",
             "--chat",
@@ -277,13 +226,8 @@ fn plain_chat_output_leaves_out_a_final_default_stop_that_is_not_special() {
             &tok,
             "--no-tokenizer-cache",
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello\n", ""),
-        "{out:?}"
-    );
+        ])
+        .run();
+    assert_eq!(out.parts(), (0, "Hello\n", ""), "{out:?}");
     asample.assert();
 }

@@ -6,11 +6,7 @@ use std::path::Path;
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
-use crate::support::{fixture, tinkex, with_args, MockTinker};
-
-fn qwen3() -> String {
-    fixture("qwen3/tokenizer.json").display().to_string()
-}
+use crate::support::{conversation, fixture, qwen3_chat_hi, qwen3_tokenizer, tinkex, MockTinker};
 
 fn golden(path: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(path)).unwrap()).unwrap()
@@ -18,15 +14,8 @@ fn golden(path: &str) -> Value {
 
 /// Writes conversation `name` of fixtures/chat/conversations.json to `dir/name.json`.
 fn conversation_file(dir: &Path, name: &str) -> String {
-    let data = golden("chat/conversations.json");
-    let conv = data["conversations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap();
     let path = dir.join(format!("{name}.json"));
-    std::fs::write(&path, serde_json::to_vec(&conv["messages"]).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&conversation(name)).unwrap()).unwrap();
     path.display().to_string()
 }
 
@@ -41,7 +30,7 @@ fn golden_case<'a>(cases: &'a Value, conversation: &str, variant: &str) -> &'a V
 
 #[test]
 fn print_prompt_shows_the_qwen3_chat_prompt() {
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let args = [
         "run",
         "--base-model",
@@ -67,7 +56,7 @@ fn print_prompt_shows_the_qwen3_chat_prompt() {
 #[test]
 fn print_prompt_json_matches_the_transformers_golden() {
     let dir = tempfile::tempdir().unwrap();
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let qwen = golden("chat/goldens/qwen3.json");
     for (conv, variant, extra) in [
         ("think_history", "default", vec![]),
@@ -109,7 +98,7 @@ fn print_prompt_json_matches_the_transformers_golden() {
 #[test]
 fn base_models_use_role_colon_with_its_stop_string() {
     let dir = tempfile::tempdir().unwrap();
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let profiles = golden("chat/goldens/profiles.json");
     let entry = profiles["profiles"]
         .as_array()
@@ -146,7 +135,7 @@ fn base_models_use_role_colon_with_its_stop_string() {
 
 #[test]
 fn raw_prompts_can_be_counted_too() {
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let args = [
         "run",
         "--base-model",
@@ -158,10 +147,7 @@ fn raw_prompts_can_be_counted_too() {
         &tok,
     ];
     let out = tinkex(&args).run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello world\n2 tokens\n", "")
-    );
+    assert_eq!(out.parts(), (0, "Hello world\n2 tokens\n", ""));
 }
 
 #[test]
@@ -169,7 +155,7 @@ fn print_prompt_needs_no_key_and_sends_no_request() {
     let mut server = Server::new();
     let any = server.mock("POST", Matcher::Any).expect(0).create();
     let url = server.url();
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let args = [
         "run",
         "--base-url",
@@ -203,27 +189,9 @@ fn chat_run_sends_the_rendered_prompt_and_default_stop() {
     })));
     // "Hello" then <|im_end|>: the stop token is left out of plain output.
     api.result(&json!({"sequences": [{"tokens": [9707, 151645], "logprobs": [-0.1, -0.2], "stop_reason": "stop"}], "type": "sample"}).to_string());
-    let base = api.args();
-    let tok = qwen3();
-    let args = with_args(
-        &base,
-        &[
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-            "--tokenizer",
-            &tok,
-            "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello\n", ""),
-        "{out:?}"
-    );
+    let tok = qwen3_tokenizer();
+    let out = api.tinkex(&qwen3_chat_hi(&tok, &["-q"])).run();
+    assert_eq!(out.parts(), (0, "Hello\n", ""), "{out:?}");
     asample.assert();
 }
 
@@ -234,24 +202,10 @@ fn user_stops_replace_the_default_ones() {
         json!({"sampling_params": {"stop": ["END"]}}),
     ));
     api.result(&json!({"sequences": [{"tokens": [9707], "logprobs": [-0.1], "stop_reason": "length"}], "type": "sample"}).to_string());
-    let base = api.args();
-    let tok = qwen3();
-    let args = with_args(
-        &base,
-        &[
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-            "--tokenizer",
-            &tok,
-            "--stop",
-            "END",
-            "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
+    let tok = qwen3_tokenizer();
+    let out = api
+        .tinkex(&qwen3_chat_hi(&tok, &["--stop", "END", "-q"]))
+        .run();
     assert_eq!((out.code, out.stdout.as_str()), (0, "Hello\n"), "{out:?}");
     asample.assert();
 }
@@ -272,11 +226,9 @@ fn model_path_alone_asks_the_server_for_the_base_model_to_pick_the_format() {
         "sampling_params": {"stop": ["\n\nUser:"]},
     })));
     api.result(&json!({"sequences": [{"tokens": [9707], "logprobs": [-0.1], "stop_reason": "stop"}], "type": "sample"}).to_string());
-    let base = api.args();
-    let tok = qwen3();
-    let args = with_args(
-        &base,
-        &[
+    let tok = qwen3_tokenizer();
+    let out = api
+        .tinkex(&[
             "--model-path",
             "tinker://run/sampler_weights/final",
             "--chat",
@@ -285,14 +237,9 @@ fn model_path_alone_asks_the_server_for_the_base_model_to_pick_the_format() {
             "--tokenizer",
             &tok,
             "-q",
-        ],
-    );
-    let out = tinkex(&args).run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello\n", ""),
-        "{out:?}"
-    );
+        ])
+        .run();
+    assert_eq!(out.parts(), (0, "Hello\n", ""), "{out:?}");
     lookup.assert();
     asample.assert();
 }

@@ -1,20 +1,7 @@
 //! Chat mode's errors end to end: every chat flag error (exit 2, usage hint), bad messages,
 //! a template's own refusal, a family without a thinking switch, a tokenizer without a template.
 
-use crate::support::{fixture, small_tokenizer, tinkex};
-
-const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
-
-fn qwen3() -> String {
-    fixture("qwen3/tokenizer.json").display().to_string()
-}
-
-fn usage_error(args: &[&str], message: &str) {
-    let out = tinkex(args).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr, format!("tinkex: error: {message}\n{HINT}"));
-}
+use crate::support::{qwen3_tokenizer, small_tokenizer, tinkex, usage_error};
 
 #[test]
 fn chat_flag_errors_are_usage_errors() {
@@ -100,7 +87,7 @@ fn input_error(args: &[&str], stdin: Option<&[u8]>, message: &str, hint: &str) {
 #[test]
 fn bad_messages_and_templates_are_input_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let tok = qwen3();
+    let tok = qwen3_tokenizer();
     let messages_hint =
         "--messages takes a JSON array such as [{\"role\": \"user\", \"content\": \"Hi\"}]";
     let base = [

@@ -19,14 +19,8 @@ fn qwen3() -> tokenizers::Tokenizer {
 }
 
 fn conversation(name: &str) -> Vec<Message> {
-    let data = read_json(&root().join("fixtures/chat/conversations.json"));
-    let conv = data["conversations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap();
-    chat::parse_messages(&serde_json::to_vec(&conv["messages"]).unwrap(), name).unwrap()
+    let messages = crate::support::conversation(name);
+    chat::parse_messages(&serde_json::to_vec(&messages).unwrap(), name).unwrap()
 }
 
 fn profile_of(name: &str) -> Profile {

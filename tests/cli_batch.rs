@@ -6,43 +6,33 @@ use std::time::{Duration, Instant};
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{tinkex, with_args, MockTinker};
+use crate::support::{json_lines, tinkex_at, write_input, MockTinker};
 
 /// Answers prompt `[n]` with request id `req-n`, and `req-n` with one sequence `[n * 10]`.
 fn answer_by_prompt(api: &mut MockTinker, prompts: &[u32]) {
     for &n in prompts {
-        let asample = api
-            .server
-            .mock("POST", "/api/v1/asample")
-            .match_body(Matcher::PartialJson(
-                json!({"prompt": {"chunks": [{"tokens": [n]}]}}),
-            ))
-            .with_header("content-type", "application/json")
-            .with_body(json!({"request_id": format!("req-{n}")}).to_string())
-            .create();
-        let result = api
-            .server
-            .mock("POST", "/api/v1/retrieve_future")
-            .match_body(Matcher::PartialJson(json!({"request_id": format!("req-{n}")})))
-            .with_header("content-type", "application/json")
-            .with_body(json!({"sequences": [{"tokens": [n * 10], "logprobs": [-1.0], "stop_reason": "length"}]}).to_string())
-            .create();
-        api.mocks.extend([asample, result]);
+        let prompt = Matcher::PartialJson(json!({"prompt": {"chunks": [{"tokens": [n]}]}}));
+        let result = json!({"sequences": [{"tokens": [n * 10], "logprobs": [-1.0], "stop_reason": "length"}]});
+        api.route(prompt, &format!("req-{n}"), &result.to_string(), None);
     }
 }
 
-fn write_input(dir: &Path, lines: &[&str]) -> String {
-    let path = dir.join("in.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path.display().to_string()
+/// `--base-model m --tokens-only --input INPUT --output OUTPUT`, then `extra`.
+fn batch_args<'a>(input: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let args = [
+        "--base-model",
+        "m",
+        "--tokens-only",
+        "--input",
+        input,
+        "--output",
+        output,
+    ];
+    args.iter().chain(extra).copied().collect()
 }
 
 fn read_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&std::fs::read_to_string(path).unwrap())
 }
 
 #[test]
@@ -61,22 +51,9 @@ fn lines_come_out_in_input_order_with_ids_and_line_numbers() {
     );
     let output = dir.path().join("out.jsonl");
     let output_arg = output.display().to_string();
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-            "--parallel",
-            "3",
-        ],
-    ))
-    .run();
+    let out = api
+        .tinkex(&batch_args(&input, &output_arg, &["--parallel", "3"]))
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, "");
     assert!(
@@ -106,19 +83,8 @@ fn bad_input_is_refused_before_any_request() {
             r#"{"tokens": [2], "top_k": 0}"#,
         ],
     );
-    let out = tinkex(&[
-        "run",
-        "--base-url",
-        &url,
-        "--api-key",
-        crate::support::KEY,
-        "--base-model",
-        "m",
-        "--tokens-only",
-        "--input",
-        &input,
-    ])
-    .run();
+    let extra = ["--base-model", "m", "--tokens-only", "--input", &input];
+    let out = tinkex_at(&url, &extra).run();
     assert_eq!(out.code, 2, "{out:?}");
     let expected = format!(
         "tinkex: error: --input {input}: 2 bad lines; nothing was sampled\n  line 2: not valid JSON (expected ident at line 1 column 2)\n  line 3: top_k: must be -1 (off) or at least 1\ntinkex: hint: fix the lines above and run again\n"
@@ -130,36 +96,18 @@ fn bad_input_is_refused_before_any_request() {
 fn stdin_input_writes_jsonl_to_stdout_and_failures_set_the_exit_code() {
     let mut api = MockTinker::new();
     answer_by_prompt(&mut api, &[1]);
-    let failing = api
-        .server
-        .mock("POST", "/api/v1/asample")
-        .match_body(Matcher::PartialJson(
-            json!({"prompt": {"chunks": [{"tokens": [2]}]}}),
-        ))
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"request_id": "req-bad"}"#)
-        .create();
-    let failed_result = api
-        .server
-        .mock("POST", "/api/v1/retrieve_future")
-        .match_body(Matcher::PartialJson(json!({"request_id": "req-bad"})))
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"error": "prompt too long", "category": "user"}"#)
-        .create();
-    api.mocks.extend([failing, failed_result]);
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &["--base-model", "m", "--tokens-only", "--input", "-"],
-    ))
-    .stdin(b"{\"tokens\": [1]}\n{\"tokens\": [2]}\n")
-    .run();
+    api.route(
+        Matcher::PartialJson(json!({"prompt": {"chunks": [{"tokens": [2]}]}})),
+        "req-bad",
+        r#"{"error": "prompt too long", "category": "user"}"#,
+        None,
+    );
+    let out = api
+        .tinkex(&["--base-model", "m", "--tokens-only", "--input", "-"])
+        .stdin(b"{\"tokens\": [1]}\n{\"tokens\": [2]}\n")
+        .run();
     assert_eq!(out.code, 2, "{out:?}");
-    let lines: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["sequences"][0]["tokens"], json!([10]));
     assert_eq!(lines[1]["error"]["category"], json!("user"));
@@ -187,20 +135,7 @@ fn an_existing_output_is_never_overwritten_without_resume() {
     let output = dir.path().join("out.jsonl");
     std::fs::write(&output, "precious\n").unwrap();
     let output_arg = output.display().to_string();
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-        ],
-    ))
-    .run();
+    let out = api.tinkex(&batch_args(&input, &output_arg, &[])).run();
     assert_eq!(out.code, 2, "{out:?}");
     assert_eq!(out.stderr, format!("tinkex: error: --output {output_arg} already exists\ntinkex: hint: pass --resume to continue it, or choose another file\n"));
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "precious\n");
@@ -224,38 +159,14 @@ fn a_killed_batch_resumes_without_duplicates() {
     // First run: prompts 1 and 2 finish, prompt 3 never does; the run is killed while waiting.
     let mut api = MockTinker::new();
     answer_by_prompt(&mut api, &[1, 2]);
-    let stuck = api
-        .server
-        .mock("POST", "/api/v1/asample")
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"request_id": "req-stuck"}"#)
-        .create();
-    let pending = api
-        .server
-        .mock("POST", "/api/v1/retrieve_future")
-        .match_body(Matcher::PartialJson(json!({"request_id": "req-stuck"})))
-        .with_header("content-type", "application/json")
-        .with_body(r#"{"type": "try_again", "request_id": "req-stuck", "queue_state": "active"}"#)
-        .create();
-    api.mocks.extend([stuck, pending]);
-    let args = api.args();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(with_args(
-            &args,
-            &[
-                "--base-model",
-                "m",
-                "--tokens-only",
-                "--input",
-                &input,
-                "--output",
-                &output_arg,
-                "--parallel",
-                "1",
-                "-q",
-            ],
-        ))
-        .env_clear()
+    api.route(
+        Matcher::Any,
+        "req-stuck",
+        r#"{"type": "try_again", "request_id": "req-stuck", "queue_state": "active"}"#,
+        None,
+    );
+    let mut child = api
+        .command(&batch_args(&input, &output_arg, &["--parallel", "1", "-q"]))
         .env("TINKEX_RETRY_SCALE", "0")
         .spawn()
         .unwrap();
@@ -276,21 +187,9 @@ fn a_killed_batch_resumes_without_duplicates() {
     // Second run: everything answers; only prompts 3 and 4 are sampled.
     let mut api = MockTinker::new();
     answer_by_prompt(&mut api, &[3, 4]);
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
-            "--base-model",
-            "m",
-            "--tokens-only",
-            "--input",
-            &input,
-            "--output",
-            &output_arg,
-            "--resume",
-        ],
-    ))
-    .run();
+    let out = api
+        .tinkex(&batch_args(&input, &output_arg, &["--resume"]))
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     let tokens: Vec<Value> = read_lines(&output)
         .iter()

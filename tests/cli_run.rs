@@ -3,9 +3,20 @@
 use mockito::Matcher;
 use serde_json::{json, Value};
 
-use crate::support::{small_tokenizer, tinkex, with_args, MockTinker, KEY};
+use crate::support::{small_tokenizer, tinkex, tinkex_at, usage_error, MockTinker, KEY};
 
-const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
+/// A poll answer saying the result is not ready yet.
+const TRY_AGAIN: &str = r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#;
+
+/// A token prompt read from stdin, token ids printed, no progress lines.
+const STDIN_TOKENS: [&str; 6] = [
+    "--base-model",
+    "m",
+    "--prompt-file",
+    "-",
+    "--tokens-only",
+    "-q",
+];
 
 /// A JSON result with one sequence of `tokens`, each with logprob -0.5.
 fn result_json(sequences: &[(&[u32], &str)]) -> String {
@@ -14,13 +25,6 @@ fn result_json(sequences: &[(&[u32], &str)]) -> String {
         .map(|(tokens, stop)| json!({"tokens": tokens, "logprobs": tokens.iter().map(|_| -0.5).collect::<Vec<_>>(), "stop_reason": stop}))
         .collect();
     json!({"sequences": sequences, "prompt_logprobs": null, "topk_prompt_logprobs": null, "type": "sample"}).to_string()
-}
-
-fn usage_error(args: &[&str], message: &str) {
-    let out = tinkex(args).run();
-    assert_eq!(out.code, 2, "{out:?}");
-    assert_eq!(out.stdout, "");
-    assert_eq!(out.stderr, format!("tinkex: error: {message}\n{HINT}"));
 }
 
 #[test]
@@ -129,10 +133,7 @@ fn prompt_file_errors_name_the_file() {
 fn version_and_help_need_no_network() {
     for args in [&["--version"][..], &["version"][..]] {
         let out = tinkex(args).run();
-        assert_eq!(
-            (out.code, out.stdout.as_str(), out.stderr.as_str()),
-            (0, "tinkex 0.1.0\n", "")
-        );
+        assert_eq!(out.parts(), (0, "tinkex 0.1.0\n", ""));
     }
     let out = tinkex(&["run", "--help"]).run();
     assert_eq!(out.code, 0);
@@ -148,10 +149,8 @@ fn token_prompt_from_stdin_prints_ids_with_tokens_only() {
     let mut api = MockTinker::new();
     let asample = api.asample(Matcher::PartialJson(json!({"prompt": {"chunks": [{"tokens": [1, 2, 3], "type": "encoded_text"}]}, "num_samples": 2})));
     api.result(&result_json(&[(&[5, 6, 7], "stop"), (&[8], "length")]));
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "Qwen/Qwen3-8B",
             "--prompt-file",
@@ -159,10 +158,9 @@ fn token_prompt_from_stdin_prints_ids_with_tokens_only() {
             "--tokens-only",
             "--num-samples",
             "2",
-        ],
-    ))
-    .stdin(b"[1, 2, 3]\n")
-    .run();
+        ])
+        .stdin(b"[1, 2, 3]\n")
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, "5 6 7\n8\n");
     asample.assert();
@@ -182,11 +180,9 @@ fn text_prompt_is_encoded_and_samples_decoded() {
     // "Hello" is id 388 in the small tokenizer; "<|im_end|>" is 2.
     let asample = api.asample(Matcher::PartialJson(json!({"prompt": {"chunks": [{"tokens": [388]}]}, "sampling_params": {"max_tokens": 16, "temperature": 0.5}})));
     api.result(&result_json(&[(&[388, 14, 349, 319, 3, 2], "stop")]));
-    let args = api.args();
     let tokenizer = small_tokenizer();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "m",
             "--tokenizer",
@@ -198,26 +194,18 @@ fn text_prompt_is_encoded_and_samples_decoded() {
             "--temperature",
             "0.5",
             "-q",
-        ],
-    ))
-    .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "Hello, world!\n", "")
-    );
+        ])
+        .run();
+    assert_eq!(out.parts(), (0, "Hello, world!\n", ""));
     asample.assert();
 }
 
 #[test]
 fn json_output_has_the_documented_schema() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[388, 2], "stop")]));
-    let args = api.args();
+    let api = MockTinker::answering(&result_json(&[(&[388, 2], "stop")]));
     let tokenizer = small_tokenizer();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "m",
             "--tokenizer",
@@ -226,9 +214,8 @@ fn json_output_has_the_documented_schema() {
             "Hello",
             "--json",
             "-q",
-        ],
-    ))
-    .run();
+        ])
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     let expected = "{\n  \"model\": \"m\",\n  \"prompt_tokens\": 1,\n  \"sequences\": [\n    {\n      \"text\": \"Hello<|im_end|>\",\n      \"tokens\": [\n        388,\n        2\n      ],\n      \"logprobs\": [\n        -0.5,\n        -0.5\n      ],\n      \"stop_reason\": \"stop\"\n    }\n  ],\n  \"prompt_cache_hit_tokens\": 0\n}\n";
     assert_eq!(out.stdout, expected);
@@ -236,62 +223,33 @@ fn json_output_has_the_documented_schema() {
 
 #[test]
 fn output_file_is_written_and_stdout_stays_empty() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[9, 10], "length")]));
+    let api = MockTinker::answering(&result_json(&[(&[9, 10], "length")]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/out.txt");
     let path_arg = path.display().to_string();
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
-            "--base-model",
-            "m",
-            "--prompt-file",
-            "-",
-            "--tokens-only",
-            "--output",
-            &path_arg,
-            "-q",
-        ],
-    ))
-    .stdin(b"{\"tokens\": [4]}")
-    .run();
-    assert_eq!(
-        (out.code, out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", "")
-    );
+    let out = api
+        .tinkex(&[&STDIN_TOKENS[..], &["--output", &path_arg]].concat())
+        .stdin(b"{\"tokens\": [4]}")
+        .run();
+    assert_eq!(out.parts(), (0, "", ""));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "9 10\n");
 }
 
 #[test]
 fn a_failed_run_leaves_no_output_file_and_keeps_an_old_one() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(r#"{"error":"max_tokens too large for this model","category":"user"}"#);
+    let api = MockTinker::answering(
+        r#"{"error":"max_tokens too large for this model","category":"user"}"#,
+    );
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("fresh.txt");
     let existing = dir.path().join("existing.txt");
     std::fs::write(&existing, "keep me").unwrap();
     for path in [&fresh, &existing] {
         let path_arg = path.display().to_string();
-        let args = api.args();
-        let out = tinkex(&with_args(
-            &args,
-            &[
-                "--base-model",
-                "m",
-                "--prompt-file",
-                "-",
-                "--tokens-only",
-                "--output",
-                &path_arg,
-                "-q",
-            ],
-        ))
-        .stdin(b"[1]")
-        .run();
+        let out = api
+            .tinkex(&[&STDIN_TOKENS[..], &["--output", &path_arg]].concat())
+            .stdin(b"[1]")
+            .run();
         assert_eq!(out.code, 2, "{out:?}");
         assert!(
             out.stderr.contains("max_tokens too large for this model"),
@@ -322,21 +280,7 @@ fn exit_codes_follow_the_error_category() {
         .with_body(r#"{"detail":"Invalid API key"}"#)
         .create();
     let url = server.url();
-    let out = tinkex(&[
-        "run",
-        "--base-url",
-        &url,
-        "--api-key",
-        KEY,
-        "--base-model",
-        "m",
-        "--prompt-file",
-        "-",
-        "--tokens-only",
-        "-q",
-    ])
-    .stdin(b"[1]")
-    .run();
+    let out = tinkex_at(&url, &STDIN_TOKENS).stdin(b"[1]").run();
     assert_eq!(out.code, 3, "{out:?}");
     assert!(
         out.stderr.starts_with("tinkex: error: ") && out.stderr.contains("Invalid API key"),
@@ -345,47 +289,18 @@ fn exit_codes_follow_the_error_category() {
     );
 
     // A server-category result: server (4).
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(r#"{"error":"worker crashed","category":"server"}"#);
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &[
-            "--base-model",
-            "m",
-            "--prompt-file",
-            "-",
-            "--tokens-only",
-            "-q",
-        ],
-    ))
-    .stdin(b"[1]")
-    .run();
+    let api = MockTinker::answering(r#"{"error":"worker crashed","category":"server"}"#);
+    let out = api.tinkex(&STDIN_TOKENS).stdin(b"[1]").run();
     assert_eq!(out.code, 4, "{out:?}");
     assert!(out.stderr.contains("worker crashed"), "{}", out.stderr);
 
     // A future that never finishes: timeout (5), within the deadline + 1 s.
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#);
-    let args = api.args();
+    let api = MockTinker::answering(TRY_AGAIN);
     let started = std::time::Instant::now();
-    let out = tinkex(&with_args(
-        &args,
-        &[
-            "--base-model",
-            "m",
-            "--prompt-file",
-            "-",
-            "--tokens-only",
-            "-q",
-            "--timeout",
-            "1",
-        ],
-    ))
-    .stdin(b"[1]")
-    .run();
+    let out = api
+        .tinkex(&[&STDIN_TOKENS[..], &["--timeout", "1"]].concat())
+        .stdin(b"[1]")
+        .run();
     assert_eq!(out.code, 5, "{out:?}");
     assert!(
         started.elapsed().as_secs_f64() < 2.5,
@@ -426,17 +341,12 @@ fn a_bad_key_prefix_is_refused_before_any_request_without_echoing_it() {
 
 #[test]
 fn the_key_never_appears_on_stderr_even_at_trace() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[1], "length")]));
-    let args = api.args();
-    let out = tinkex(&with_args(
-        &args,
-        &["--base-model", "m", "--prompt-file", "-", "--tokens-only"],
-    ))
-    .env("RUST_LOG", "trace")
-    .stdin(b"[1]")
-    .run();
+    let api = MockTinker::answering(&result_json(&[(&[1], "length")]));
+    let out = api
+        .tinkex(&["--base-model", "m", "--prompt-file", "-", "--tokens-only"])
+        .env("RUST_LOG", "trace")
+        .stdin(b"[1]")
+        .run();
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.len() > 200, "trace logging produced output");
     assert!(!out.stderr.contains(KEY), "key leaked:\n{}", out.stderr);
@@ -449,21 +359,18 @@ fn the_key_never_appears_on_stderr_even_at_trace() {
 #[test]
 fn token_ids_outside_the_vocabulary_are_refused() {
     let api = MockTinker::new();
-    let args = api.args();
     let tokenizer = small_tokenizer();
-    let out = tinkex(&with_args(
-        &args,
-        &[
+    let out = api
+        .tinkex(&[
             "--base-model",
             "m",
             "--tokenizer",
             &tokenizer,
             "--prompt-file",
             "-",
-        ],
-    ))
-    .stdin(b"[1, 400]")
-    .run();
+        ])
+        .stdin(b"[1, 400]")
+        .run();
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
@@ -476,29 +383,22 @@ fn token_ids_outside_the_vocabulary_are_refused() {
 #[test]
 fn sigterm_and_sigint_exit_143_and_130() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
-        let mut api = MockTinker::new();
-        api.asample(Matcher::Any);
-        api.result(r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#);
-        let args = api.args();
+        let api = MockTinker::answering(TRY_AGAIN);
         let dir = tempfile::tempdir().unwrap();
         let prompt = dir.path().join("prompt.json");
         std::fs::write(&prompt, "[1]").unwrap();
         let prompt = prompt.display().to_string();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
-            .args(with_args(
-                &args,
-                &[
-                    "--base-model",
-                    "m",
-                    "--prompt-file",
-                    &prompt,
-                    "--tokens-only",
-                    "-q",
-                    "--timeout",
-                    "20",
-                ],
-            ))
-            .env_clear()
+        let mut child = api
+            .command(&[
+                "--base-model",
+                "m",
+                "--prompt-file",
+                &prompt,
+                "--tokens-only",
+                "-q",
+                "--timeout",
+                "20",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -521,7 +421,6 @@ fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
         api.result(&result_json(&[(&[388], "length")]));
         let home = tempfile::tempdir().unwrap();
         let home_arg = home.path().display().to_string();
-        let args = api.args();
         let tokenizer = small_tokenizer();
         let mut extra = vec![
             "--base-model",
@@ -533,9 +432,7 @@ fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
             "-q",
         ];
         extra.extend(flag);
-        let out = tinkex(&with_args(&args, &extra))
-            .env("HOME", &home_arg)
-            .run();
+        let out = api.tinkex(&extra).env("HOME", &home_arg).run();
         assert_eq!((out.code, out.stdout.as_str()), (0, "Hello\n"), "{out:?}");
         let entries = std::fs::read_dir(cache_dir(home.path())).map_or(0, |d| d.count());
         assert_eq!(
@@ -548,23 +445,9 @@ fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
 
 #[test]
 fn a_closed_stdout_pipe_exits_zero_quietly() {
-    let mut api = MockTinker::new();
-    api.asample(Matcher::Any);
-    api.result(&result_json(&[(&[1, 2, 3], "length")]));
-    let args = api.args();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(with_args(
-            &args,
-            &[
-                "--base-model",
-                "m",
-                "--prompt-file",
-                "-",
-                "--tokens-only",
-                "-q",
-            ],
-        ))
-        .env_clear()
+    let api = MockTinker::answering(&result_json(&[(&[1, 2, 3], "length")]));
+    let mut child = api
+        .command(&STDIN_TOKENS)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

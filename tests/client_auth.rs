@@ -3,7 +3,7 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use mockito::Server;
+use mockito::{Mock, Server};
 use tinkex::client::{ModelInput, SamplingParams, ServiceClient};
 
 use crate::client_support::*;
@@ -45,6 +45,15 @@ fn captured() -> String {
     CAPTURED.lock().unwrap().join("\n")
 }
 
+/// An `asample` mock refusing `token` as an invalid token (the caller creates it).
+fn refuse_as_invalid(server: &mut Server, token: &str) -> Mock {
+    server
+        .mock("POST", "/api/v1/asample")
+        .match_header("x-api-key", token)
+        .with_status(401)
+        .with_header("www-authenticate", r#"Bearer error="invalid_token""#)
+}
+
 fn jwt_setup(server: &mut Server, log: &Log, tokens: &[String]) {
     post(
         server,
@@ -54,20 +63,8 @@ fn jwt_setup(server: &mut Server, log: &Log, tokens: &[String]) {
         r#"{"pjwt_auth_enabled":true}"#,
     )
     .create();
-    for (i, token) in tokens.iter().enumerate() {
-        let mock = post(
-            server,
-            log,
-            "/api/v1/auth/token",
-            200,
-            &format!(r#"{{"jwt":"{token}"}}"#),
-        );
-        if i + 1 < tokens.len() {
-            mock.expect(1).create();
-        } else {
-            mock.create();
-        }
-    }
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    exchanges(server, log, &tokens);
     setup(server, log);
 }
 
@@ -92,29 +89,11 @@ fn a_401_invalid_token_refreshes_and_replays_once() {
     let log = Log::default();
     let (first, second) = (jwt(now() + 3600, "one"), jwt(now() + 3600, "two"));
     jwt_setup(&mut server, &log, &[first.clone(), second.clone()]);
-    server
-        .mock("POST", "/api/v1/asample")
-        .match_header("x-api-key", first.as_str())
-        .with_status(401)
-        .with_header("www-authenticate", r#"Bearer error="invalid_token""#)
+    refuse_as_invalid(&mut server, &first).create();
+    accept(&mut server, &log, "req-1")
+        .match_header("x-api-key", second.as_str())
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .match_header("x-api-key", second.as_str())
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    retrieve_result(&mut server, &log);
     let (_service, sampler) = connect(config(&server));
     let prompt = ModelInput::from_tokens(vec![1]);
     sampler
@@ -173,15 +152,7 @@ fn a_jwt_close_to_expiry_is_refreshed_before_use() {
 fn a_key_that_is_a_jwt_is_used_as_it_is() {
     let mut server = Server::new();
     let log = Log::default();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/client/config",
-        200,
-        r#"{"pjwt_auth_enabled":true}"#,
-    )
-    .create();
-    setup(&mut server, &log);
+    jwt_setup(&mut server, &log, &[]);
     let token = jwt(now() + 3600, "given");
     let mut config = config(&server);
     config.api_key = token.clone();
@@ -205,34 +176,17 @@ fn trace_logs_never_contain_the_key_or_a_jwt() {
     let log = Log::default();
     let (first, second) = (jwt(now() + 3600, "logone"), jwt(now() + 3600, "logtwo"));
     jwt_setup(&mut server, &log, &[first.clone(), second.clone()]);
-    server
-        .mock("POST", "/api/v1/asample")
-        .match_header("x-api-key", first.as_str())
-        .with_status(401)
-        .with_header("www-authenticate", r#"Bearer error="invalid_token""#)
+    refuse_as_invalid(&mut server, &first)
         .with_body(format!(r#"{{"detail":"token {first} expired"}}"#))
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-log"),
-    )
-    .match_header("x-api-key", second.as_str())
-    .create();
+    accept(&mut server, &log, "req-log")
+        .match_header("x-api-key", second.as_str())
+        .create();
     let try_again = r#"{"type":"try_again","request_id":"req-log","queue_state":"paused_capacity","queue_state_reason":"busy"}"#;
-    post(&mut server, &log, "/api/v1/retrieve_future", 200, try_again)
+    retrieve(&mut server, &log, 200, try_again)
         .expect(1)
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    retrieve_result(&mut server, &log);
     let config = config(&server).with_heartbeat_interval(Duration::from_millis(30));
     let (service, sampler) = connect(config);
     let prompt = ModelInput::from_tokens(vec![1]);
@@ -275,9 +229,7 @@ fn trace_logs_never_contain_the_key_or_a_jwt() {
 #[test]
 fn a_failing_heartbeat_warns_after_the_quiet_period() {
     capture_logs();
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     // Created last, so it wins over setup's healthy heartbeat mock.
     post(&mut server, &log, "/api/v1/session_heartbeat", 503, "{}")
         .expect_at_least(1)

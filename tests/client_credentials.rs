@@ -114,24 +114,6 @@ fn mocks(server: &mut Server, log: &Log, flags: &str) {
         .create();
 }
 
-/// `auth/token` answers each of `tokens` once, in order (the last one from then on).
-fn exchanges(server: &mut Server, log: &Log, tokens: &[&str]) {
-    for (i, token) in tokens.iter().enumerate() {
-        let mock = post(
-            server,
-            log,
-            "/api/v1/auth/token",
-            200,
-            &format!(r#"{{"jwt":"{token}"}}"#),
-        );
-        if i + 1 < tokens.len() {
-            mock.expect(1).create();
-        } else {
-            mock.create();
-        }
-    }
-}
-
 /// The `X-API-Key` of every request to `path`.
 fn keys_to(log: &Log, path: &str) -> Vec<String> {
     log.to(path)

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mockito::Server;
 use tinkex::client::{Config, ModelInput, RetryPolicy, SamplingParams};
 use tinkex::Deadline;
 
@@ -98,19 +97,10 @@ fn run(config: Config) -> tinkex::Result<tinkex::client::SampleResponse> {
 
 #[test]
 fn a_future_that_never_completes_ends_at_the_deadline() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").create();
     let try_again = r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#;
-    post(&mut server, &log, "/api/v1/retrieve_future", 200, try_again).create();
+    retrieve(&mut server, &log, 200, try_again).create();
     let mut config = config(&server);
     config.retry = RetryPolicy::scaled(0.1);
     config.deadline = Deadline::after(Duration::from_millis(1500));

@@ -6,32 +6,14 @@ use crate::client_support::*;
 
 #[test]
 fn retrieve_try_again_408_and_5xx_poll_again_at_once() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").create();
     let try_again = r#"{"type":"try_again","request_id":"req-1","queue_state":"active","queue_state_reason":null}"#;
-    post(&mut server, &log, "/api/v1/retrieve_future", 200, try_again)
+    retrieve(&mut server, &log, 200, try_again)
         .expect(1)
         .create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 408, "{}")
-        .expect(1)
-        .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    retrieve(&mut server, &log, 408, "{}").expect(1).create();
+    retrieve_result(&mut server, &log);
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
     let polls = log.to("/api/v1/retrieve_future");
@@ -45,28 +27,10 @@ fn retrieve_try_again_408_and_5xx_poll_again_at_once() {
 
 #[test]
 fn fast_failing_polls_are_throttled_after_three() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 503, "{}")
-        .expect(5)
-        .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").create();
+    retrieve(&mut server, &log, 503, "{}").expect(5).create();
+    retrieve_result(&mut server, &log);
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
     assert_eq!(log.to("/api/v1/retrieve_future").len(), 6);
@@ -75,28 +39,10 @@ fn fast_failing_polls_are_throttled_after_three() {
 
 #[test]
 fn retrieve_429_backs_off_exponentially() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 429, "{}")
-        .expect(3)
-        .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").create();
+    retrieve(&mut server, &log, 429, "{}").expect(3).create();
+    retrieve_result(&mut server, &log);
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
     assert_eq!(secs(&delays), [1.0, 2.0, 4.0]);
@@ -104,19 +50,10 @@ fn retrieve_429_backs_off_exponentially() {
 
 #[test]
 fn retrieve_400_is_repolled_three_times_then_quoted() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-4"),
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-4").create();
     let detail = r#"{"detail":"topk_prompt_logprobs is not supported by the JAX backend"}"#;
-    post(&mut server, &log, "/api/v1/retrieve_future", 400, detail).create();
+    retrieve(&mut server, &log, 400, detail).create();
     let err = sample(config(&server)).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     let text = err.to_string();
@@ -130,65 +67,21 @@ fn retrieve_400_is_repolled_three_times_then_quoted() {
 
 #[test]
 fn retrieve_400_three_times_then_success() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 400, "")
-        .expect(3)
-        .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").create();
+    retrieve(&mut server, &log, 400, "").expect(3).create();
+    retrieve_result(&mut server, &log);
     sample(config(&server)).unwrap();
     assert_eq!(log.to("/api/v1/retrieve_future").len(), 4);
 }
 
 #[test]
 fn retrieve_410_resubmits_with_the_next_seq_id() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .expect(1)
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-2"),
-    )
-    .create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 410, "{}")
-        .expect(1)
-        .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").expect(1).create();
+    accept(&mut server, &log, "req-2").create();
+    retrieve(&mut server, &log, 410, "{}").expect(1).create();
+    retrieve_result(&mut server, &log);
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
     let tail: Vec<String> = log.paths().into_iter().skip(3).collect();
@@ -201,11 +94,7 @@ fn retrieve_410_resubmits_with_the_next_seq_id() {
             "/api/v1/retrieve_future"
         ]
     );
-    let seq: Vec<u64> = log
-        .to("/api/v1/asample")
-        .iter()
-        .map(|s| seq_id(&s.body))
-        .collect();
+    let seq = asample_seq_ids(&log);
     assert_eq!(seq, [0, 1]);
     let polls = log.to("/api/v1/retrieve_future");
     assert_eq!(polls[1].body, r#"{"request_id":"req-2"}"#);
@@ -224,25 +113,9 @@ fn billing_402_retries_every_five_seconds() {
     post(&mut server, &log, "/api/v1/asample", 402, "{}")
         .expect(1)
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(&mut server, &log, "/api/v1/retrieve_future", 402, "{}")
-        .expect(1)
-        .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    accept(&mut server, &log, "req-1").create();
+    retrieve(&mut server, &log, 402, "{}").expect(1).create();
+    retrieve_result(&mut server, &log);
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
     assert_eq!(secs(&delays), [5.0, 5.0, 5.0, 5.0]);
@@ -251,25 +124,9 @@ fn billing_402_retries_every_five_seconds() {
 #[test]
 fn fatal_retrieve_statuses_end_the_future() {
     for (status, code) in [(401, 3), (403, 3), (404, 2), (422, 2)] {
-        let mut server = Server::new();
-        let log = Log::default();
-        setup(&mut server, &log);
-        post(
-            &mut server,
-            &log,
-            "/api/v1/asample",
-            200,
-            &accepted("req-1"),
-        )
-        .create();
-        post(
-            &mut server,
-            &log,
-            "/api/v1/retrieve_future",
-            status,
-            r#"{"message":"no"}"#,
-        )
-        .create();
+        let (mut server, log) = ready();
+        accept(&mut server, &log, "req-1").create();
+        retrieve(&mut server, &log, status, r#"{"message":"no"}"#).create();
         let err = sample(config(&server)).unwrap_err();
         assert_eq!(err.exit_code(), code, "{status}: {err}");
         assert!(err.to_string().contains("\"no\""), "{err}");
@@ -280,19 +137,10 @@ fn fatal_retrieve_statuses_end_the_future() {
 #[test]
 fn error_answers_in_a_200_are_fatal_with_their_category() {
     for (category, code) in [("user", 2), ("server", 4), ("unknown", 4)] {
-        let mut server = Server::new();
-        let log = Log::default();
-        setup(&mut server, &log);
-        post(
-            &mut server,
-            &log,
-            "/api/v1/asample",
-            200,
-            &accepted("req-7"),
-        )
-        .create();
+        let (mut server, log) = ready();
+        accept(&mut server, &log, "req-7").create();
         let body = format!(r#"{{"error":"it broke","category":"{category}"}}"#);
-        post(&mut server, &log, "/api/v1/retrieve_future", 200, &body).create();
+        retrieve(&mut server, &log, 200, &body).create();
         let err = sample(config(&server)).unwrap_err();
         assert_eq!(err.exit_code(), code, "{category}: {err}");
         assert!(err.to_string().contains("\"it broke\""), "{err}");

@@ -22,25 +22,8 @@ fn example_params() -> SamplingParams {
 
 #[test]
 fn bodies_and_order_match_the_protocol_byte_for_byte() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept_then_result(&mut server, &log, "req-1");
     let (_service, sampler) = connect(config(&server));
     let prompt = ModelInput::from_tokens(vec![1, 2, 3]);
     let future = sampler.sample(prompt, 2, example_params()).unwrap();
@@ -78,25 +61,8 @@ fn bodies_and_order_match_the_protocol_byte_for_byte() {
 
 #[test]
 fn headers_follow_the_protocol() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept_then_result(&mut server, &log, "req-1");
     let (_service, sampler) = connect(config(&server));
     let params = SamplingParams::default();
     let prompt = ModelInput::from_tokens(vec![5]);
@@ -133,9 +99,7 @@ fn headers_follow_the_protocol() {
 
 #[test]
 fn tags_project_and_model_path_shape_the_bodies() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     let mut config = config(&server);
     // A trailing slash on the base must not produce `//` (the mocks would not match).
     config.base_url.push('/');
@@ -175,9 +139,7 @@ fn tags_project_and_model_path_shape_the_bodies() {
 
 #[test]
 fn bad_specs_fail_before_any_request() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (server, log) = ready();
     let service = ServiceClient::new(config(&server)).unwrap();
     let before = log.all().len();
     let err = service
@@ -194,9 +156,7 @@ fn bad_specs_fail_before_any_request() {
 
 #[test]
 fn a_bad_key_fails_before_any_request() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (server, log) = ready();
     let mut config = config(&server);
     config.api_key = "sk-wrong-secret".into();
     let err = ServiceClient::new(config).err().unwrap();
@@ -207,13 +167,11 @@ fn a_bad_key_fails_before_any_request() {
 
 #[test]
 fn skyrl_answers_without_sequence_ids_and_short_prompt_logprobs() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     let skyrl = r#"{"future_id":"f-1","status":"pending","request_id":"req-9"}"#;
     post(&mut server, &log, "/api/v1/asample", 200, skyrl).create();
     let result = r#"{"sequences":[{"tokens":[4],"logprobs":[-0.1],"stop_reason":"stop"}],"prompt_logprobs":[-0.5,-1.5],"topk_prompt_logprobs":null,"type":"sample"}"#;
-    post(&mut server, &log, "/api/v1/retrieve_future", 200, result).create();
+    retrieve(&mut server, &log, 200, result).create();
     let (_service, sampler) = connect(config(&server));
     let prompt = ModelInput::from_tokens(vec![1, 2, 3]);
     let future = sampler
@@ -236,17 +194,8 @@ fn skyrl_answers_without_sequence_ids_and_short_prompt_logprobs() {
 
 #[test]
 fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
+    let (mut server, log) = ready();
+    accept(&mut server, &log, "req-1").create();
     server
         .mock("POST", "/api/v1/retrieve_future")
         .with_header("content-type", "application/json")
@@ -255,14 +204,7 @@ fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
             w.write_all(RESULT_JSON.as_bytes())
         })
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/sessions/sess-1/finish",
-        200,
-        "{}",
-    )
-    .create();
+    finish_ok(&mut server, &log);
     let config = config(&server).with_heartbeat_interval(Duration::from_millis(150));
     let (service, sampler) = connect(config);
     let prompt = ModelInput::from_tokens(vec![1]);
@@ -305,17 +247,8 @@ fn heartbeat_stops_on_410() {
 
 #[test]
 fn finish_is_skipped_when_less_than_a_second_is_left() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
-    post(
-        &mut server,
-        &log,
-        "/api/v1/sessions/sess-1/finish",
-        200,
-        "{}",
-    )
-    .create();
+    let (mut server, log) = ready();
+    finish_ok(&mut server, &log);
     let mut config = config(&server);
     config.deadline = tinkex::Deadline::after(Duration::from_millis(1300));
     let service = ServiceClient::new(config).unwrap();

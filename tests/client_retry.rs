@@ -104,63 +104,25 @@ fn fatal_statuses_are_not_retried() {
 
 #[test]
 fn asample_429_resends_the_same_seq_id_after_one_second() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     post(&mut server, &log, "/api/v1/asample", 429, "{}")
         .expect(2)
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    accept_then_result(&mut server, &log, "req-1");
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
-    let seq: Vec<u64> = log
-        .to("/api/v1/asample")
-        .iter()
-        .map(|s| seq_id(&s.body))
-        .collect();
+    let seq = asample_seq_ids(&log);
     assert_eq!(seq, [0, 0, 0]);
     assert_eq!(secs(&delays), [1.0, 1.0]);
 }
 
 #[test]
 fn asample_429_waits_five_seconds_for_big_prompts() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     post(&mut server, &log, "/api/v1/asample", 429, "{}")
         .expect(1)
         .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    accept_then_result(&mut server, &log, "req-1");
     let (config, delays) = recording_config(&server);
     let (_service, sampler) = connect(config);
     let prompt = ModelInput::from_tokens(vec![123_456; 30_000]);
@@ -174,46 +136,23 @@ fn asample_429_waits_five_seconds_for_big_prompts() {
 
 #[test]
 fn asample_5xx_and_408_409_back_off_1_2_4_with_the_same_seq_id() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     for status in [500, 408, 409] {
         post(&mut server, &log, "/api/v1/asample", status, "{}")
             .expect(1)
             .create();
     }
-    post(
-        &mut server,
-        &log,
-        "/api/v1/asample",
-        200,
-        &accepted("req-1"),
-    )
-    .create();
-    post(
-        &mut server,
-        &log,
-        "/api/v1/retrieve_future",
-        200,
-        RESULT_JSON,
-    )
-    .create();
+    accept_then_result(&mut server, &log, "req-1");
     let (config, delays) = recording_config(&server);
     sample(config).unwrap();
-    let seq: Vec<u64> = log
-        .to("/api/v1/asample")
-        .iter()
-        .map(|s| seq_id(&s.body))
-        .collect();
+    let seq = asample_seq_ids(&log);
     assert_eq!(seq, [0, 0, 0, 0]);
     assert_eq!(secs(&delays), [1.0, 2.0, 4.0]);
 }
 
 #[test]
 fn asample_gives_up_after_five_minutes_of_5xx() {
-    let mut server = Server::new();
-    let log = Log::default();
-    setup(&mut server, &log);
+    let (mut server, log) = ready();
     post(
         &mut server,
         &log,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mockito::{Mock, Server};
+use mockito::{Mock, Server, ServerGuard};
 use tinkex::client::{Config, RetryPolicy, SamplerSpec, SamplingClient, ServiceClient};
 use tinkex::Deadline;
 
@@ -105,6 +105,66 @@ pub fn setup(server: &mut Server, log: &Log) {
     post(server, log, "/api/v1/session_heartbeat", 200, "{}")
         .expect_at_least(0)
         .create();
+}
+
+/// A fresh mock server and log with the setup calls answered.
+pub fn ready() -> (ServerGuard, Log) {
+    let mut server = Server::new();
+    let log = Log::default();
+    setup(&mut server, &log);
+    (server, log)
+}
+
+/// An `asample` mock accepting the sample as `request_id` (the caller creates it).
+pub fn accept(server: &mut Server, log: &Log, request_id: &str) -> Mock {
+    post(server, log, "/api/v1/asample", 200, &accepted(request_id))
+}
+
+/// A `retrieve_future` mock answering `status` with `body` (the caller creates it).
+pub fn retrieve(server: &mut Server, log: &Log, status: usize, body: &str) -> Mock {
+    post(server, log, "/api/v1/retrieve_future", status, body)
+}
+
+/// Creates the `retrieve_future` mock answering [`RESULT_JSON`].
+pub fn retrieve_result(server: &mut Server, log: &Log) {
+    retrieve(server, log, 200, RESULT_JSON).create();
+}
+
+/// Creates mocks accepting the sample as `request_id`, then answering polls with the result.
+pub fn accept_then_result(server: &mut Server, log: &Log, request_id: &str) {
+    accept(server, log, request_id).create();
+    retrieve_result(server, log);
+}
+
+/// `auth/token` answers each of `tokens` once, in order (the last one from then on).
+pub fn exchanges(server: &mut Server, log: &Log, tokens: &[&str]) {
+    for (i, token) in tokens.iter().enumerate() {
+        let mock = post(
+            server,
+            log,
+            "/api/v1/auth/token",
+            200,
+            &format!(r#"{{"jwt":"{token}"}}"#),
+        );
+        if i + 1 < tokens.len() {
+            mock.expect(1).create();
+        } else {
+            mock.create();
+        }
+    }
+}
+
+/// The `seq_id`s of all `asample` requests, in order.
+pub fn asample_seq_ids(log: &Log) -> Vec<u64> {
+    log.to("/api/v1/asample")
+        .iter()
+        .map(|s| seq_id(&s.body))
+        .collect()
+}
+
+/// Creates the mock answering the session's `finish`.
+pub fn finish_ok(server: &mut Server, log: &Log) {
+    post(server, log, "/api/v1/sessions/sess-1/finish", 200, "{}").create();
 }
 
 /// A config for `server`: fast retries, a 20 s deadline, no heartbeat during the test.

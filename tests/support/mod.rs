@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
+use serde_json::{json, Value};
 
 /// A test API key with the right prefix.
 pub const KEY: &str = "tml-test-key-0123456789abcdef";
@@ -23,6 +24,49 @@ pub fn small_tokenizer() -> String {
     fixture("small/tokenizer.json").display().to_string()
 }
 
+/// The Qwen3 tokenizer fixture.
+pub fn qwen3_tokenizer() -> String {
+    fixture("qwen3/tokenizer.json").display().to_string()
+}
+
+/// The messages of conversation `name` in fixtures/chat/conversations.json.
+pub fn conversation(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture("chat/conversations.json")).unwrap();
+    let data: Value = serde_json::from_str(&text).unwrap();
+    let conv = data["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap();
+    conv["messages"].clone()
+}
+
+/// A chat run of `Qwen/Qwen3-8B` with the prompt "hi" and tokenizer `tok`, then `extra`.
+pub fn qwen3_chat_hi<'a>(tok: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let args = [
+        "--base-model",
+        "Qwen/Qwen3-8B",
+        "--chat",
+        "--prompt",
+        "hi",
+        "--tokenizer",
+        tok,
+    ];
+    args.iter().chain(extra).copied().collect()
+}
+
+/// The hint printed after every usage error of `tinkex run`.
+pub const HINT: &str = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
+
+/// Runs `args` expecting a usage error: exit 2, nothing on stdout, `message` then the hint.
+pub fn usage_error(args: &[&str], message: &str) {
+    let out = tinkex(args).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, format!("tinkex: error: {message}\n{HINT}"));
+}
+
 /// What a finished process left behind.
 #[derive(Debug)]
 pub struct Outcome {
@@ -32,6 +76,13 @@ pub struct Outcome {
     pub stdout: String,
     /// Everything on stderr.
     pub stderr: String,
+}
+
+impl Outcome {
+    /// Exit code, stdout and stderr together, for one exact comparison.
+    pub fn parts(&self) -> (i32, &str, &str) {
+        (self.code, &self.stdout, &self.stderr)
+    }
 }
 
 /// A `tinkex` invocation under construction, with an environment holding nothing of the host's.
@@ -164,16 +215,90 @@ impl MockTinker {
             .create()
     }
 
+    /// A server answering any `asample` as `req-1` and every poll with `result`.
+    pub fn answering(result: &str) -> MockTinker {
+        let mut api = MockTinker::new();
+        api.asample(Matcher::Any);
+        api.result(result);
+        api
+    }
+
+    /// Answers `asample` bodies matching `prompt` as `request_id` (`expect` times, when given)
+    /// and polls for `request_id` with `result`; both mocks are kept in `mocks`, in that order.
+    pub fn route(
+        &mut self,
+        prompt: Matcher,
+        request_id: &str,
+        result: &str,
+        expect: Option<usize>,
+    ) {
+        let mut asample = self
+            .server
+            .mock("POST", "/api/v1/asample")
+            .match_body(prompt)
+            .with_header("content-type", "application/json")
+            .with_body(json!({ "request_id": request_id }).to_string());
+        if let Some(times) = expect {
+            asample = asample.expect(times);
+        }
+        let asample = asample.create();
+        let result = self
+            .server
+            .mock("POST", "/api/v1/retrieve_future")
+            .match_body(Matcher::PartialJson(json!({ "request_id": request_id })))
+            .with_header("content-type", "application/json")
+            .with_body(result)
+            .create();
+        self.mocks.extend([asample, result]);
+    }
+
     /// The common arguments for a run against this server.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            "run".into(),
-            "--base-url".into(),
-            self.url(),
-            "--api-key".into(),
-            KEY.into(),
-        ]
+        run_args(&self.url())
     }
+
+    /// A bare `tinkex` command against this server (empty environment, no stdio set up), for
+    /// tests that signal or kill the child or close its pipes.
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tinkex"));
+        command.args(with_args(&self.args(), extra)).env_clear();
+        command
+    }
+
+    /// A `tinkex` run against this server with `extra` after the common arguments.
+    pub fn tinkex(&self, extra: &[&str]) -> Tinkex {
+        tinkex(&with_args(&self.args(), extra))
+    }
+}
+
+/// A `tinkex` run against the server at `url` with `extra` after the common arguments.
+pub fn tinkex_at(url: &str, extra: &[&str]) -> Tinkex {
+    tinkex(&with_args(&run_args(url), extra))
+}
+
+/// `run --base-url URL --api-key KEY`, the start of every run against a mock server.
+pub fn run_args(url: &str) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--base-url".into(),
+        url.into(),
+        "--api-key".into(),
+        KEY.into(),
+    ]
+}
+
+/// Writes `lines` as `dir/in.jsonl`; returns its path.
+pub fn write_input(dir: &Path, lines: &[&str]) -> String {
+    let path = dir.join("in.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+/// Each line of `text` parsed as JSON.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Joins owned and borrowed arguments for [`tinkex`].
