@@ -177,6 +177,10 @@ fn run_once(tinkex: &Path, url: &str, cache: &PathBuf, mode: Mode) -> Sample {
 }
 
 /// Waits for `child` with wait4(2), which reports that one child's resource use.
+///
+/// `ru_maxrss` starts from the forked copy of this process; this bench holds no tokenizer or
+/// server in-process (the demo server is a separate child), so that floor is a few MiB and the
+/// figure is tinkex's own (batch_bench, which is larger, polls /proc instead).
 fn wait_with_rusage(child: Child) -> (i32, libc::rusage) {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use tinkex::tokenizer::{Tokenizer, TokenizerOptions};
 
+#[path = "common/proc_status.rs"]
+mod proc_status;
+use proc_status::status_kib;
+
 const PROMPT: &str = "<|im_start|>user\nWrite a haiku about the sea, then translate it into \
 French and explain one word choice.<|im_end|>\n<|im_start|>assistant\n";
 
@@ -103,16 +107,6 @@ fn child(mode: &str, source: &Path, dir: &Path) -> ! {
     println!("peak_kib {}", status_kib("VmHWM"));
     // Exit without running destructors: freeing a full tokenizer alone costs ~20 ms.
     std::process::exit(0)
-}
-
-/// A `kB` line of /proc/self/status (Linux only; 0 elsewhere).
-fn status_kib(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use tinkex::tokenizer::Tokenizer;
 
+#[path = "common/proc_status.rs"]
+mod proc_status;
+use proc_status::status_kib;
+
 /// Mixed text (English, code, CJK, emoji) repeated into the encode workload.
 const PARAGRAPH: &str = "The quick brown fox jumps over the lazy dog. \
 fn main() { println!(\"{}\", 40 + 2); }\n\
@@ -81,16 +85,6 @@ fn main() {
         ids.len() as f64 / decode.as_secs_f64()
     );
     println!("peak RSS at the end (VmHWM): {}", mib(status_kib("VmHWM")));
-}
-
-/// A `kB` line of /proc/self/status (Linux only; 0 elsewhere).
-fn status_kib(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn ms(d: Duration) -> String {

@@ -186,6 +186,18 @@ impl Error {
         }
     }
 
+    /// A user error for a file that could not be read: `{origin}: no such file`, etc.
+    ///
+    /// `origin` names the flag and path (`--prompt-file p.txt`); common causes get plain words.
+    pub fn unreadable(origin: &str, error: &std::io::Error) -> Error {
+        let why = match error.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => error.to_string(),
+        };
+        Error::input(format!("{origin}: {why}"))
+    }
+
     /// Shorthand for an I/O error with the file and action it concerns.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {

@@ -1,7 +1,6 @@
 //! Reading the prompt: text as given, or token ids from a file or stdin.
 
 use std::io::Read;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -28,7 +27,8 @@ pub fn load(source: &PromptSource) -> Result<Prompt> {
     match source {
         PromptSource::Text(text) => Ok(Prompt::Text(text.clone())),
         PromptSource::File(path) => {
-            let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::unreadable(&format!("--prompt-file {}", path.display()), &e))?;
             interpret(bytes, &format!("--prompt-file {}", path.display()))
         }
         PromptSource::Stdin => {
@@ -39,15 +39,6 @@ pub fn load(source: &PromptSource) -> Result<Prompt> {
             interpret(bytes, "--prompt-file - (stdin)")
         }
     }
-}
-
-fn file_error(path: &Path, error: std::io::Error) -> Error {
-    let why = match error.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => error.to_string(),
-    };
-    Error::input(format!("--prompt-file {}: {why}", path.display()))
 }
 
 /// Decides between token ids and text, the way DECISIONS.md defines it.

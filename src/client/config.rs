@@ -288,6 +288,14 @@ fn check_key(key: &str, source: &str) -> Result<()> {
     Ok(())
 }
 
+/// `TINKEX_RETRY_SCALE` from the environment (1 when unset), for callers that have no
+/// [`Config`] (`--print-prompt` still paces hub retries by it).
+pub fn retry_scale_from_env() -> Result<f64> {
+    std::env::var("TINKEX_RETRY_SCALE")
+        .ok()
+        .map_or(Ok(1.0), |raw| parse_scale(&raw))
+}
+
 fn parse_scale(raw: &str) -> Result<f64> {
     match raw.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),

@@ -21,7 +21,7 @@ mod status;
 mod transport;
 mod types;
 
-pub use config::{Config, DEFAULT_BASE_URL, SDK_VERSION};
+pub use config::{retry_scale_from_env, Config, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
 pub use future::SampleFuture;
 pub use retry::RetryPolicy;

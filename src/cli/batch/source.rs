@@ -45,9 +45,8 @@ impl InputFile {
     pub fn open(source: &PromptSource) -> Result<InputFile> {
         match source {
             PromptSource::File(path) => {
-                File::open(path).map_err(|e| {
-                    Error::input(format!("--input {}: {}", path.display(), describe(&e)))
-                })?;
+                File::open(path)
+                    .map_err(|e| Error::unreadable(&format!("--input {}", path.display()), &e))?;
                 Ok(InputFile {
                     path: path.clone(),
                     label: format!("--input {}", path.display()),
@@ -76,8 +75,7 @@ impl InputFile {
 
     /// Non-blank lines with their numbers and offsets; a line that is not UTF-8 holds an error.
     fn lines(&self) -> Result<impl Iterator<Item = Line> + Send> {
-        let file = File::open(&self.path)
-            .map_err(|e| Error::input(format!("{}: {}", self.label, describe(&e))))?;
+        let file = File::open(&self.path).map_err(|e| Error::unreadable(&self.label, &e))?;
         let mut next_offset = 0u64;
         let lines =
             BufReader::new(file)
@@ -187,7 +185,7 @@ impl InputFile {
     }
 
     fn read_error(&self, error: io::Error) -> Error {
-        Error::input(format!("{}: {}", self.label, describe(&error)))
+        Error::unreadable(&self.label, &error)
     }
 
     /// The second pass: items in input order (already validated, so bad lines cannot occur).
@@ -267,14 +265,6 @@ impl Drop for InputFile {
         if self.spooled {
             let _ = std::fs::remove_file(&self.path);
         }
-    }
-}
-
-fn describe(error: &io::Error) -> String {
-    match error.kind() {
-        io::ErrorKind::NotFound => "no such file".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => error.to_string(),
     }
 }
 

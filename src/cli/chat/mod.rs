@@ -70,14 +70,7 @@ fn read_messages(source: &PromptSource) -> Result<Vec<Message>> {
     let (bytes, origin) = match source {
         PromptSource::File(path) => {
             let origin = format!("--messages {}", path.display());
-            let bytes = std::fs::read(path).map_err(|e| {
-                let why = match e.kind() {
-                    std::io::ErrorKind::NotFound => "no such file".to_string(),
-                    std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                    _ => e.to_string(),
-                };
-                Error::input(format!("{origin}: {why}"))
-            })?;
+            let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&origin, &e))?;
             (bytes, origin)
         }
         PromptSource::Stdin | PromptSource::Text(_) => {
@@ -286,7 +279,7 @@ pub fn print_prompt(config: &RunConfig, deadline: &Deadline) -> Result<()> {
     let input = load_input(config, source)?;
     let spec = known_tokenizer(config)
         .ok_or_else(|| usage("--print-prompt needs --base-model or --tokenizer"))?;
-    let loader = TokenizerLoader::with_scale(config, retry_scale()?);
+    let loader = TokenizerLoader::with_scale(config, crate::client::retry_scale_from_env()?);
     let tokenizer = loader.load(&spec, deadline)?;
     let model = config.base_model.as_deref().unwrap_or("");
     let files = ChatFiles {
@@ -328,18 +321,4 @@ fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Resul
     let newline = if text.ends_with('\n') { "" } else { "\n" };
     let plural = if count == 1 { "" } else { "s" };
     Ok(format!("{text}{newline}{count} token{plural}\n").into_bytes())
-}
-
-/// `TINKEX_RETRY_SCALE`, for hub retries when no client config exists (`--print-prompt`).
-fn retry_scale() -> Result<f64> {
-    match std::env::var("TINKEX_RETRY_SCALE") {
-        Err(_) => Ok(1.0),
-        Ok(raw) => match raw.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-            _ => Err(usage(format!(
-                "TINKEX_RETRY_SCALE must be a non-negative number, got '{}'",
-                raw.trim()
-            ))),
-        },
-    }
 }
