@@ -91,9 +91,9 @@ impl SubsetModel {
         SubsetModel { table, config }
     }
 
-    /// The whole cache file behind this model.
-    pub fn table_bytes(&self) -> &[u8] {
-        self.table.bytes()
+    /// The cache tables behind this model (shared, so a writer thread can store them).
+    pub fn table(&self) -> Arc<Table> {
+        Arc::clone(&self.table)
     }
 
     /// The tiny BPE that encodes `words` exactly as the full model would.
