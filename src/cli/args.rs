@@ -50,6 +50,10 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
+    /// `tinkex cache`
+    Cache(super::tokenizers::CacheArgs),
+    /// `tinkex prefetch`
+    Prefetch(super::tokenizers::PrefetchArgs),
 }
 
 #[derive(FromArgs, Debug)]
@@ -256,6 +260,8 @@ pub enum Parsed {
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
     Version,
+    /// `tinkex cache` or `tinkex prefetch`: the tokenizer commands.
+    Tokenizers(super::tokenizers::Command),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -279,6 +285,14 @@ pub fn parse(argv: &[String]) -> Parsed {
             command: Some(Command::Version(_)),
             ..
         }) => Parsed::Version,
+        Ok(TopLevel {
+            command: Some(Command::Cache(args)),
+            ..
+        }) => Parsed::Tokenizers(super::tokenizers::Command::Cache(args)),
+        Ok(TopLevel {
+            command: Some(Command::Prefetch(args)),
+            ..
+        }) => Parsed::Tokenizers(super::tokenizers::Command::Prefetch(args)),
         Ok(TopLevel {
             version: true,
             command: None,

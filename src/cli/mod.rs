@@ -10,6 +10,7 @@ mod run;
 mod settings;
 mod signals;
 mod sink;
+mod tokenizers;
 mod values;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -52,16 +53,19 @@ fn dispatch(argv: &[String]) -> i32 {
             0
         }
         Parsed::Exit { output, .. } => report(&Error::Usage(output)),
+        Parsed::Tokenizers(command) => tokenizers::execute(command).unwrap_or_else(|e| report(&e)),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
                 Ok(config) => config,
                 Err(error) => return report(&error),
             };
             logging::init(config.verbosity);
-            match run::execute(&config) {
+            let code = match run::execute(&config) {
                 Ok(()) => 0,
                 Err(error) => report(&error),
-            }
+            };
+            crate::tokenizer::finish_cache_writes();
+            code
         }
     }
 }
