@@ -149,3 +149,36 @@ fn prefetch_without_a_model_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_cold_run_encodes_exactly_as_a_warm_run_and_as_the_full_tokenizer() {
+    let root = tempfile::tempdir().unwrap();
+    let qwen3 = crate::support::qwen3_tokenizer();
+    let prompt =
+        "Héllo wörld!  12345 今天天气很好 <|im_start|>user\n\tfn main() { x_1 += 0x1F; } 👍🏽";
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--base-model",
+            "Qwen/Qwen3-8B",
+            "--tokenizer",
+            &qwen3,
+            "--prompt",
+            prompt,
+            "--print-prompt",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = with_caches(&args, root.path(), "http://127.0.0.1:9").run();
+        let (code, stdout, stderr) = out.parts();
+        assert_eq!(code, 0, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap();
+        doc["tokens"].clone()
+    };
+    let cold = run(&[]);
+    let warm = run(&[]);
+    let full = run(&["--no-tokenizer-cache"]);
+    assert!(cold.as_array().is_some_and(|ids| ids.len() > 20), "{cold}");
+    assert_eq!(cold, warm);
+    assert_eq!(cold, full);
+}

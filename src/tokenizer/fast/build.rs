@@ -36,13 +36,24 @@ pub fn tables(json: &[u8]) -> Result<Tables, Ineligible> {
     };
     root.insert("model".into(), Value::Object(model));
     let skeleton = serde_json::to_vec(&Value::Object(root)).map_err(|e| e.to_string())?;
-    let (token_offsets, token_bytes) = token_blob(&vocab)?;
-    let ids: HashMap<&str, u32> = vocab
-        .iter()
-        .enumerate()
-        .map(|(id, t)| (t.as_str(), id as u32))
-        .collect();
-    let merges = merge_ids(&merges, &ids, prefix_len)?;
+    assemble(skeleton, &vocab, &merges, prefix_len)
+}
+
+/// The tables from a skeleton, token strings by id and merges in rank order.
+pub fn assemble<S: AsRef<str>>(
+    skeleton: Vec<u8>,
+    vocab: &[S],
+    merges: &[(S, S)],
+    prefix_len: usize,
+) -> Result<Tables, Ineligible> {
+    let (token_offsets, token_bytes) = token_blob(vocab)?;
+    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(vocab.len());
+    for (id, token) in vocab.iter().enumerate() {
+        if ids.insert(token.as_ref(), id as u32).is_some() {
+            return Err("a vocab token appears twice".into());
+        }
+    }
+    let merges = merge_ids(merges, &ids, prefix_len)?;
     let (merge_offsets, merge_ranks) = group_by_result(&merges, vocab.len());
     Ok(Tables {
         skeleton,
@@ -51,7 +62,7 @@ pub fn tables(json: &[u8]) -> Result<Tables, Ineligible> {
         merges,
         merge_offsets,
         merge_ranks,
-        slots: lookup_table(&vocab),
+        slots: lookup_table(vocab),
     })
 }
 
@@ -98,29 +109,36 @@ fn merge_pairs(merges: Option<Value>) -> Result<Vec<(String, String)>, Ineligibl
         .collect()
 }
 
-fn token_blob(vocab: &[String]) -> Result<(Vec<u32>, Vec<u8>), Ineligible> {
+fn token_blob<S: AsRef<str>>(vocab: &[S]) -> Result<(Vec<u32>, Vec<u8>), Ineligible> {
     let mut offsets = Vec::with_capacity(vocab.len() + 1);
     let mut bytes = Vec::new();
     offsets.push(0);
     for token in vocab {
-        bytes.extend_from_slice(token.as_bytes());
+        bytes.extend_from_slice(token.as_ref().as_bytes());
         offsets.push(u32::try_from(bytes.len()).map_err(|_| "vocab too large")?);
     }
     Ok((offsets, bytes))
 }
 
 /// `(left, right, result)` ids; the result is `left + right` minus the right's subword prefix.
-fn merge_ids(
-    merges: &[(String, String)],
+fn merge_ids<S: AsRef<str>>(
+    merges: &[(S, S)],
     ids: &HashMap<&str, u32>,
     prefix_len: usize,
 ) -> Result<Vec<[u32; 3]>, Ineligible> {
+    let mut joined = String::new();
     merges
         .iter()
         .map(|(a, b)| {
+            let (a, b) = (a.as_ref(), b.as_ref());
             let id = |t: &str| ids.get(t).copied();
-            let joined = b.get(prefix_len..).map(|rest| format!("{a}{rest}"));
-            match (id(a), id(b), joined.as_deref().and_then(id)) {
+            let result = b.get(prefix_len..).and_then(|rest| {
+                joined.clear();
+                joined.push_str(a);
+                joined.push_str(rest);
+                id(&joined)
+            });
+            match (id(a), id(b), result) {
                 (Some(a), Some(b), Some(r)) => Ok([a, b, r]),
                 _ => Err(format!("merge {a:?} {b:?} is not in the vocab")),
             }
@@ -148,9 +166,10 @@ fn group_by_result(merges: &[[u32; 3]], vocab: usize) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// Every token and every proper prefix of one (at char boundaries), in an open-addressing table.
-fn lookup_table(vocab: &[String]) -> Vec<[u32; 2]> {
+fn lookup_table<S: AsRef<str>>(vocab: &[S]) -> Vec<[u32; 2]> {
     let mut entries: HashMap<&str, u32> = HashMap::with_capacity(vocab.len() * 3);
     for (id, token) in vocab.iter().enumerate() {
+        let token = token.as_ref();
         for (end, _) in token.char_indices().skip(1) {
             entries.entry(&token[..end]).or_insert(PREFIX_ONLY);
         }

@@ -3,12 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use super::format::{self, Header, SourceStat, FLAG_FULL_ONLY};
 use super::record::{self, Record, STAT_TRUSTED};
 use super::table::{Backing, Table};
-use super::{build, fast_impl, full, lru, probe, store, Failure, Loaded, TokenizerOptions};
+use super::{
+    build, fast_impl, full, lru, probe, reference_impl, store, typed, Failure, FastImpl, Loaded,
+    TokenizerOptions,
+};
 
 /// Where one source's cache lives, and what is known about it so far (owned, so a
 /// deferred write can take it to its thread).
@@ -136,8 +139,46 @@ pub(crate) enum Stored {
     FullOnly(Vec<u8>),
 }
 
-/// Parses the source fully, builds and self-checks the tables; returns the best path.
+/// Builds and self-checks the tables for `bytes`: typed parse first, the full one as fallback.
 pub(crate) fn build_only(source: &Path, bytes: &[u8]) -> Result<(Loaded, Stored), Failure> {
+    let started = Instant::now();
+    match typed_build(bytes) {
+        Ok(fast) => {
+            log::debug!(
+                "tokenizer {}: cache built from the typed parse in {:.0?}",
+                source.display(),
+                started.elapsed()
+            );
+            let table = fast.get_model().table();
+            return Ok((Loaded::Fast(Box::new(fast)), Stored::Tables(table)));
+        }
+        Err(why) => log::debug!(
+            "tokenizer {}: typed parse declined ({why}); parsing it fully",
+            source.display()
+        ),
+    }
+    full_build(source, bytes)
+}
+
+/// Tables from the typed parse, checked against the crate's BPE over the same tables.
+fn typed_build(bytes: &[u8]) -> Result<FastImpl, String> {
+    let header = Header {
+        flags: 0,
+        content_hash: format::content_hash(bytes),
+        stat: SourceStat::default(),
+    };
+    let tables = typed::tables(bytes)?;
+    let encoded = format::encode_file(&header, Some(&tables));
+    drop(tables);
+    let table = Table::open(Backing::Owned(encoded)).ok_or("the built cache does not read back")?;
+    let fast = fast_impl(table)?;
+    let reference = reference_impl(&fast)?;
+    probe::check(&reference, &fast)?;
+    Ok(fast)
+}
+
+/// Parses the source fully, builds and self-checks the tables; returns the best path.
+fn full_build(source: &Path, bytes: &[u8]) -> Result<(Loaded, Stored), Failure> {
     let full = full(bytes)?;
     let mut header = Header {
         flags: 0,

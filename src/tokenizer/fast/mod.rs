@@ -17,12 +17,14 @@ mod probe;
 mod record;
 mod store;
 mod table;
+mod typed;
 mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use tokenizers::models::bpe::BPE;
 use tokenizers::{
     AddedToken, DecoderWrapper, NormalizerWrapper, PaddingParams, PostProcessorWrapper,
     PreTokenizerWrapper, TokenizerBuilder, TokenizerImpl, TruncationParams,
@@ -91,7 +93,38 @@ struct AddedTokenWithId {
 /// Builds the fast tokenizer over `table`, as the crate's deserializer would build the full one.
 fn fast_impl(table: Table) -> Result<FastImpl, String> {
     let skeleton: Skeleton = serde_json::from_slice(table.skeleton()).map_err(|e| e.to_string())?;
-    let model = SubsetModel::new(Arc::new(table), skeleton.model);
+    let config = skeleton.model.clone();
+    pipeline(skeleton, SubsetModel::new(Arc::new(table), config))
+}
+
+/// The reference the cold path checks a fast tokenizer against: the crate's own BPE over
+/// the same tables, in the same pipeline (cheaper than parsing the JSON a second time).
+fn reference_impl(
+    fast: &FastImpl,
+) -> Result<
+    TokenizerImpl<
+        BPE,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    >,
+    String,
+> {
+    let model = fast.get_model();
+    let skeleton: Skeleton =
+        serde_json::from_slice(model.table().skeleton()).map_err(|e| e.to_string())?;
+    pipeline(skeleton, model.whole_bpe().map_err(|e| e.to_string())?)
+}
+
+/// `model` inside the skeleton's normalizer, pre-tokenizer, post-processor, decoder and added tokens.
+fn pipeline<M: tokenizers::Model>(
+    skeleton: Skeleton,
+    model: M,
+) -> Result<
+    TokenizerImpl<M, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>,
+    String,
+> {
     let mut tokenizer = TokenizerBuilder::new()
         .with_model(model)
         .with_normalizer(skeleton.normalizer)

@@ -96,6 +96,22 @@ impl SubsetModel {
         Arc::clone(&self.table)
     }
 
+    /// The crate's BPE over the whole vocabulary: the reference a cold build checks against.
+    pub fn whole_bpe(&self) -> Result<BPE> {
+        let size = self.table.vocab_size() as u32;
+        let token = |id: u32| self.table.token(id).map(str::to_owned).ok_or_else(corrupt);
+        let mut vocab = Vocab::with_capacity(size as usize);
+        for id in 0..size {
+            vocab.insert(token(id)?, id);
+        }
+        let mut merges = Vec::with_capacity(self.table.merge_count());
+        for rank in 0..self.table.merge_count() as u32 {
+            let [a, b, _] = self.table.merge(rank).ok_or_else(corrupt)?;
+            merges.push((token(a)?, token(b)?));
+        }
+        self.builder().vocab_and_merges(vocab, merges).build()
+    }
+
     /// The tiny BPE that encodes `words` exactly as the full model would.
     pub fn subset_for<'a>(&self, words: impl Iterator<Item = &'a str>) -> Result<BPE> {
         let mut set = IdSet::new(self.table.vocab_size());
