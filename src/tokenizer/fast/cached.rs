@@ -167,13 +167,20 @@ fn typed_build(bytes: &[u8]) -> Result<FastImpl, String> {
         content_hash: format::content_hash(bytes),
         stat: SourceStat::default(),
     };
+    let started = Instant::now();
     let tables = typed::tables(bytes)?;
+    let parsed = started.elapsed();
     let encoded = format::encode_file(&header, Some(&tables));
     drop(tables);
     let table = Table::open(Backing::Owned(encoded)).ok_or("the built cache does not read back")?;
     let fast = fast_impl(table)?;
+    let built = started.elapsed();
     let reference = reference_impl(&fast)?;
     probe::check(&reference, &fast)?;
+    log::debug!(
+        "typed build: parse and tables {parsed:.0?}, encoded {built:.0?}, checked {:.0?}",
+        started.elapsed()
+    );
     Ok(fast)
 }
 
