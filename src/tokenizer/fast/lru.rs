@@ -166,3 +166,50 @@ fn remove(path: &Path) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &Path, name: &str, len: usize, age_secs: u64) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, vec![0u8; len]).unwrap();
+        let then = SystemTime::now() - Duration::from_secs(age_secs);
+        fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(then)
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn eviction_goes_oldest_first_keeps_the_new_entry_and_young_temp_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let old = file(dir, "a.tkc", 1000, 300);
+        let mid = file(dir, "b.tkc", 1000, 200);
+        let new = file(dir, "c.tkc", 1000, 100);
+        let kept = file(dir, "d.tkc", 5000, 400);
+        let stale = file(dir, ".x.tkc.1.0.tmp", 10, 7200);
+        let young = file(dir, ".y.tkc.1.0.tmp", 10, 5);
+        let other = file(dir, "notes.txt", 10, 9000);
+        let evicted = enforce(dir, 6100, &kept).unwrap();
+        assert_eq!(evicted, [old, mid]);
+        for path in [&new, &kept, &young, &other] {
+            assert!(path.exists(), "{} went", path.display());
+        }
+        assert!(!stale.exists());
+        let listing = list(dir).unwrap();
+        assert_eq!(
+            listing.total, 6010,
+            "entries and temp files count, foreign names do not"
+        );
+        assert_eq!(clear(dir).unwrap(), (3, 6010));
+        assert!(
+            other.exists(),
+            "clear leaves files that are not the cache's"
+        );
+    }
+}
