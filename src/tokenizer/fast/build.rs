@@ -2,10 +2,22 @@
 
 use std::collections::HashMap;
 
+use xxhash_rust::xxh3::Xxh3Builder;
+
 use serde_json::{Map, Value};
 
 use super::format::{Tables, PREFIX_ONLY};
 use super::table::{hash_extend, hash_finish, slot_and_tag, HASH_START};
+
+/// The maps of a build: xxh3 (several times faster than SipHash on half a million short
+/// strings) with a per-process random seed, so a crafted file cannot aim collisions.
+type FastMap<K, V> = HashMap<K, V, Xxh3Builder>;
+
+fn hasher() -> Xxh3Builder {
+    use std::hash::BuildHasher;
+    let seed = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    Xxh3Builder::new().with_seed(seed)
+}
 
 /// Why a tokenizer cannot use the fast path (it then always uses the full tokenizer).
 pub type Ineligible = String;
@@ -47,7 +59,7 @@ pub fn assemble<S: AsRef<str>>(
     prefix_len: usize,
 ) -> Result<Tables, Ineligible> {
     let (token_offsets, token_bytes) = token_blob(vocab)?;
-    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(vocab.len());
+    let mut ids: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(vocab.len(), hasher());
     for (id, token) in vocab.iter().enumerate() {
         if ids.insert(token.as_ref(), id as u32).is_some() {
             return Err("a vocab token appears twice".into());
@@ -123,7 +135,7 @@ fn token_blob<S: AsRef<str>>(vocab: &[S]) -> Result<(Vec<u32>, Vec<u8>), Ineligi
 /// `(left, right, result)` ids; the result is `left + right` minus the right's subword prefix.
 fn merge_ids<S: AsRef<str>>(
     merges: &[(S, S)],
-    ids: &HashMap<&str, u32>,
+    ids: &FastMap<&str, u32>,
     prefix_len: usize,
 ) -> Result<Vec<[u32; 3]>, Ineligible> {
     let mut joined = String::new();
@@ -167,7 +179,8 @@ fn group_by_result(merges: &[[u32; 3]], vocab: usize) -> (Vec<u32>, Vec<u32>) {
 
 /// Every token and every proper prefix of one (at char boundaries), in an open-addressing table.
 fn lookup_table<S: AsRef<str>>(vocab: &[S]) -> Vec<[u32; 2]> {
-    let mut entries: HashMap<&str, u32> = HashMap::with_capacity(vocab.len() * 3);
+    let mut entries: FastMap<&str, u32> =
+        FastMap::with_capacity_and_hasher(vocab.len() * 3, hasher());
     for (id, token) in vocab.iter().enumerate() {
         let token = token.as_ref();
         for (end, _) in token.char_indices().skip(1) {
@@ -178,18 +191,24 @@ fn lookup_table<S: AsRef<str>>(vocab: &[S]) -> Vec<[u32; 2]> {
     let slots = ((entries.len() * 10).div_ceil(7))
         .next_power_of_two()
         .max(8);
-    // Insertion order decides where colliding entries land: sort it, so that the same
-    // tokenizer always gives the same bytes.
-    let mut entries: Vec<(&str, u32)> = entries.into_iter().collect();
-    entries.sort_unstable();
+    // Insertion order decides where colliding entries land: strings go in the order they
+    // first occur in the vocabulary (by id), so the same tokenizer always gives the same
+    // bytes, without sorting half a million strings.
     let mut table = vec![[0u32; 2]; slots];
-    for (text, value) in entries {
-        let hash = hash_finish(hash_extend(HASH_START, text.as_bytes()));
-        let (mut slot, tag) = slot_and_tag(hash, slots);
-        while table[slot][1] != 0 {
-            slot = (slot + 1) & (slots - 1);
+    for token in vocab {
+        let token = token.as_ref();
+        let prefixes = token.char_indices().skip(1).map(|(end, _)| &token[..end]);
+        for text in prefixes.chain(std::iter::once(token)) {
+            let Some(value) = entries.remove(text) else {
+                continue;
+            };
+            let hash = hash_finish(hash_extend(HASH_START, text.as_bytes()));
+            let (mut slot, tag) = slot_and_tag(hash, slots);
+            while table[slot][1] != 0 {
+                slot = (slot + 1) & (slots - 1);
+            }
+            table[slot] = [tag, value];
         }
-        table[slot] = [tag, value];
     }
     table
 }
