@@ -2,21 +2,17 @@
 
 use std::collections::HashMap;
 
-use xxhash_rust::xxh3::Xxh3Builder;
-
 use serde_json::{Map, Value};
 
 use super::format::{Tables, PREFIX_ONLY};
 use super::table::{hash_extend, hash_finish, slot_and_tag, HASH_START};
 
-/// The maps of a build: xxh3 (several times faster than SipHash on half a million short
-/// strings) with a per-process random seed, so a crafted file cannot aim collisions.
-type FastMap<K, V> = HashMap<K, V, Xxh3Builder>;
+/// The maps of a build: aHash with per-process random keys, several times faster than
+/// SipHash on half a million short strings, and still no target for crafted collisions.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
-fn hasher() -> Xxh3Builder {
-    use std::hash::BuildHasher;
-    let seed = std::collections::hash_map::RandomState::new().hash_one(0u8);
-    Xxh3Builder::new().with_seed(seed)
+fn hasher() -> ahash::RandomState {
+    ahash::RandomState::new()
 }
 
 /// Why a tokenizer cannot use the fast path (it then always uses the full tokenizer).

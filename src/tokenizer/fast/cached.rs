@@ -57,13 +57,16 @@ pub(crate) fn load(
         note_use(&slot, known.as_ref(), hash);
         return Ok(loaded);
     }
-    let bytes = match bytes {
-        Some(b) => b,
-        None => std::fs::read(source).map_err(Failure::Read)?,
+    // The entry is missing or unusable: build it from the bytes (read now if the record
+    // vouched for them, and then hashed again, since the build is named by what it read).
+    let (bytes, hash) = match bytes {
+        Some(b) => (b, hash),
+        None => {
+            let b = std::fs::read(source).map_err(Failure::Read)?;
+            let hash = format::content_hash(&b);
+            (b, hash)
+        }
     };
-    // The record vouched for content the source no longer holds (changed in place
-    // within the racy window is excluded by the trust rule; this is damage or a swap).
-    let hash = format::content_hash(&bytes);
     let (loaded, stored) = build_only(source, &bytes)?;
     drop(bytes);
     if options.defer_writes {
@@ -145,9 +148,9 @@ pub(crate) fn build_only(source: &Path, bytes: &[u8]) -> Result<(Loaded, Stored)
     match typed_build(bytes) {
         Ok(fast) => {
             log::debug!(
-                "tokenizer {}: cache built from the typed parse in {:.0?}",
+                "tokenizer {}: cache built from the typed parse in {:.1} ms",
                 source.display(),
-                started.elapsed()
+                started.elapsed().as_secs_f64() * 1e3
             );
             let table = fast.get_model().table();
             return Ok((Loaded::Fast(Box::new(fast)), Stored::Tables(table)));
@@ -167,19 +170,21 @@ fn typed_build(bytes: &[u8]) -> Result<FastImpl, String> {
         content_hash: format::content_hash(bytes),
         stat: SourceStat::default(),
     };
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
     let tables = typed::tables(bytes)?;
-    let parsed = started.elapsed();
+    let parsed = ms(started);
     let encoded = format::encode_file(&header, Some(&tables));
     drop(tables);
     let table = Table::open(Backing::Owned(encoded)).ok_or("the built cache does not read back")?;
     let fast = fast_impl(table)?;
-    let built = started.elapsed();
+    let built = ms(started);
     let reference = reference_impl(&fast)?;
+    let referenced = ms(started);
     probe::check(&reference, &fast)?;
     log::debug!(
-        "typed build: parse and tables {parsed:.0?}, encoded {built:.0?}, checked {:.0?}",
-        started.elapsed()
+        "typed build (ms since start): tables {parsed:.1}, tokenizer {built:.1}, reference {referenced:.1}, checked {:.1}",
+        ms(started)
     );
     Ok(fast)
 }
