@@ -363,3 +363,59 @@ fn a_replaced_output_keeps_its_mode() {
         0o640
     );
 }
+
+#[test]
+fn batch_timeout_ends_a_batch_whose_stdout_nobody_reads() {
+    // Each line is ~30 KB, so the writer blocks on the full pipe after a few lines.
+    let tokens: Vec<String> = (0..3000).map(|n| n.to_string()).collect();
+    let logprobs = vec!["-1.0"; 3000].join(",");
+    let result = format!(
+        r#"{{"sequences":[{{"tokens":[{}],"logprobs":[{logprobs}],"stop_reason":"length"}}]}}"#,
+        tokens.join(",")
+    );
+    let api = MockTinker::answering(&result);
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (1..=40).map(|n| format!("{{\"tokens\": [{n}]}}")).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let input = crate::support::write_input(dir.path(), &lines);
+    let stderr_path = dir.path().join("stderr");
+    let extra = [
+        "--base-model",
+        "m",
+        "--tokens-only",
+        "--input",
+        &input,
+        "--batch-timeout",
+        "2",
+    ];
+    let base = api.args();
+    // stdout is a pipe nobody reads (kept open, so writes block rather than fail).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tinkex"))
+        .args(crate::support::with_args(&base, &extra))
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("TINKEX_RETRY_SCALE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let ended = wait_until(Duration::from_secs(20), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+    }
+    let code = child.wait().unwrap().code();
+    let stderr = fs::read_to_string(&stderr_path).unwrap();
+    assert!(ended, "still running after 20 s: {stderr}");
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr: Vec<&str> = stderr.lines().collect();
+    assert!(
+        stderr[0].starts_with("tinkex: ") && stderr[0].contains("/40 ok"),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr[1], "tinkex: error: --batch-timeout passed before the batch was done; prompts without a line in the output were not sampled");
+}
