@@ -1,12 +1,16 @@
-//! A slow fake Tinker API for the hostile batch tests: every connection on its own thread, so
-//! many prompts can wait out the latency at once, and one prompt answered 401.
+//! Helpers of the hostile batch CLI tests: a slow fake Tinker API (every connection on its own
+//! thread, so many prompts can wait out the latency at once; one prompt answered 401), and
+//! spawning, signalling and watching the binary and its children.
 
+use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -126,4 +130,68 @@ fn answer(
         }
         _ => (200, json!({})),
     }
+}
+
+/// `tinkex ARGS` with a clean environment plus `env`, stdin piped, output discarded.
+pub fn spawn(args: &[&str], env: &[(&str, &str)], home: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tinkex"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tinkex")
+}
+
+/// Writes `input` to the child's stdin and closes it.
+pub fn feed(child: &mut Child, input: &[u8]) {
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+}
+
+/// Polls `ready` every millisecond for up to `limit`; whether it became true.
+pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+pub fn signal(child: &Child, signal: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, signal) };
+}
+
+/// The state letter and process group of `pid`, from /proc (None once it is gone).
+fn proc_stat(pid: &str) -> Option<(char, String)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(1)?.to_string()))
+}
+
+/// Whether any live (not zombie) process is in process group `pgid`.
+pub fn group_alive(pgid: &str) -> bool {
+    fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        matches!(proc_stat(&pid), Some((state, group)) if group == pgid && state != 'Z')
+    })
+}
+
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }

@@ -4,80 +4,14 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::e2e_util::{parallel, run_args, tinkex as run_killed_after, Scratch};
-use crate::hostile_batch_api::SlowApi;
+use crate::hostile_batch_api::{entries, feed, group_alive, signal, spawn, wait_until, SlowApi};
 use crate::support::{tinkex, MockTinker, HINT, KEY};
 
 const TRY_AGAIN: &str = r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#;
 const RESULT: &str = r#"{"sequences":[{"tokens":[7],"logprobs":[-1.0],"stop_reason":"length"}]}"#;
-
-/// `tinkex ARGS` with a clean environment plus `env`, stdin piped, output discarded.
-fn spawn(args: &[&str], env: &[(&str, &str)], home: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tinkex")
-}
-
-/// Writes `input` to the child's stdin and closes it.
-fn feed(child: &mut Child, input: &[u8]) {
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).unwrap();
-}
-
-/// Polls `ready` every millisecond for up to `limit`; whether it became true.
-fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if ready() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    false
-}
-
-fn signal(child: &Child, signal: i32) {
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, signal) };
-}
-
-/// The state letter and process group of `pid`, from /proc (None once it is gone).
-fn proc_stat(pid: &str) -> Option<(char, String)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((state, fields.nth(1)?.to_string()))
-}
-
-/// Whether any live (not zombie) process is in process group `pgid`.
-fn group_alive(pgid: &str) -> bool {
-    fs::read_dir("/proc").unwrap().flatten().any(|entry| {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        matches!(proc_stat(&pid), Some((state, group)) if group == pgid && state != 'Z')
-    })
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 #[test]
 fn an_auth_failure_at_line_6_always_ends_the_batch_with_exit_3() {

@@ -414,15 +414,6 @@ mod tests {
     }
 
     #[test]
-    fn parallel_one_and_sixteen_agree() {
-        let work = |n: &usize| ok(format!("{}", n * n));
-        assert_eq!(
-            run_numbers(100, options(1, false), work).0,
-            run_numbers(100, options(16, false), work).0
-        );
-    }
-
-    #[test]
     fn failures_are_counted_by_category_and_do_not_stop_the_batch() {
         let (lines, tally) = run_numbers(10, options(4, false), |&n| Finished {
             line: n.to_string(),
