@@ -4,6 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::e2e_util::{parallel, run_args, tinkex as run_killed_after, Scratch};
@@ -235,6 +236,10 @@ fn the_credential_command_dies_with_tinkex_on_sighup_and_on_sigkill() {
         assert!(started, "the credential command ran");
         let pid = fs::read_to_string(&pidfile).unwrap().trim().to_string();
         assert!(group_alive(&pid));
+        // tinkex notes the command's group only once spawn() returns, which on a busy machine
+        // can be after the command has started; a signal before that reaches sh (through
+        // PDEATHSIG) but not its sleep. Give the parent that moment.
+        thread::sleep(Duration::from_millis(200));
         signal(&child, sig);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), (sig == libc::SIGHUP).then_some(129));
@@ -352,4 +357,45 @@ fn batch_timeout_ends_a_batch_whose_stdout_nobody_reads() {
         "{stderr:?}"
     );
     assert_eq!(stderr[1], "tinkex: error: --batch-timeout passed before the batch was done; prompts without a line in the output were not sampled");
+}
+
+#[test]
+fn batch_timeout_ends_a_stdin_that_never_closes() {
+    let api = MockTinker::answering(RESULT);
+    let home = tempfile::tempdir().unwrap();
+    let extra = [
+        "--base-model",
+        "m",
+        "--tokens-only",
+        "--input",
+        "-",
+        "--batch-timeout",
+        "1",
+    ];
+    let mut child = api
+        .command(&extra)
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The stdin pipe stays open and empty while tinkex waits.
+    let _stdin = child.stdin.take();
+    let ended = wait_until(Duration::from_secs(10), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(ended, "still reading stdin after 10 s");
+    assert_eq!(
+        (output.status.code(), stderr.as_ref()),
+        (
+            Some(5),
+            "tinkex: error: timed out after 1 s while reading --input - (stdin)\n"
+        )
+    );
 }

@@ -42,7 +42,7 @@ struct Shared<'a> {
 pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let input = InputFile::open(&batch.input)?;
+    let input = InputFile::open(&batch.input, &deadline)?;
     let defaults = LineDefaults {
         num_samples: config.num_samples,
         params: config.params.clone(),

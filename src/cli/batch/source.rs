@@ -1,9 +1,11 @@
 //! The batch input file: stdin spooled to a temp file, then read line by line (never all at once).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
@@ -11,6 +13,7 @@ use super::journal::Resumed;
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::PromptSource;
 use crate::error::{Error, Result};
+use crate::Deadline;
 
 /// How many bad lines the refusal lists.
 const SHOWN_ERRORS: usize = 10;
@@ -66,8 +69,9 @@ struct Line {
 }
 
 impl InputFile {
-    /// Opens `--input`, spooling stdin (or a pipe) to a temp file so memory stays flat.
-    pub fn open(source: &PromptSource) -> Result<InputFile> {
+    /// Opens `--input`, spooling stdin (or a pipe) to a temp file so memory stays flat; a
+    /// pipe that stays open without data ends at `deadline`.
+    pub fn open(source: &PromptSource, deadline: &Deadline) -> Result<InputFile> {
         let (file, label) = match source {
             PromptSource::File(path) => {
                 let label = format!("--input {}", path.display());
@@ -82,12 +86,12 @@ impl InputFile {
                 // A pipe or device can be read only once, and the input is read twice.
                 let file = match kind.is_file() {
                     true => file,
-                    false => spool(file, &label)?,
+                    false => spool(file, &label, deadline)?,
                 };
                 (file, label)
             }
             PromptSource::Stdin => (
-                spool(io::stdin().lock(), "stdin")?,
+                spool(io::stdin().lock(), "--input - (stdin)", deadline)?,
                 "--input - (stdin)".to_string(),
             ),
             PromptSource::Text(_) => {
@@ -225,11 +229,41 @@ impl InputFile {
 }
 
 /// Copies `from` into an unnamed temp file (mode 0600, in `TMPDIR`) and returns it.
-fn spool(mut from: impl Read, label: &str) -> Result<File> {
+fn spool(mut from: impl Read + AsRawFd, label: &str, deadline: &Deadline) -> Result<File> {
     let mut file =
         tempfile::tempfile().map_err(|e| Error::io("cannot spool the input to a temp file", e))?;
-    io::copy(&mut from, &mut file).map_err(|e| Error::io(format!("cannot read {label}"), e))?;
-    Ok(file)
+    // Reads of 64 KiB go straight to the descriptor (stdin's buffer stays empty), so polling
+    // the descriptor tells truly whether a read would block.
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        wait_readable(from.as_raw_fd(), deadline, label)?;
+        let n = match from.read(&mut buffer) {
+            Ok(0) => return Ok(file),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(format!("cannot read {label}"), e)),
+        };
+        file.write_all(&buffer[..n])
+            .map_err(|e| Error::io("cannot spool the input to a temp file", e))?;
+    }
+}
+
+/// Waits until `fd` has data (or its end) to read; a timeout error at `deadline`.
+fn wait_readable(fd: RawFd, deadline: &Deadline, label: &str) -> Result<()> {
+    loop {
+        let wait = deadline.cap(Duration::from_secs(1)).as_millis() as libc::c_int;
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut poll, 1, wait) } != 0 {
+            // Ready, at its end, or an error: the read that follows reports which.
+            return Ok(());
+        }
+        deadline.check(&format!("reading {label}"))?;
+    }
 }
 
 /// What makes a well-formed line unusable in this run.
@@ -308,7 +342,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.jsonl");
         std::fs::write(&path, content).unwrap();
-        let file = InputFile::open(&PromptSource::File(path)).unwrap();
+        let forever = Deadline::after(Duration::from_secs(600));
+        let file = InputFile::open(&PromptSource::File(path), &forever).unwrap();
         (dir, file)
     }
 
