@@ -4,34 +4,29 @@ use serde_json::Value;
 
 use crate::client::transport::{NetError, Reply};
 use crate::error::{Category, Error};
+use crate::redact;
 
-/// The server's own explanation: `detail`, `error` or `message`, else a body snippet.
+/// The server's own explanation (`detail`, `error` or `message`, else the body), ready to
+/// show: scrubbed, escaped and capped by [`redact::server_text`].
 pub(crate) fn server_text(body: &[u8]) -> Option<String> {
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
         for key in ["detail", "error", "message"] {
             match map.get(key) {
-                Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
+                Some(Value::String(s)) if !s.is_empty() => return Some(redact::server_text(s)),
                 Some(Value::Null) | None => {}
-                Some(other) => return Some(shorten(&other.to_string())),
+                Some(other) => return Some(redact::server_text(&other.to_string())),
             }
         }
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
-    (!text.is_empty()).then(|| shorten(text))
+    (!text.is_empty()).then(|| redact::server_text(text))
 }
 
-fn shorten(text: &str) -> String {
-    let mut cut: String = text.chars().take(300).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut.replace('\n', " ")
-}
-
+/// Appends the request id, which came from the server and so is shown like its text.
 fn with_request_id(mut message: String, request_id: Option<&str>) -> String {
     if let Some(rid) = request_id {
-        message.push_str(&format!(" (request id {rid})"));
+        message.push_str(&format!(" (request id {})", redact::server_text(rid)));
     }
     message
 }
@@ -94,8 +89,8 @@ pub(crate) fn net_fatal(step: &str, err: &NetError, request_id: Option<&str>) ->
 pub(crate) fn error_field(step: &str, value: &Value, request_id: Option<&str>) -> Option<Error> {
     let text = match value.get("error")? {
         Value::Null => return None,
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => redact::server_text(s),
+        other => redact::server_text(&other.to_string()),
     };
     let category = match value.get("category").and_then(Value::as_str) {
         Some("user") => Category::User,
