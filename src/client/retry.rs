@@ -86,7 +86,9 @@ impl RetryPolicy {
         deadline: &Deadline,
         step: &str,
     ) -> Result<()> {
-        let wanted = nominal.mul_f64(self.scale);
+        // Not `mul_f64`: a huge TINKEX_RETRY_SCALE would overflow it and panic.
+        let wanted = Duration::try_from_secs_f64(nominal.as_secs_f64() * self.scale)
+            .unwrap_or(Duration::MAX);
         let actual = deadline.cap(wanted);
         let started = Instant::now();
         if !actual.is_zero() {
@@ -258,6 +260,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.exit_code(), 5);
         assert!(err.to_string().contains("creating the session"));
+    }
+
+    #[test]
+    fn a_huge_scale_or_retry_after_never_panics() {
+        let policy = RetryPolicy::scaled(1e300);
+        let deadline = Deadline::after(Duration::from_millis(20));
+        let mut clock = VirtualClock::start();
+        let err = policy
+            .sleep(&mut clock, Duration::from_secs(60), &deadline, "x")
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        // A Retry-After past 60 s is not honoured: the back-off applies.
+        assert!(setup_delay(0, Some(Duration::MAX)) < Duration::from_secs(1));
     }
 
     #[test]

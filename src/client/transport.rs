@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::random;
 use crate::client::redact::Redactor;
+use crate::redact;
 
 /// Result bodies are read whole up to this size; past it the answer is refused.
 pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -25,6 +26,9 @@ pub(crate) struct Request {
     pub body: Option<Vec<u8>>,
     pub accept: &'static str,
     pub headers: Vec<(&'static str, String)>,
+    /// Fields of the JSON answer that hold a credential (`auth/token`'s `jwt`): registered
+    /// as secrets before anything about the answer is logged.
+    pub secret_fields: &'static [&'static str],
 }
 
 impl Request {
@@ -36,6 +40,7 @@ impl Request {
             body: Some(body),
             accept: "application/json",
             headers: Vec::new(),
+            secret_fields: &[],
         }
     }
 
@@ -47,7 +52,14 @@ impl Request {
             body: None,
             accept: "application/json",
             headers: Vec::new(),
+            secret_fields: &[],
         }
+    }
+
+    /// Marks fields of the JSON answer as credentials (see [`Request::secret_fields`]).
+    pub(crate) fn secret_answer(mut self, fields: &'static [&'static str]) -> Request {
+        self.secret_fields = fields;
+        self
     }
 
     /// Adds a header.
@@ -190,12 +202,17 @@ impl Transport {
         let ms = started.elapsed().as_millis();
         match &outcome {
             Ok(reply) => {
+                register_secret_fields(reply, req.secret_fields);
                 log::info!("{method} {} -> {} ({ms} ms)", req.path, reply.status);
+                let preview = if req.secret_fields.is_empty() {
+                    body_preview(reply)
+                } else {
+                    format!("<{} bytes holding a credential>", reply.body.len())
+                };
                 log::trace!(
-                    "{method} {} answer ({}): {}",
+                    "{method} {} answer ({}): {preview}",
                     req.path,
-                    reply.content_type,
-                    self.redactor.redact(&body_preview(reply))
+                    reply.content_type
                 );
             }
             Err(err) => log::info!("{method} {} -> {} ({ms} ms)", req.path, err.describe()),
@@ -269,12 +286,7 @@ fn read_reply(
             .unwrap_or("")
             .to_string()
     };
-    let retry_after = header("retry-after")
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
+    let retry_after = retry_after(&header("retry-after"));
     let mut reader = body.into_reader();
     let mut data = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -300,18 +312,50 @@ fn read_reply(
     })
 }
 
+/// The longest `Retry-After` kept; anything longer is clamped to it (the deadline and the
+/// retry rules cut every wait shorter still).
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A `Retry-After` value as a wait: seconds (fractions allowed) or an HTTP date. Never panics:
+/// negative or past values wait zero, huge ones are clamped to [`MAX_RETRY_AFTER`], and
+/// anything unreadable (NaN, garbage, empty) is `None`.
+pub(crate) fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let secs = match value.parse::<f64>() {
+        Ok(secs) => secs,
+        Err(_) => http_date_from_now(value)?,
+    };
+    if secs.is_nan() {
+        return None;
+    }
+    let clamped = secs.clamp(0.0, MAX_RETRY_AFTER.as_secs_f64());
+    Some(Duration::try_from_secs_f64(clamped).unwrap_or(MAX_RETRY_AFTER))
+}
+
+/// Seconds from now until an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), negative if past.
+fn http_date_from_now(value: &str) -> Option<f64> {
+    static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
+    let when = PARSER.parse_timestamp(value).ok()?;
+    let millis = when.as_millisecond() - jiff::Timestamp::now().as_millisecond();
+    Some(millis as f64 / 1000.0)
+}
+
 fn net_error(err: ureq::Error) -> NetError {
     match err {
         ureq::Error::Timeout(which) => NetError::Timeout(format!("{which}")),
         ureq::Error::Io(io) => io_error(io),
-        other => NetError::Failed(other.to_string()),
+        // ureq may quote what the server sent (a bad header, a status line): show it as server text.
+        other => NetError::Failed(redact::server_text(&other.to_string())),
     }
 }
 
 fn io_error(err: std::io::Error) -> NetError {
     use std::io::ErrorKind;
     // ureq reports its own timeouts during body reads as io errors wrapping ureq::Error::Timeout.
-    let text = err.to_string();
+    let text = redact::server_text(&err.to_string());
     match err.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => NetError::Timeout(text),
         _ if text.contains("timeout") => NetError::Timeout(text),
@@ -319,16 +363,26 @@ fn io_error(err: std::io::Error) -> NetError {
     }
 }
 
+/// Registers the credentials an answer carries in `fields`, whatever they look like (a
+/// session token need not be a JWT, which the scrubber would spot by its shape).
+fn register_secret_fields(reply: &Reply, fields: &[&str]) {
+    if fields.is_empty() {
+        return;
+    }
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(&reply.body) {
+        for field in fields {
+            if let Some(secret) = map.get(*field).and_then(serde_json::Value::as_str) {
+                redact::register_secret(secret);
+            }
+        }
+    }
+}
+
 fn body_preview(reply: &Reply) -> String {
     if reply.content_type.contains("protobuf") {
         return format!("<{} bytes of protobuf>", reply.body.len());
     }
-    let text = String::from_utf8_lossy(&reply.body);
-    let mut cut: String = text.chars().take(2000).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
+    redact::server_text(&String::from_utf8_lossy(&reply.body))
 }
 
 /// Whether `base` is `http://` to a host other than this machine.
@@ -362,6 +416,43 @@ mod tests {
         assert!(!plain_http_off_loopback("http://localhost"));
         assert!(!plain_http_off_loopback("http://[::1]:8080/base"));
         assert!(!plain_http_off_loopback("https://example.com"));
+    }
+
+    #[test]
+    fn retry_after_never_panics_and_is_clamped() {
+        let secs = |s: u64| Some(Duration::from_secs(s));
+        let table: &[(&str, Option<Duration>)] = &[
+            ("", None),
+            ("  ", None),
+            ("3", secs(3)),
+            (" 1.5 ", Some(Duration::from_millis(1500))),
+            ("0", secs(0)),
+            ("-5", secs(0)),
+            ("-1e300", secs(0)),
+            ("1e20", Some(MAX_RETRY_AFTER)),
+            ("1e400", Some(MAX_RETRY_AFTER)),
+            ("inf", Some(MAX_RETRY_AFTER)),
+            ("-inf", secs(0)),
+            ("NaN", None),
+            ("garbage", None),
+            ("\u{1b}[31m", None),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", secs(0)),
+            ("Thu, 01 Jan 2099 00:00:00 GMT", Some(MAX_RETRY_AFTER)),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", None),
+            ("Sun, 99 Nov 1994 08:49:37 GMT", None),
+        ];
+        for (value, expected) in table {
+            assert_eq!(retry_after(value), *expected, "Retry-After: {value:?}");
+        }
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&soon)
+            .unwrap();
+        let wait = retry_after(&date).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
     }
 
     #[test]
