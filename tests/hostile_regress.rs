@@ -125,24 +125,30 @@ fn the_20_byte_zero_k_body_is_a_server_error() {
 
 #[test]
 fn a_key_echoed_across_the_cut_never_leaks_a_prefix() {
-    for cut in [300, 1000, 2000] {
-        let detail = format!("{}{KEY} trailing", "x".repeat(cut - 17));
-        let body = serde_json::json!({ "detail": detail }).to_string();
+    // The key straddles each cut that once ran before the scrubber: 300 characters of a
+    // plain-text error body, 2,000 of the -vvv body preview; and now 1,000 of any text.
+    for (cut, json) in [(300, false), (2000, false), (1000, true)] {
+        let text = format!("{}{KEY} trailing", "x".repeat(cut - 17));
+        let action = if json {
+            Action::json(422, serde_json::json!({ "detail": text }).to_string())
+        } else {
+            Action::Reply {
+                status: 422,
+                content_type: "text/plain",
+                headers: Vec::new(),
+                body: text.into_bytes(),
+                declared: None,
+            }
+        };
         for batch in [false, true] {
-            let (run, scratch) = run_against(
-                Ep::Asample,
-                Action::json(422, body.clone()),
-                true,
-                batch,
-                &[],
-            );
+            let (run, scratch) = run_against(Ep::Asample, action.clone(), true, batch, &["-vvv"]);
             assert_eq!(run.code, 2, "{run:?}");
             let journal = std::fs::read_to_string(scratch.join("out.jsonl")).unwrap_or_default();
             for text in [&run.stderr, &journal] {
                 assert!(!text.contains(&KEY[..8]), "cut {cut}: {text}");
             }
             let shown = if batch { &journal } else { &run.stderr };
-            if cut < 1000 {
+            if cut <= 1000 {
                 assert!(shown.contains("[REDACTED]"), "cut {cut}: {shown}");
             }
         }
