@@ -103,10 +103,14 @@ pub(crate) fn error_field(step: &str, value: &Value, request_id: Option<&str>) -
     })
 }
 
-/// A 2xx answer we cannot understand.
+/// A 2xx answer we cannot understand; `what` may quote the answer (serde names the value it
+/// choked on), so it is shown as server text.
 pub(crate) fn bad_answer(step: &str, what: &str, request_id: Option<&str>) -> Error {
     Error::Protocol(with_request_id(
-        format!("{step} failed: the server's answer is not valid: {what}"),
+        format!(
+            "{step} failed: the server's answer is not valid: {}",
+            redact::server_text(what)
+        ),
         request_id,
     ))
 }
@@ -146,6 +150,27 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert_eq!(reply_error("x", &reply(403, "{}"), None).exit_code(), 3);
         assert_eq!(reply_error("x", &reply(502, "oops"), None).exit_code(), 4);
+    }
+
+    #[test]
+    fn server_text_is_scrubbed_before_it_is_cut() {
+        let key = "tml-status-test-key-0123456789";
+        crate::redact::register_secret(key);
+        // A plain-text body once was cut at 300 characters before the scrubber ran.
+        let body = format!("{}{key}", "x".repeat(283));
+        let err = reply_error("s", &reply(500, &body), None).to_string();
+        assert!(!err.contains("tml-stat"), "{err}");
+        assert!(err.contains("[REDACTED]"), "{err}");
+        let body = format!(r#"{{"detail":"{}{key}"}}"#, "x".repeat(995));
+        let err = reply_error("s", &reply(500, &body), None).to_string();
+        assert!(!err.contains("tml-stat") && err.ends_with("…\""), "{err}");
+        let err = bad_answer(
+            "s",
+            &format!("invalid type: string \"\u{1b}[2J{key}\""),
+            None,
+        );
+        assert!(!err.to_string().contains('\u{1b}'), "{err}");
+        assert!(!err.to_string().contains("tml-stat"), "{err}");
     }
 
     #[test]

@@ -456,6 +456,25 @@ mod tests {
     }
 
     #[test]
+    fn credentials_in_an_answer_are_registered_before_logging() {
+        let reply = Reply {
+            status: 200,
+            content_type: "application/json".into(),
+            retry_after: None,
+            www_authenticate: String::new(),
+            body: br#"{"jwt":"opaque-session-token-42"}"#.to_vec(),
+        };
+        assert_eq!(
+            redact::scrub("opaque-session-token-42"),
+            "opaque-session-token-42"
+        );
+        register_secret_fields(&reply, &["jwt"]);
+        assert_eq!(redact::scrub("t=opaque-session-token-42"), "t=[REDACTED]");
+        let req = Request::post("/api/v1/auth/token", b"{}".to_vec()).secret_answer(&["jwt"]);
+        assert_eq!(req.secret_fields, &["jwt"]);
+    }
+
+    #[test]
     fn urls_never_double_the_slash() {
         let t = Transport::new("http://127.0.0.1:9/base/", 1, Redactor);
         assert_eq!(t.url("/api/v1/x"), "http://127.0.0.1:9/base/api/v1/x");
