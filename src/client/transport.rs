@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::random;
 use crate::client::redact::Redactor;
+use crate::client::retry;
 use crate::redact;
 
 /// Result bodies are read whole up to this size; past it the answer is refused.
@@ -286,7 +287,7 @@ fn read_reply(
             .unwrap_or("")
             .to_string()
     };
-    let retry_after = retry_after(&header("retry-after"));
+    let retry_after = retry::retry_after(&header("retry-after"));
     let mut reader = body.into_reader();
     let mut data = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -310,37 +311,6 @@ fn read_reply(
         www_authenticate: header("www-authenticate"),
         body: data,
     })
-}
-
-/// The longest `Retry-After` kept; anything longer is clamped to it (the deadline and the
-/// retry rules cut every wait shorter still).
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
-
-/// A `Retry-After` value as a wait: seconds (fractions allowed) or an HTTP date. Never panics:
-/// negative or past values wait zero, huge ones are clamped to [`MAX_RETRY_AFTER`], and
-/// anything unreadable (NaN, garbage, empty) is `None`.
-pub(crate) fn retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    let secs = match value.parse::<f64>() {
-        Ok(secs) => secs,
-        Err(_) => http_date_from_now(value)?,
-    };
-    if secs.is_nan() {
-        return None;
-    }
-    let clamped = secs.clamp(0.0, MAX_RETRY_AFTER.as_secs_f64());
-    Some(Duration::try_from_secs_f64(clamped).unwrap_or(MAX_RETRY_AFTER))
-}
-
-/// Seconds from now until an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), negative if past.
-fn http_date_from_now(value: &str) -> Option<f64> {
-    static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
-    let when = PARSER.parse_timestamp(value).ok()?;
-    let millis = when.as_millisecond() - jiff::Timestamp::now().as_millisecond();
-    Some(millis as f64 / 1000.0)
 }
 
 fn net_error(err: ureq::Error) -> NetError {
@@ -416,43 +386,6 @@ mod tests {
         assert!(!plain_http_off_loopback("http://localhost"));
         assert!(!plain_http_off_loopback("http://[::1]:8080/base"));
         assert!(!plain_http_off_loopback("https://example.com"));
-    }
-
-    #[test]
-    fn retry_after_never_panics_and_is_clamped() {
-        let secs = |s: u64| Some(Duration::from_secs(s));
-        let table: &[(&str, Option<Duration>)] = &[
-            ("", None),
-            ("  ", None),
-            ("3", secs(3)),
-            (" 1.5 ", Some(Duration::from_millis(1500))),
-            ("0", secs(0)),
-            ("-5", secs(0)),
-            ("-1e300", secs(0)),
-            ("1e20", Some(MAX_RETRY_AFTER)),
-            ("1e400", Some(MAX_RETRY_AFTER)),
-            ("inf", Some(MAX_RETRY_AFTER)),
-            ("-inf", secs(0)),
-            ("NaN", None),
-            ("garbage", None),
-            ("\u{1b}[31m", None),
-            ("Sun, 06 Nov 1994 08:49:37 GMT", secs(0)),
-            ("Thu, 01 Jan 2099 00:00:00 GMT", Some(MAX_RETRY_AFTER)),
-            ("Fri, 31 Dec 9999 23:59:59 GMT", None),
-            ("Sun, 99 Nov 1994 08:49:37 GMT", None),
-        ];
-        for (value, expected) in table {
-            assert_eq!(retry_after(value), *expected, "Retry-After: {value:?}");
-        }
-        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30);
-        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
-            .timestamp_to_rfc9110_string(&soon)
-            .unwrap();
-        let wait = retry_after(&date).unwrap();
-        assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        );
     }
 
     #[test]
