@@ -88,21 +88,19 @@ fn cut(text: &str, max: usize) -> String {
 /// `text` with each run that matches `secret` from its start for at least
 /// [`MIN_SECRET_LEN`] bytes masked; `None` when there is none.
 fn mask_prefixes(text: &str, secret: &str) -> Option<String> {
-    let secret = secret.as_bytes();
-    let head = &secret[..MIN_SECRET_LEN.min(secret.len())];
-    let bytes = text.as_bytes();
+    let head_len = (MIN_SECRET_LEN..=secret.len()).find(|&i| secret.is_char_boundary(i))?;
+    let head = &secret[..head_len];
     let mut out: Option<String> = None;
     let mut copied = 0;
-    let mut at = 0;
-    while let Some(found) = find(&bytes[at..], head) {
-        let start = at + found;
-        let mut end = start
-            + bytes[start..]
-                .iter()
-                .zip(secret)
-                .take_while(|(a, b)| a == b)
-                .count();
+    while let Some(found) = text[copied..].find(head) {
+        let start = copied + found;
+        let same = text.as_bytes()[start..]
+            .iter()
+            .zip(secret.as_bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
         // The secret's bytes may end inside a character of `text`: mask that character too.
+        let mut end = start + same;
         while !text.is_char_boundary(end) {
             end += 1;
         }
@@ -110,20 +108,11 @@ fn mask_prefixes(text: &str, secret: &str) -> Option<String> {
         masked.push_str(&text[copied..start]);
         masked.push_str(MASK);
         copied = end;
-        at = end;
     }
     out.map(|mut masked| {
         masked.push_str(&text[copied..]);
         masked
     })
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A JWT starts `eyJ` (base64url of `{"`) and runs on in base64url characters and dots.
@@ -166,6 +155,18 @@ mod tests {
         assert_eq!(scrub("tml-pre"), "tml-pre");
         // A prefix followed by other text masks only the matching part.
         assert_eq!(scrub("tml-prefixZZ"), "[REDACTED]ZZ");
+    }
+
+    #[test]
+    fn non_ascii_secrets_are_masked_on_character_boundaries() {
+        // The first 8 bytes are "ab€cde" (the euro sign is 3 bytes).
+        register_secret("ab\u{20ac}cdefgh-unicode-secret");
+        assert_eq!(scrub("x ab\u{20ac}cdefgX"), "x [REDACTED]X");
+        assert_eq!(scrub("ab\u{20ac}cd\u{20ac}"), "ab\u{20ac}cd\u{20ac}");
+        // Four 3-byte characters: the first boundary at or past 8 bytes is 9.
+        register_secret("\u{20ac}\u{20ac}\u{20ac}\u{20ac}");
+        assert_eq!(scrub("<\u{20ac}\u{20ac}\u{20ac}>"), "<[REDACTED]>");
+        assert_eq!(scrub("<\u{20ac}\u{20ac}>"), "<\u{20ac}\u{20ac}>");
     }
 
     #[test]
