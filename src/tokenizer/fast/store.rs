@@ -217,6 +217,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    // Removed by the signal handlers too: a deferred write may be cut short by Ctrl-C.
+    let _registered = crate::cleanup::register(&tmp);
     let result = (|| {
         let mut out = File::options().write(true).create_new(true).open(&tmp)?;
         out.write_all(bytes)?;
