@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::client::auth;
 use crate::client::credentials::{self, COMMAND_VAR};
+use crate::client::jwt;
 use crate::client::retry::RetryPolicy;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
@@ -269,7 +269,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// The SDK's own rule: `tml-` keys or JWTs only; an expired JWT is refused too.
 fn check_key(key: &str, source: &str) -> Result<()> {
     if key.starts_with("eyJ") {
-        if auth::jwt_expired(key) {
+        if jwt::jwt_expired(key) {
             return Err(Error::auth(format!("{source} is a JWT that has expired")));
         }
         return Ok(());

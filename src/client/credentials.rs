@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::auth;
+use crate::client::jwt;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
@@ -103,7 +103,7 @@ fn command_error(message: String) -> Error {
 /// The command's output must be a credential the server could take: a live JWT or a `tml-` key.
 fn check_printed(credential: &str) -> Result<()> {
     if credential.starts_with("eyJ") {
-        if auth::jwt_expired(credential) {
+        if jwt::jwt_expired(credential) {
             return Err(command_error(format!(
                 "{COMMAND_VAR} printed a JWT that has expired"
             )));

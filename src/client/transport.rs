@@ -4,8 +4,7 @@ use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::client::random;
-use crate::client::redact::Redactor;
+use crate::client::retry::idempotency_key;
 
 /// Result bodies are read whole up to this size; past it the answer is refused.
 pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -132,12 +131,11 @@ pub(crate) struct Transport {
     agent: ureq::Agent,
     base: String,
     user_agent: String,
-    pub(crate) redactor: Redactor,
 }
 
 impl Transport {
     /// One agent for the whole client: keep-alive pool, no redirects, proxy from the env.
-    pub(crate) fn new(base_url: &str, http_pool: usize, redactor: Redactor) -> Transport {
+    pub(crate) fn new(base_url: &str, http_pool: usize) -> Transport {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -155,7 +153,6 @@ impl Transport {
             agent: ureq::Agent::new_with_config(config),
             base,
             user_agent: format!("tinkex/{}", crate::VERSION),
-            redactor,
         }
     }
 
@@ -183,7 +180,7 @@ impl Transport {
             log::trace!(
                 "{method} {} body: {}",
                 req.path,
-                self.redactor.redact(&String::from_utf8_lossy(body))
+                crate::redact::scrub(&String::from_utf8_lossy(body))
             );
         }
         let outcome = self.exchange(req, &url, credential, timeout, progress);
@@ -195,7 +192,7 @@ impl Transport {
                     "{method} {} answer ({}): {}",
                     req.path,
                     reply.content_type,
-                    self.redactor.redact(&body_preview(reply))
+                    crate::redact::scrub(&body_preview(reply))
                 );
             }
             Err(err) => log::info!("{method} {} -> {} ({ms} ms)", req.path, err.describe()),
@@ -218,7 +215,7 @@ impl Transport {
         ];
         if req.method == Method::Post {
             headers.push(("Content-Type", "application/json".to_string()));
-            headers.push(("X-Idempotency-Key", random::uuid_v4()));
+            headers.push(("X-Idempotency-Key", idempotency_key()));
         }
         headers.extend(req.headers.iter().map(|(k, v)| (*k, v.clone())));
         log::debug!(
@@ -366,7 +363,7 @@ mod tests {
 
     #[test]
     fn urls_never_double_the_slash() {
-        let t = Transport::new("http://127.0.0.1:9/base/", 1, Redactor);
+        let t = Transport::new("http://127.0.0.1:9/base/", 1);
         assert_eq!(t.url("/api/v1/x"), "http://127.0.0.1:9/base/api/v1/x");
     }
 }
