@@ -3,8 +3,10 @@
 mod args;
 mod batch;
 mod chat;
+mod encode;
 mod logging;
 mod output;
+mod prepare;
 mod prompt;
 mod run;
 mod settings;
@@ -15,9 +17,10 @@ mod values;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::Error;
+use crate::error::Result;
 use crate::redact;
 use args::Parsed;
-use settings::RunConfig;
+use settings::{Mode, RunConfig};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
@@ -58,11 +61,20 @@ fn dispatch(argv: &[String]) -> i32 {
                 Err(error) => return report(&error),
             };
             logging::init(config.verbosity);
-            match run::execute(&config) {
+            match execute(&config) {
                 Ok(()) => 0,
                 Err(error) => report(&error),
             }
         }
+    }
+}
+
+/// Runs `tinkex run` in its mode: one prompt, a batch, or the prompt printed.
+fn execute(config: &RunConfig) -> Result<()> {
+    match &config.mode {
+        Mode::Single(source) if config.print_prompt => chat::print_prompt(config, source.as_ref()),
+        Mode::Single(source) => run::execute(config, source.as_ref()),
+        Mode::Batch(batch) => batch::execute(config, batch),
     }
 }
 

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
 use super::journal::Resumed;
-use crate::cli::prompt::Prompt;
-use crate::cli::settings::PromptSource;
+use crate::cli::prompt::{Prompt, Source};
 use crate::error::{Error, Result};
 
 /// How many bad lines the refusal lists.
@@ -42,9 +41,9 @@ struct Line {
 
 impl InputFile {
     /// Opens `--input`, spooling stdin to a temp file so memory stays flat.
-    pub fn open(source: &PromptSource) -> Result<InputFile> {
+    pub fn open(source: &Source) -> Result<InputFile> {
         match source {
-            PromptSource::File(path) => {
+            Source::File(path) => {
                 File::open(path)
                     .map_err(|e| Error::unreadable(&format!("--input {}", path.display()), &e))?;
                 Ok(InputFile {
@@ -53,7 +52,7 @@ impl InputFile {
                     spooled: false,
                 })
             }
-            PromptSource::Stdin => {
+            Source::Stdin => {
                 let path =
                     std::env::temp_dir().join(format!("tinkex-input-{}.jsonl", std::process::id()));
                 let mut file = File::create(&path)
@@ -67,9 +66,6 @@ impl InputFile {
                     .map_err(|e| Error::io("cannot read stdin", e))?;
                 Ok(spooled)
             }
-            PromptSource::Text(_) => Err(Error::Unexpected(
-                "batch input cannot be inline text".into(),
-            )),
         }
     }
 
@@ -285,7 +281,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.jsonl");
         std::fs::write(&path, content).unwrap();
-        let file = InputFile::open(&PromptSource::File(path)).unwrap();
+        let file = InputFile::open(&Source::File(path)).unwrap();
         (dir, file)
     }
 

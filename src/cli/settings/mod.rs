@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod chat;
+
+pub use chat::ChatOptions;
+
 use super::args::RunArgs;
-use super::chat::{self, ChatOptions};
+use super::prompt::{PromptSource, Source};
 use crate::client::{SamplingParams, StopCondition};
 use crate::error::Error;
 
@@ -15,22 +19,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The default `--http-pool`.
 pub const DEFAULT_HTTP_POOL: usize = 8;
 
-/// Where the prompt comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PromptSource {
-    /// `--prompt TEXT`
-    Text(String),
-    /// `--prompt-file PATH`
-    File(PathBuf),
-    /// `--prompt-file -`
-    Stdin,
-}
-
 /// Batch-mode options (`--input`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchOptions {
     /// `--input`: a JSONL file, or stdin.
-    pub input: PromptSource,
+    pub input: Source,
     /// `--parallel`.
     pub parallel: usize,
     /// `--resume`.
@@ -120,22 +113,18 @@ pub struct RunConfig {
     pub print_prompt: bool,
 }
 
-fn usage(message: impl Into<String>) -> Error {
-    Error::Usage(message.into())
-}
-
 impl TryFrom<RunArgs> for RunConfig {
     type Error = Error;
 
     fn try_from(args: RunArgs) -> Result<RunConfig, Error> {
         if args.base_model.is_none() && args.model_path.is_none() {
-            return Err(usage(
+            return Err(Error::usage(
                 "no model given: pass --base-model NAME or --model-path tinker://…",
             ));
         }
         if let Some(path) = &args.model_path {
             if !path.starts_with("tinker://") {
-                return Err(usage(format!(
+                return Err(Error::usage(format!(
                     "--model-path must be a tinker:// path, got '{path}'"
                 )));
             }
@@ -145,19 +134,23 @@ impl TryFrom<RunArgs> for RunConfig {
             .as_deref()
             .is_some_and(|m| m.trim().is_empty())
         {
-            return Err(usage("--base-model is empty"));
+            return Err(Error::usage("--base-model is empty"));
         }
         let chat = chat::options_from(&args)?;
         chat::check_print_prompt(&args)?;
         let mode = mode_from(&args)?;
         if args.tokens_only && matches!(mode, Mode::Single(Some(PromptSource::Text(_)))) {
-            return Err(usage("--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids"));
+            return Err(Error::usage("--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids"));
         }
         if args.tokens_only && args.tokenizer.is_some() {
-            return Err(usage("--tokens-only uses no tokenizer: drop --tokenizer"));
+            return Err(Error::usage(
+                "--tokens-only uses no tokenizer: drop --tokenizer",
+            ));
         }
         let stop = match (args.stop.is_empty(), args.stop_token.is_empty()) {
-            (false, false) => return Err(usage("give either --stop or --stop-token, not both")),
+            (false, false) => {
+                return Err(Error::usage("give either --stop or --stop-token, not both"))
+            }
             (false, true) => Some(StopCondition::Strings(args.stop)),
             (true, false) => Some(StopCondition::Tokens(
                 args.stop_token.iter().map(|t| t.0).collect(),
@@ -167,17 +160,17 @@ impl TryFrom<RunArgs> for RunConfig {
         if args.stop_token.is_empty()
             && matches!(&stop, Some(StopCondition::Strings(s)) if s.iter().any(String::is_empty))
         {
-            return Err(usage("--stop must not be empty"));
+            return Err(Error::usage("--stop must not be empty"));
         }
         if args.quiet && args.verbose > 0 {
-            return Err(usage("give either --quiet or --verbose, not both"));
+            return Err(Error::usage("give either --quiet or --verbose, not both"));
         }
         if args
             .output
             .as_ref()
             .is_some_and(|p| p.as_os_str().is_empty())
         {
-            return Err(usage("--output is empty"));
+            return Err(Error::usage("--output is empty"));
         }
         // Batch workers each hold a connection: the pool is at least --parallel.
         let mode_pool = match &mode {
@@ -242,21 +235,21 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
     ];
     let Some(input) = &args.input else {
         if let Some((flag, _)) = batch_only.iter().find(|(_, given)| *given) {
-            return Err(usage(format!(
+            return Err(Error::usage(format!(
                 "{flag} is for batch mode: it needs --input FILE"
             )));
         }
         return single_prompt(args).map(Mode::Single);
     };
     if args.prompt.is_some() || args.prompt_file.is_some() {
-        return Err(usage(
+        return Err(Error::usage(
             "--input takes its prompts from the file: drop --prompt/--prompt-file",
         ));
     }
     let input = match input.as_str() {
-        "" => return Err(usage("--input is empty")),
-        "-" => PromptSource::Stdin,
-        path => PromptSource::File(PathBuf::from(path)),
+        "" => return Err(Error::usage("--input is empty")),
+        "-" => Source::Stdin,
+        path => Source::File(PathBuf::from(path)),
     };
     Ok(Mode::Batch(BatchOptions {
         input,
@@ -277,12 +270,12 @@ fn single_prompt(args: &RunArgs) -> Result<Option<PromptSource>, Error> {
 
 fn prompt_source(args: &RunArgs) -> Result<PromptSource, Error> {
     match (&args.prompt, &args.prompt_file) {
-        (Some(_), Some(_)) => Err(usage("give either --prompt or --prompt-file, not both")),
-        (None, None) => Err(usage("no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin), or --input FILE for a batch")),
-        (Some(text), None) if text.is_empty() => Err(usage("--prompt is empty")),
+        (Some(_), Some(_)) => Err(Error::usage("give either --prompt or --prompt-file, not both")),
+        (None, None) => Err(Error::usage("no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin), or --input FILE for a batch")),
+        (Some(text), None) if text.is_empty() => Err(Error::usage("--prompt is empty")),
         (Some(text), None) => Ok(PromptSource::Text(text.clone())),
         (None, Some(path)) if path == "-" => Ok(PromptSource::Stdin),
-        (None, Some(path)) if path.is_empty() => Err(usage("--prompt-file is empty")),
+        (None, Some(path)) if path.is_empty() => Err(Error::usage("--prompt-file is empty")),
         (None, Some(path)) => Ok(PromptSource::File(PathBuf::from(path))),
     }
 }
@@ -402,10 +395,7 @@ mod tests {
         let Mode::Batch(batch) = &config.mode else {
             panic!("expected batch mode")
         };
-        assert_eq!(
-            (batch.input.clone(), batch.parallel),
-            (PromptSource::Stdin, 32)
-        );
+        assert_eq!((batch.input.clone(), batch.parallel), (Source::Stdin, 32));
         assert_eq!(config.http_pool, 32, "the pool grows to --parallel");
     }
 
