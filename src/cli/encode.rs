@@ -65,7 +65,7 @@ impl TokenizerLoader {
 /// The tokenizer named by `--tokenizer` or implied by `--base-model`, if either is given.
 pub fn known_tokenizer(config: &RunConfig) -> Option<TokenizerSpec> {
     match (&config.tokenizer, &config.base_model) {
-        (Some(arg), _) => Some(TokenizerSpec::parse(arg)),
+        (Some(spec), _) => Some(spec.clone()),
         (None, Some(model)) => Some(TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(
             model,
         ))),

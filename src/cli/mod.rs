@@ -50,11 +50,11 @@ fn dispatch(argv: &[String]) -> i32 {
             println!("tinkex {}", crate::VERSION);
             0
         }
-        Parsed::Exit { output, code: 0 } => {
+        Parsed::Help(output) => {
             print!("{output}");
             0
         }
-        Parsed::Exit { output, .. } => report(&Error::Usage(output)),
+        Parsed::Usage(message) => report(&Error::usage(message)),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
                 Ok(config) => config,
@@ -72,9 +72,9 @@ fn dispatch(argv: &[String]) -> i32 {
 /// Runs `tinkex run` in its mode: one prompt, a batch, or the prompt printed.
 fn execute(config: &RunConfig) -> Result<()> {
     match &config.mode {
-        Mode::Single(source) if config.print_prompt => chat::print_prompt(config, source.as_ref()),
         Mode::Single(source) => run::execute(config, source.as_ref()),
         Mode::Batch(batch) => batch::execute(config, batch),
+        Mode::PrintPrompt(source) => chat::print_prompt(config, source.as_ref()),
     }
 }
 

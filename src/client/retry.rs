@@ -117,8 +117,8 @@ fn jitter() -> f64 {
     rand::random_range(0.75..1.25)
 }
 
-/// A random UUID in version-4 format for `X-Idempotency-Key`: a retried request carries the
-/// same key, so the server can tell a repeat from a new request.
+/// A random UUID in version-4 format for `X-Idempotency-Key` (a fresh one per attempt, which
+/// the protocol allows).
 pub(crate) fn idempotency_key() -> String {
     let bits = (rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
     let hex = format!("{bits:032x}");

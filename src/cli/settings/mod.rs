@@ -11,6 +11,7 @@ use super::args::RunArgs;
 use super::prompt::{PromptSource, Source};
 use crate::client::{SamplingParams, StopCondition};
 use crate::error::Error;
+use crate::tokenizer::TokenizerSpec;
 
 /// The default `--max-tokens`: some servers require one, and an unbounded sample costs money.
 pub const DEFAULT_MAX_TOKENS: u32 = 128;
@@ -43,6 +44,8 @@ pub enum Mode {
     Single(Option<PromptSource>),
     /// `--input`.
     Batch(BatchOptions),
+    /// `--print-prompt`: one prompt (as in `Single`) rendered and shown; nothing is sent.
+    PrintPrompt(Option<PromptSource>),
 }
 
 /// The default `--parallel`.
@@ -81,8 +84,8 @@ pub struct RunConfig {
     pub model_path: Option<String>,
     /// One prompt or a batch.
     pub mode: Mode,
-    /// `--tokenizer`.
-    pub tokenizer: Option<String>,
+    /// `--tokenizer`, parsed (a file, a directory's `tokenizer.json`, or a hub repo).
+    pub tokenizer: Option<TokenizerSpec>,
     /// `--offline`.
     pub offline: bool,
     /// `--no-tokenizer-cache`.
@@ -109,62 +112,20 @@ pub struct RunConfig {
     pub verbosity: Verbosity,
     /// Chat mode (`--chat`, `--system`, `--messages`), when on.
     pub chat: Option<ChatOptions>,
-    /// `--print-prompt`: show the prompt and exit.
-    pub print_prompt: bool,
 }
 
 impl TryFrom<RunArgs> for RunConfig {
     type Error = Error;
 
+    /// Checks in a fixed order, so the first problem a user meets is always the same one.
     fn try_from(args: RunArgs) -> Result<RunConfig, Error> {
-        if args.base_model.is_none() && args.model_path.is_none() {
-            return Err(Error::usage(
-                "no model given: pass --base-model NAME or --model-path tinker://…",
-            ));
-        }
-        if let Some(path) = &args.model_path {
-            if !path.starts_with("tinker://") {
-                return Err(Error::usage(format!(
-                    "--model-path must be a tinker:// path, got '{path}'"
-                )));
-            }
-        }
-        if args
-            .base_model
-            .as_deref()
-            .is_some_and(|m| m.trim().is_empty())
-        {
-            return Err(Error::usage("--base-model is empty"));
-        }
+        check_model(&args)?;
         let chat = chat::options_from(&args)?;
         chat::check_print_prompt(&args)?;
         let mode = mode_from(&args)?;
-        if args.tokens_only && matches!(mode, Mode::Single(Some(PromptSource::Text(_)))) {
-            return Err(Error::usage("--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids"));
-        }
-        if args.tokens_only && args.tokenizer.is_some() {
-            return Err(Error::usage(
-                "--tokens-only uses no tokenizer: drop --tokenizer",
-            ));
-        }
-        let stop = match (args.stop.is_empty(), args.stop_token.is_empty()) {
-            (false, false) => {
-                return Err(Error::usage("give either --stop or --stop-token, not both"))
-            }
-            (false, true) => Some(StopCondition::Strings(args.stop)),
-            (true, false) => Some(StopCondition::Tokens(
-                args.stop_token.iter().map(|t| t.0).collect(),
-            )),
-            (true, true) => None,
-        };
-        if args.stop_token.is_empty()
-            && matches!(&stop, Some(StopCondition::Strings(s)) if s.iter().any(String::is_empty))
-        {
-            return Err(Error::usage("--stop must not be empty"));
-        }
-        if args.quiet && args.verbose > 0 {
-            return Err(Error::usage("give either --quiet or --verbose, not both"));
-        }
+        check_tokens_only(&args, &mode)?;
+        let params = sampling_params(&args)?;
+        let verbosity = verbosity_from(&args)?;
         if args
             .output
             .as_ref()
@@ -172,55 +133,120 @@ impl TryFrom<RunArgs> for RunConfig {
         {
             return Err(Error::usage("--output is empty"));
         }
-        // Batch workers each hold a connection: the pool is at least --parallel.
-        let mode_pool = match &mode {
-            Mode::Batch(batch) => Some(batch.parallel),
-            Mode::Single(_) => None,
-        };
-        let defaults = SamplingParams::default();
-        let params = SamplingParams {
-            max_tokens: Some(args.max_tokens.map_or(DEFAULT_MAX_TOKENS, |m| m.0)),
-            seed: args.seed,
-            stop,
-            temperature: args.temperature.map_or(defaults.temperature, |t| t.0),
-            top_k: args.top_k.map_or(defaults.top_k, |k| k.0),
-            top_p: args.top_p.map_or(defaults.top_p, |p| p.0),
-        };
+        let http_pool = http_pool(&args, &mode);
         Ok(RunConfig {
-            base_model: args.base_model,
-            model_path: args.model_path,
-            mode,
-            tokenizer: args.tokenizer,
-            offline: args.offline,
-            no_tokenizer_cache: args.no_tokenizer_cache,
+            tokenizer: args.tokenizer.as_deref().map(TokenizerSpec::parse),
             num_samples: args.num_samples.map_or(1, |n| n.0),
-            params,
-            prompt_logprobs: args.prompt_logprobs,
             topk_prompt_logprobs: args.topk_prompt_logprobs.unwrap_or(0),
-            api_key: args.api_key,
-            base_url: args.base_url,
             timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
-            http_pool: args
-                .http_pool
-                .map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize)
-                .max(match &mode_pool {
-                    Some(parallel) => *parallel,
-                    None => 0,
-                }),
             output: OutputOptions {
                 json: args.json,
                 path: args.output,
                 logprobs: args.logprobs,
                 tokens_only: args.tokens_only,
             },
-            verbosity: match (args.quiet, args.verbose) {
-                (true, _) => Verbosity::Quiet,
-                (false, 0) => Verbosity::Normal,
-                (false, n) => Verbosity::Verbose(n),
-            },
+            base_model: args.base_model,
+            model_path: args.model_path,
+            mode,
+            offline: args.offline,
+            no_tokenizer_cache: args.no_tokenizer_cache,
+            params,
+            prompt_logprobs: args.prompt_logprobs,
+            api_key: args.api_key,
+            base_url: args.base_url,
+            http_pool,
+            verbosity,
             chat,
-            print_prompt: args.print_prompt,
         })
+    }
+}
+
+/// A model is named, by `--base-model` or a `tinker://` `--model-path`.
+fn check_model(args: &RunArgs) -> Result<(), Error> {
+    if args.base_model.is_none() && args.model_path.is_none() {
+        return Err(Error::usage(
+            "no model given: pass --base-model NAME or --model-path tinker://…",
+        ));
+    }
+    if let Some(path) = &args.model_path {
+        if !path.starts_with("tinker://") {
+            return Err(Error::usage(format!(
+                "--model-path must be a tinker:// path, got '{path}'"
+            )));
+        }
+    }
+    if args
+        .base_model
+        .as_deref()
+        .is_some_and(|m| m.trim().is_empty())
+    {
+        return Err(Error::usage("--base-model is empty"));
+    }
+    Ok(())
+}
+
+/// `--tokens-only` sends ids as they are: no text prompt, no tokenizer.
+fn check_tokens_only(args: &RunArgs, mode: &Mode) -> Result<(), Error> {
+    if args.tokens_only && matches!(mode, Mode::Single(Some(PromptSource::Text(_)))) {
+        return Err(Error::usage(
+            "--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids",
+        ));
+    }
+    if args.tokens_only && args.tokenizer.is_some() {
+        return Err(Error::usage(
+            "--tokens-only uses no tokenizer: drop --tokenizer",
+        ));
+    }
+    Ok(())
+}
+
+/// `--stop` strings or `--stop-token` ids, never both, never an empty string.
+fn stop_from(args: &RunArgs) -> Result<Option<StopCondition>, Error> {
+    let stop = match (args.stop.is_empty(), args.stop_token.is_empty()) {
+        (false, false) => return Err(Error::usage("give either --stop or --stop-token, not both")),
+        (false, true) => Some(StopCondition::Strings(args.stop.clone())),
+        (true, false) => Some(StopCondition::Tokens(
+            args.stop_token.iter().map(|t| t.0).collect(),
+        )),
+        (true, true) => None,
+    };
+    if args.stop_token.is_empty()
+        && matches!(&stop, Some(StopCondition::Strings(s)) if s.iter().any(String::is_empty))
+    {
+        return Err(Error::usage("--stop must not be empty"));
+    }
+    Ok(stop)
+}
+
+/// The wire sampling parameters: the flags, else the defaults (`--max-tokens` 128).
+fn sampling_params(args: &RunArgs) -> Result<SamplingParams, Error> {
+    let defaults = SamplingParams::default();
+    Ok(SamplingParams {
+        max_tokens: Some(args.max_tokens.map_or(DEFAULT_MAX_TOKENS, |m| m.0)),
+        seed: args.seed,
+        stop: stop_from(args)?,
+        temperature: args.temperature.map_or(defaults.temperature, |t| t.0),
+        top_k: args.top_k.map_or(defaults.top_k, |k| k.0),
+        top_p: args.top_p.map_or(defaults.top_p, |p| p.0),
+    })
+}
+
+/// `-q` or `-v…`, not both.
+fn verbosity_from(args: &RunArgs) -> Result<Verbosity, Error> {
+    match (args.quiet, args.verbose) {
+        (true, 0) => Ok(Verbosity::Quiet),
+        (true, _) => Err(Error::usage("give either --quiet or --verbose, not both")),
+        (false, 0) => Ok(Verbosity::Normal),
+        (false, n) => Ok(Verbosity::Verbose(n)),
+    }
+}
+
+/// `--http-pool`; batch workers each hold a connection, so it is at least `--parallel`.
+fn http_pool(args: &RunArgs, mode: &Mode) -> usize {
+    let pool = args.http_pool.map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize);
+    match mode {
+        Mode::Batch(batch) => pool.max(batch.parallel),
+        Mode::Single(_) | Mode::PrintPrompt(_) => pool,
     }
 }
 
@@ -239,7 +265,12 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
                 "{flag} is for batch mode: it needs --input FILE"
             )));
         }
-        return single_prompt(args).map(Mode::Single);
+        let mode = if args.print_prompt {
+            Mode::PrintPrompt
+        } else {
+            Mode::Single
+        };
+        return single_prompt(args).map(mode);
     };
     if args.prompt.is_some() || args.prompt_file.is_some() {
         return Err(Error::usage(
