@@ -59,7 +59,7 @@ enum Expect {
     Exit(i32),
 }
 
-/// The retry rules of PROTOCOL.md and the caps of DECISIONS.md, applied to one case. With
+/// The retry rules and caps of docs/protocol.md, applied to one case. With
 /// `TINKEX_RETRY_SCALE=0` the caps counted in attempts or in (virtual) back-off time are
 /// reached at once, so they end in exit 4 long before the deadline; rules without a cap run
 /// into the deadline (exit 5).
