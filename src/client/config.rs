@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use crate::client::credentials::{self, COMMAND_VAR};
+use crate::client::credentials::COMMAND_VAR;
 use crate::client::jwt;
 use crate::client::retry::RetryPolicy;
+use crate::client::stored;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
@@ -237,7 +238,7 @@ pub(crate) fn resolve_credential(
             command,
         });
     }
-    let Some(stored) = credentials::stored_key(lookup("HOME").as_deref())? else {
+    let Some(stored) = stored::stored_key(lookup("HOME").as_deref())? else {
         return Err(nothing_found());
     };
     let what = format!("the key stored in {}", stored.path.display());

@@ -17,6 +17,7 @@ mod retry;
 mod sampling;
 mod service;
 mod status;
+mod stored;
 mod submit;
 mod transport;
 mod types;
