@@ -29,6 +29,8 @@ mod demo_validation;
 mod e2e_batch;
 mod e2e_faults;
 mod e2e_modes;
+mod hostile_batch;
+mod hostile_batch_cli;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_parity;
 mod tokenizer_fast_variants;

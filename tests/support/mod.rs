@@ -10,6 +10,7 @@ pub mod demo_api;
 pub mod e2e;
 pub mod mock;
 pub mod run;
+pub mod slow_api;
 pub mod text_gen;
 pub mod tokenizer;
 pub mod tokenizer_fast;

@@ -4,7 +4,7 @@ mod encode;
 mod ids;
 mod input;
 mod journal;
-mod pipeline;
+pub mod pipeline;
 mod progress;
 mod source;
 
@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use self::encode::{chat_setup, Encoder};
 use self::input::{BatchItem, LineDefaults};
 use self::journal::{Journal, Resumed};
-use self::pipeline::{Finished, PipelineOptions, Tally};
+use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
 use self::source::{InputFile, Scan};
 use super::encode::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
@@ -50,9 +50,9 @@ struct Plan {
 pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let (plan, resumed) = Plan::read(config, batch)?;
+    let (plan, resumed) = Plan::read(config, batch, &deadline)?;
     let client_config = client_config(config, deadline)?;
-    let mut journal = Journal::open(config.output.path.as_deref(), resumed)?;
+    let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(config, &client_config);
     let tokenizer = early_tokenizer(config, &loader, &deadline)?;
     let service = ServiceClient::new(client_config)?;
@@ -75,11 +75,17 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
             encoder: Encoder::new(config, tokenizer.as_ref(), chat.as_ref()),
             config,
         };
-        sample_all(&plan, batch, &shared, &mut journal, started)
+        let run = BatchRun {
+            batch,
+            deadline,
+            started,
+        };
+        sample_all(plan, &run, &shared, journal)
     })();
-    service.finish(matches!(&result, Ok(tally) if tally.failures() == 0));
+    let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
+    service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
-        tally if tally.failures() == 0 => Ok(()),
+        tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally)),
     }
 }
@@ -87,8 +93,12 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
 impl Plan {
     /// Opens `--input`, reads the journal when resuming, and validates every line; the
     /// journal's kept part comes back beside the plan.
-    fn read(config: &RunConfig, batch: &BatchOptions) -> Result<(Plan, Resumed)> {
-        let input = InputFile::open(&batch.input)?;
+    fn read(
+        config: &RunConfig,
+        batch: &BatchOptions,
+        deadline: &Deadline,
+    ) -> Result<(Plan, Resumed)> {
+        let input = InputFile::open(&batch.input, deadline)?;
         let defaults = LineDefaults {
             num_samples: config.num_samples,
             params: config.params.clone(),
@@ -137,60 +147,64 @@ fn with_sampler(
     loader.load(&spec, deadline).map(Some)
 }
 
-/// Samples every line not done yet, journaling each result in input order.
-fn sample_all(
-    plan: &Plan,
-    batch: &BatchOptions,
-    shared: &Shared,
-    journal: &mut Journal,
+/// The batch's own settings and clock, as the pipeline needs them.
+struct BatchRun<'a> {
+    batch: &'a BatchOptions,
+    deadline: Deadline,
     started: Instant,
-) -> Result<Tally> {
+}
+
+/// Samples every line not done yet, journaling each result in input order.
+fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal) -> Result<Tally> {
     let total = plan.scan.count;
     let skipped = plan.scan.done.len();
     if skipped > 0 {
         log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
     }
+    let done = plan.scan.done;
     let items = plan
         .input
-        .items(&plan.defaults)?
-        .filter(|item| !plan.scan.done.contains(item.line));
-    let mut progress = Progress::new(total - skipped, batch.progress);
+        .items(plan.defaults.clone())
+        .filter(move |item| !done.contains(item.line));
+    let mut progress = Progress::new(total - skipped, run.batch.progress);
     let options = PipelineOptions {
-        parallel: batch.parallel,
-        fail_fast: batch.fail_fast,
+        parallel: run.batch.parallel,
+        fail_fast: run.batch.fail_fast,
+        deadline: run.deadline,
     };
     let tally = pipeline::run(
         items,
         options,
         |item| process(item, shared),
-        |finished, tally| {
+        move |finished, tally| {
             journal.append(&finished.line)?;
-            progress.update(tally.ok + tally.failures());
+            progress.update(tally.written());
             Ok(())
         },
     )?;
-    summarize(&tally, total, skipped, started);
+    summarize(&tally, total, skipped, run.started);
     Ok(tally)
 }
 
+impl Job for BatchItem {
+    fn failure_line(&self, category: Category, message: &str) -> String {
+        let line = json!({
+            "id": self.id,
+            "line": self.line,
+            "error": {"category": category.name(), "message": crate::redact::scrub(message)},
+        });
+        line.to_string()
+    }
+}
+
 /// Samples one item and turns the outcome into its output line.
-fn process(item: BatchItem, shared: &Shared) -> Finished {
-    match sample_item(&item, shared) {
+fn process(item: &BatchItem, shared: &Shared) -> Finished {
+    match sample_item(item, shared) {
         Ok(line) => Finished {
             line,
             failure: None,
         },
-        Err(error) => {
-            let line = json!({
-                "id": item.id,
-                "line": item.line,
-                "error": {"category": error.category().name(), "message": crate::redact::scrub(&error.to_string())},
-            });
-            Finished {
-                line: line.to_string(),
-                failure: Some(error.category()),
-            }
-        }
+        Err(error) => Finished::failed(item, error.category(), &error.to_string()),
     }
 }
 
@@ -278,21 +292,30 @@ fn severity(category: Category) -> u8 {
 }
 
 fn failure(tally: &Tally) -> Error {
+    let timed_out = tally.timed_out.then_some(Category::Timeout);
     let category = tally
         .failed
         .keys()
         .copied()
+        .chain(timed_out)
         .max_by_key(|c| severity(*c))
         .unwrap_or(Category::Unexpected);
     let plural = if tally.failures() == 1 { "" } else { "s" };
-    Error::Api {
-        category,
-        status: None,
-        message: format!(
+    let mut parts = Vec::new();
+    if tally.failures() > 0 {
+        parts.push(format!(
             "{} prompt{plural} failed ({}); their lines in the output hold the errors",
             tally.failures(),
             breakdown(tally)
-        ),
+        ));
+    }
+    if tally.timed_out {
+        parts.push("--batch-timeout passed before the batch was done; prompts without a line in the output were not sampled".to_string());
+    }
+    Error::Api {
+        category,
+        status: None,
+        message: parts.join("; "),
     }
 }
 

@@ -96,7 +96,7 @@ fn batch_flags_need_input_and_exclude_a_prompt() {
     let config = RunConfig::try_from(RunArgs {
         prompt: None,
         input: Some("-".into()),
-        parallel: Some(crate::cli::values::Positive(32)),
+        parallel: Some(crate::cli::values::Concurrency(32)),
         ..base()
     })
     .unwrap();
