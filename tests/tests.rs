@@ -31,6 +31,8 @@ mod e2e_faults;
 mod e2e_modes;
 mod hostile_batch;
 mod hostile_batch_cli;
+mod hostile_regress;
+mod hostile_server;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_parity;
 mod tokenizer_fast_variants;

@@ -8,6 +8,8 @@
 pub mod client;
 pub mod demo_api;
 pub mod e2e;
+pub mod hostile;
+pub mod hostile_gen;
 pub mod mock;
 pub mod run;
 pub mod slow_api;
