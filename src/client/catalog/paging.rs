@@ -9,7 +9,7 @@ pub const RUN_PAGE: u64 = 100;
 pub const CHECKPOINT_PAGE: u64 = 1000;
 /// The most items one listing collects, whatever `total_count` claims: a bound on memory
 /// and requests against a server that never stops sending full pages.
-pub const MAX_LISTED: u64 = 1_000_000;
+pub const MAX_LISTED: u64 = 100_000;
 
 /// Fetches up to `limit` items (`None` = all) with `page(limit, offset)`: the first page
 /// asks for `min(limit, page_size)` at offset 0; while fewer than the target (the limit,
@@ -103,6 +103,15 @@ mod tests {
         assert_eq!((calls, got.items.len(), got.total_count), (2, 13, 1000));
         let got = fetch(None, 10, |_, _| Ok((vec![0; 4], None))).unwrap();
         assert_eq!((got.items.len(), got.total_count), (4, 4));
+    }
+
+    #[test]
+    fn a_server_that_never_stops_is_cut_off() {
+        let (asked, got, total) = listing(None, 1000, u64::MAX);
+        assert_eq!(
+            (asked.len(), got as u64, total),
+            (100, MAX_LISTED, u64::MAX)
+        );
     }
 
     #[test]
