@@ -239,3 +239,28 @@ fn server_errors_are_retried_then_reported() {
     assert!(out.stderr.contains("\"db down\""), "{out:?}");
     assert_eq!(api.gets().len(), 11);
 }
+
+#[test]
+fn auth_status_says_plainly_when_billing_is_not_set_up() {
+    let api = CatalogApi::new().fail(
+        "/api/v1/get_server_capabilities",
+        402,
+        r#"{"detail":"Billing not configured"}"#,
+        3,
+    );
+    let out = read(&api, &["auth", "status"]);
+    let message = "tinkex: error: the server accepted the credential, but billing is not set \
+                   up for this account (HTTP 402): \"Billing not configured\"\n\
+                   tinkex: hint: set up billing for the account in the Tinker console\n";
+    assert_eq!(out.parts(), (3, "", message));
+    assert_eq!(api.gets().len(), 1);
+    let api = CatalogApi::new().serve(answers());
+    let out = tinkex(&["auth", "status", "--base-url", &api.url()])
+        .env("TINKER_API_KEY", KEY)
+        .run();
+    let line = format!(
+        "The credential from TINKER_API_KEY works: {} accepted it.\n",
+        api.url()
+    );
+    assert_eq!(out.parts(), (0, line.as_str(), ""));
+}
