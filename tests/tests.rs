@@ -32,6 +32,7 @@ mod e2e_batch;
 mod e2e_faults;
 mod e2e_modes;
 mod e2e_util;
+mod hostile_templates;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_gen;
 mod tokenizer_fast_parity;
