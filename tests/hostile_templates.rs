@@ -193,6 +193,13 @@ fn regressions_fail_with_the_limit_named() {
     assert!(refused(huge_separator).ends_with(
         "failed (line 1): invalid operation: tojson's result would be larger than 64 MiB, the limit for a template value"
     ));
+    // The size-checked join and format still take their keyword arguments.
+    let fine = "{{ [{'a': 1}, {'a': 2}]|join(', ', attribute='a') }} {{ '%s-%d'|format('a', 3) }}";
+    assert_eq!(render(fine, None).unwrap(), "1, 2 a-3");
+    let joined = "{{ ['x' * 40000000, 'y' * 40000000]|join(', ') }}";
+    assert!(refused(joined).contains("the join filter's result would be larger than 64 MiB"));
+    let formatted = "{{ '%s%s'|format('x' * 40000000, 'y' * 40000000) }}";
+    assert!(refused(formatted).contains("the format filter's result would be larger"));
     let lazy = "{{ ([1] * 100000000)|tojson }}";
     assert!(refused(lazy).contains("larger than 64 MiB"));
     for print in [

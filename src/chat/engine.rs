@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::ValueKind;
+use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, ErrorKind, State, Value};
 use serde_json::Map;
 
@@ -176,6 +176,22 @@ fn environment(
     env.add_filter("tojson", pyfmt::tojson_filter);
     env.add_filter("string", string_filter);
     env.add_filter("pprint", pprint_filter);
+    // minijinja pays for these before allocating; they also keep to the size of a value.
+    for (name, filter) in [
+        ("join", Value::from_function(minijinja::filters::join)),
+        ("format", Value::from_function(minijinja::filters::format)),
+    ] {
+        env.add_filter(name, move |state: &mut State, args: Rest<ValueOrKwargs>| {
+            let args: Vec<Value> = args.iter().cloned().map(Value::from).collect();
+            let value = filter.call(state, &args)?;
+            match value.as_str() {
+                Some(text) if text.len() > limits::MAX_BYTES => {
+                    Err(limits::too_large(&format!("the {name} filter's result")))
+                }
+                _ => Ok(value),
+            }
+        });
+    }
     env.add_test("iterable", is_iterable);
     env.add_test("sequence", is_sequence);
     env.add_function(
