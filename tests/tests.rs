@@ -6,6 +6,9 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod catalog_cli;
+mod catalog_client;
+mod catalog_demo;
 mod chat_batch;
 mod chat_cli;
 mod chat_cli_errors;
@@ -33,6 +36,7 @@ mod hostile_batch;
 mod hostile_batch_cli;
 mod hostile_regress;
 mod hostile_server;
+mod hostile_templates;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_parity;
 mod tokenizer_fast_variants;

@@ -2,6 +2,7 @@
 
 mod args;
 mod batch;
+mod catalog;
 mod chat;
 mod encode;
 mod logging;
@@ -20,10 +21,10 @@ use std::panic::{self, AssertUnwindSafe};
 #[doc(hidden)]
 pub use batch::pipeline as batch_pipeline;
 
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::redact;
 use args::Parsed;
+use logging::report;
 use settings::{Mode, RunConfig};
 
 /// Runs the command line and returns the process exit code.
@@ -59,6 +60,7 @@ fn dispatch(argv: &[String]) -> i32 {
             0
         }
         Parsed::Usage(message) => report(&Error::usage(message)),
+        Parsed::Read(read) => catalog::main(*read),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
                 Ok(config) => config,
@@ -80,13 +82,4 @@ fn execute(config: &RunConfig) -> Result<()> {
         Mode::Batch(batch) => batch::execute(config, batch),
         Mode::PrintPrompt(source) => chat::print_prompt(config, source.as_ref()),
     }
-}
-
-/// Prints an error as one `tinkex: error:` line, plus a hint line when one helps.
-fn report(error: &Error) -> i32 {
-    eprintln!("tinkex: error: {}", redact::scrub(&error.to_string()));
-    if let Some(hint) = error.hint() {
-        eprintln!("tinkex: hint: {hint}");
-    }
-    error.exit_code()
 }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod catalog;
 pub mod client;
 pub mod demo_api;
 pub mod e2e;
