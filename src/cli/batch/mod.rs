@@ -18,6 +18,7 @@ use self::journal::{Journal, Resumed};
 use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
 use self::source::{InputFile, Scan};
+use super::chat::ChatSetup;
 use super::encode::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
 use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
@@ -69,12 +70,7 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
                 &deadline,
             )?),
         };
-        let shared = Shared {
-            sampler: &sampler,
-            tokenizer: tokenizer.as_ref(),
-            encoder: Encoder::new(config, tokenizer.as_ref(), chat.as_ref()),
-            config,
-        };
+        let shared = Shared::new(config, &sampler, tokenizer.as_ref(), chat.as_ref());
         let run = BatchRun {
             batch,
             deadline,
@@ -82,11 +78,34 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
         };
         sample_all(plan, &run, &shared, journal)
     })();
+    conclude(&service, result)
+}
+
+/// Ends the session and turns the tally into the batch's outcome: an error when a line
+/// failed or `--batch-timeout` passed first.
+fn conclude(service: &ServiceClient, result: Result<Tally>) -> Result<()> {
     let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
     service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
         tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally)),
+    }
+}
+
+impl<'a> Shared<'a> {
+    /// What the workers share for `config`'s lines.
+    fn new(
+        config: &'a RunConfig,
+        sampler: &'a SamplingClient,
+        tokenizer: Option<&'a Tokenizer>,
+        chat: Option<&'a ChatSetup>,
+    ) -> Shared<'a> {
+        Shared {
+            sampler,
+            tokenizer,
+            encoder: Encoder::new(config, tokenizer, chat),
+            config,
+        }
     }
 }
 
