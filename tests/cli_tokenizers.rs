@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::Path;
 
+use crate::support::tokenizer::COMMIT;
 use crate::support::{fixture, tinkex, Tinkex};
-use crate::tokenizer_support::COMMIT;
 
 const CONFIG: &str = r#"{"bos_token": null, "eos_token": "<|endoftext|>"}"#;
 

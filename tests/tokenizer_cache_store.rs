@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use tinkex::tokenizer::fast;
 use tinkex::tokenizer::{Tokenizer, TokenizerOptions};
 
+use crate::support::tokenizer_fast::{assert_same, write_json};
 use crate::tokenizer_fast_cache::{
     cache_files_with, check_load, inode, json, only_file, setup, swapped, TEXTS,
 };
-use crate::tokenizer_fast_support::{assert_same, write_json};
 
 /// Loads `source` through `cache` with the size cap `cap`.
 fn load_capped(source: &Path, cache: &Path, cap: Option<u64>) -> Tokenizer {

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use crate::client::auth;
-use crate::client::credentials::{self, COMMAND_VAR};
+use crate::client::credentials::COMMAND_VAR;
+use crate::client::jwt;
 use crate::client::retry::RetryPolicy;
+use crate::client::stored;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
@@ -36,7 +37,36 @@ pub struct Config {
     pub tags: Vec<String>,
     /// Project the session belongs to (`TINKER_PROJECT_ID`).
     pub project_id: Option<String>,
+    /// Where the credential came from (`tinkex auth status` names it; never the value).
+    pub credential_source: CredentialSource,
     pub(crate) timing: Timing,
+}
+
+/// Where a credential was found, in the SDK's order of sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Handed to [`Config::new`] by a library user.
+    Given,
+    /// `--api-key`.
+    Flag,
+    /// `TINKER_API_KEY`.
+    Env,
+    /// `TINKER_CREDENTIAL_CMD`.
+    Command,
+    /// The default key `tinker auth login` stored in this file.
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialSource::Given => f.write_str("the configuration"),
+            CredentialSource::Flag => f.write_str("--api-key"),
+            CredentialSource::Env => f.write_str("TINKER_API_KEY"),
+            CredentialSource::Command => f.write_str(COMMAND_VAR),
+            CredentialSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 /// Protocol time constants, kept together so tests can shrink them.
@@ -79,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("tags", &self.tags)
             .field("project_id", &self.project_id)
+            .field("credential_source", &self.credential_source)
             .finish()
     }
 }
@@ -95,6 +126,7 @@ impl Config {
             retry: RetryPolicy::default(),
             tags: Vec::new(),
             project_id: None,
+            credential_source: CredentialSource::Given,
             timing: Timing::default(),
         }
     }
@@ -141,6 +173,7 @@ impl Config {
         };
         let mut config = Config::new(credential.key, base_url.trim());
         config.credential_cmd = credential.command;
+        config.credential_source = credential.source;
         config.deadline = deadline;
         config.http_pool = http_pool.max(1);
         config.retry = retry;
@@ -202,6 +235,8 @@ pub(crate) struct Credential {
     pub key: String,
     /// `TINKER_CREDENTIAL_CMD`, kept whenever it is set (the server may ask for it).
     pub command: Option<String>,
+    /// Which source gave [`Credential::key`] (the command, when the key is empty).
+    pub source: CredentialSource,
 }
 
 /// Finds the credential, in the SDK's order: `--api-key`, `TINKER_API_KEY`,
@@ -215,10 +250,16 @@ pub(crate) fn resolve_credential(
 ) -> Result<Credential> {
     let command = non_empty(lookup(COMMAND_VAR));
     let given = non_empty(flag)
-        .map(|key| (key, "--api-key", "the API key given with --api-key"))
+        .map(|key| {
+            (
+                key,
+                CredentialSource::Flag,
+                "the API key given with --api-key",
+            )
+        })
         .or_else(|| {
             non_empty(lookup("TINKER_API_KEY"))
-                .map(|key| (key, "TINKER_API_KEY", "the API key in TINKER_API_KEY"))
+                .map(|key| (key, CredentialSource::Env, "the API key in TINKER_API_KEY"))
         });
     if let Some((key, source, what)) = given {
         crate::redact::register_secret(&key);
@@ -226,7 +267,11 @@ pub(crate) fn resolve_credential(
         if !(bad_prefix && command.is_some()) {
             check_key(&key, what)?;
             log::debug!("credential: from {source}");
-            return Ok(Credential { key, command });
+            return Ok(Credential {
+                key,
+                command,
+                source,
+            });
         }
         log::warn!("{what} is neither a 'tml-' key nor a JWT; using {COMMAND_VAR} instead");
     }
@@ -235,9 +280,10 @@ pub(crate) fn resolve_credential(
         return Ok(Credential {
             key: String::new(),
             command,
+            source: CredentialSource::Command,
         });
     }
-    let Some(stored) = credentials::stored_key(lookup("HOME").as_deref())? else {
+    let Some(stored) = stored::stored_key(lookup("HOME").as_deref())? else {
         return Err(nothing_found());
     };
     let what = format!("the key stored in {}", stored.path.display());
@@ -246,6 +292,7 @@ pub(crate) fn resolve_credential(
     Ok(Credential {
         key: stored.key,
         command: None,
+        source: CredentialSource::File(stored.path),
     })
 }
 
@@ -269,7 +316,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// The SDK's own rule: `tml-` keys or JWTs only; an expired JWT is refused too.
 fn check_key(key: &str, source: &str) -> Result<()> {
     if key.starts_with("eyJ") {
-        if auth::jwt_expired(key) {
+        if jwt::jwt_expired(key) {
             return Err(Error::auth(format!("{source} is a JWT that has expired")));
         }
         return Ok(());

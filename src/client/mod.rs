@@ -3,36 +3,41 @@
 //! [`ServiceClient`] opens a session; [`SamplingClient`] submits sampling
 //! requests; [`SampleFuture`] waits for their results. Nothing here prints:
 //! status goes to the `log` crate (queue state on target `tinkex::status`).
+//! [`CatalogClient`] lists models, training runs and checkpoints (no session).
 
 mod auth;
+mod catalog;
 mod config;
 mod core;
 mod credentials;
 mod future;
 mod heartbeat;
+mod jwt;
 mod proto;
-mod random;
-mod redact;
 mod result;
 mod retry;
 mod sampling;
 mod service;
 mod status;
+mod stored;
+mod submit;
 mod transport;
 mod types;
 
-pub use config::{retry_scale_from_env, Config, DEFAULT_BASE_URL, SDK_VERSION};
+pub use catalog::{
+    CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
+    TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE,
+};
+pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
-pub use future::SampleFuture;
+pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
-pub use service::{SamplerSpec, ServiceClient};
+pub use service::ServiceClient;
 pub use types::{
-    ModelInput, SampleResponse, SampledSequence, SamplingParams, StopCondition, StopReason, TopkRow,
+    ModelInput, SampleResponse, SampledSequence, SamplerSpec, SamplingParams, StopCondition,
+    StopReason, TopkRow,
 };
-
-/// The log target for status lines a user should see (queue state); the CLI shows it unless `-q`.
-pub const STATUS_TARGET: &str = "tinkex::status";
 
 /// Log targets whose trace records contain raw request bytes, credential
 /// included (ureq-proto hex-dumps every request at trace). A logger must cap
