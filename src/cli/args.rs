@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use super::batch::shard::ShardSpec;
 use super::values::{MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP};
 
 /// Flags that take no value; every other `--long` flag takes one.
@@ -25,6 +26,7 @@ const SWITCHES: &[&str] = &[
     "--think",
     "--no-think",
     "--print-prompt",
+    "--allow-missing",
 ];
 
 #[derive(FromArgs, Debug)]
@@ -50,6 +52,47 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
+    /// `tinkex merge`
+    Merge(MergeArgs),
+}
+
+#[derive(FromArgs, Debug, Default)]
+/// Merge the journals of a sharded batch (tinkex run --shard K/N) into one, in input order.
+#[argh(
+    subcommand,
+    name = "merge",
+    example = "Merge 8 shards' journals into what one unsharded run would have written:\n  $ tinkex merge --input prompts.jsonl --output results.jsonl out-*.jsonl",
+    note = "Streams the journals (each in input order, given in any order) in constant memory. Refuses a line held twice (overlapping shards), a journal out of order, a record for a line the input lacks, a torn last line (run that shard again with --resume), and lines no journal holds (unless --allow-missing). Needs no API key. The exit code follows batch mode for the failed lines the journals hold.",
+    error_code(0, "success"),
+    error_code(2, "usage or input error (bad journals, missing lines)"),
+    error_code(3, "a merged line failed with an auth error"),
+    error_code(4, "a merged line failed with a server error"),
+    error_code(5, "a merged line failed with a timeout")
+)]
+pub struct MergeArgs {
+    /// the batch's input file (required): it says which lines must have a record
+    #[argh(option)]
+    pub input: Option<PathBuf>,
+
+    /// write the merged journal to this file (atomically) instead of stdout
+    #[argh(option)]
+    pub output: Option<PathBuf>,
+
+    /// merge what exists and list the missing line ranges, instead of refusing
+    #[argh(switch)]
+    pub allow_missing: bool,
+
+    /// print nothing on stderr but errors
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+
+    /// more detail on stderr: -v info, -vv debug
+    #[argh(switch, short = 'v')]
+    pub verbose: u8,
+
+    /// the shards' journals (--output files of tinkex run --shard), in any order
+    #[argh(positional)]
+    pub journals: Vec<PathBuf>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -160,6 +203,10 @@ pub struct RunArgs {
     #[argh(switch)]
     pub resume: bool,
 
+    /// batch mode: sample only shard K of N (K is 1-based: 1/N … N/N), the input lines whose number ≡ K (mod N); 'auto' reads a Slurm, AWS Batch, Cloud Run or Kubernetes job array's variables
+    #[argh(option)]
+    pub shard: Option<ShardSpec>,
+
     /// batch mode: stop at the first failed prompt
     #[argh(switch)]
     pub fail_fast: bool,
@@ -256,6 +303,8 @@ pub enum Parsed {
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
     Version,
+    /// `tinkex merge …`
+    Merge(Box<MergeArgs>),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -279,6 +328,10 @@ pub fn parse(argv: &[String]) -> Parsed {
             command: Some(Command::Version(_)),
             ..
         }) => Parsed::Version,
+        Ok(TopLevel {
+            command: Some(Command::Merge(merge)),
+            ..
+        }) => Parsed::Merge(Box::new(merge)),
         Ok(TopLevel {
             version: true,
             command: None,

@@ -52,6 +52,7 @@ fn dispatch(argv: &[String]) -> i32 {
             0
         }
         Parsed::Exit { output, .. } => report(&Error::Usage(output)),
+        Parsed::Merge(merge) => merge_command(*merge),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
                 Ok(config) => config,
@@ -63,6 +64,21 @@ fn dispatch(argv: &[String]) -> i32 {
                 Err(error) => report(&error),
             }
         }
+    }
+}
+
+/// `tinkex merge`: makes no request, so it needs no key.
+fn merge_command(args: args::MergeArgs) -> i32 {
+    let config = batch::merge_cmd::MergeConfig::new(
+        args.input,
+        args.journals,
+        args.output,
+        args.allow_missing,
+    );
+    logging::init(settings::verbosity(args.quiet, args.verbose));
+    match config.and_then(|config| batch::merge_cmd::execute(&config)) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
     }
 }
 

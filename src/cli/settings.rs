@@ -52,6 +52,15 @@ pub enum Mode {
     Batch(BatchOptions),
 }
 
+/// How much goes to stderr, from `-q` and the count of `-v`.
+pub fn verbosity(quiet: bool, verbose: u8) -> Verbosity {
+    match (quiet, verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, n) => Verbosity::Verbose(n),
+    }
+}
+
 /// The default `--parallel`.
 pub const DEFAULT_PARALLEL: usize = 8;
 
@@ -220,11 +229,7 @@ impl TryFrom<RunArgs> for RunConfig {
                 logprobs: args.logprobs,
                 tokens_only: args.tokens_only,
             },
-            verbosity: match (args.quiet, args.verbose) {
-                (true, _) => Verbosity::Quiet,
-                (false, 0) => Verbosity::Normal,
-                (false, n) => Verbosity::Verbose(n),
-            },
+            verbosity: verbosity(args.quiet, args.verbose),
             chat,
             print_prompt: args.print_prompt,
         })

@@ -4,8 +4,11 @@ mod encode;
 mod ids;
 mod input;
 mod journal;
+mod merge;
+pub(super) mod merge_cmd;
 mod pipeline;
 mod progress;
+pub(super) mod shard;
 mod source;
 
 use std::time::{Duration, Instant};
