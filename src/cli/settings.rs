@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::RunArgs;
+use super::batch::shard::ShardSpec;
 use super::chat::{self, ChatOptions};
 use crate::client::{SamplingParams, StopCondition};
 use crate::error::Error;
@@ -41,6 +42,8 @@ pub struct BatchOptions {
     pub progress: bool,
     /// `--batch-timeout`.
     pub batch_timeout: Option<Duration>,
+    /// `--shard`, resolved when the batch starts (`auto` reads the job array's variables).
+    pub shard: Option<ShardSpec>,
 }
 
 /// One prompt, or a batch of them.
@@ -244,6 +247,7 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
         ("--fail-fast", args.fail_fast),
         ("--progress", args.progress),
         ("--batch-timeout", args.batch_timeout.is_some()),
+        ("--shard", args.shard.is_some()),
     ];
     let Some(input) = &args.input else {
         if let Some((flag, _)) = batch_only.iter().find(|(_, given)| *given) {
@@ -270,6 +274,7 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
         fail_fast: args.fail_fast,
         progress: args.progress,
         batch_timeout: args.batch_timeout.map(|t| t.0),
+        shard: args.shard,
     }))
 }
 
@@ -400,7 +405,7 @@ mod tests {
         let config = RunConfig::try_from(RunArgs {
             prompt: None,
             input: Some("-".into()),
-            parallel: Some(crate::cli::values::Positive(32)),
+            parallel: Some(crate::cli::values::Concurrency(32)),
             ..base()
         })
         .unwrap();

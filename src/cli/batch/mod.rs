@@ -6,7 +6,7 @@ mod input;
 mod journal;
 mod merge;
 pub(super) mod merge_cmd;
-mod pipeline;
+pub mod pipeline;
 mod progress;
 pub(super) mod shard;
 mod source;
@@ -18,8 +18,9 @@ use serde_json::{json, Map, Value};
 use self::encode::{chat_setup, Encoder};
 use self::input::{BatchItem, LineDefaults};
 use self::journal::{Journal, Resumed};
-use self::pipeline::{Finished, PipelineOptions, Tally};
+use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
+use self::shard::Shard;
 use self::source::InputFile;
 use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
@@ -44,8 +45,13 @@ struct Shared<'a> {
 /// Runs a whole batch; the error (if any) carries the most severe failed category's exit code.
 pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let started = Instant::now();
+    // The job array's variables are read here, at the edge; the shard logic only sees a lookup.
+    let shard = batch
+        .shard
+        .map(|spec| shard::resolve(spec, &|name| std::env::var(name).ok()))
+        .transpose()?;
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let input = InputFile::open(&batch.input)?;
+    let input = InputFile::open(&batch.input, &deadline)?;
     let defaults = LineDefaults {
         num_samples: config.num_samples,
         params: config.params.clone(),
@@ -57,7 +63,7 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
         resumed.kept(),
         resumed.dropped
     );
-    let scan = input.validate(&defaults, config.output.tokens_only, &mut resumed)?;
+    let scan = input.validate_shard(&defaults, config.output.tokens_only, &mut resumed, shard)?;
     let client_config = client_config(config, deadline)?;
     let mut journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let skipped = scan.done.len();
@@ -84,7 +90,7 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
         };
         let total = scan.count;
         if skipped > 0 {
-            log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
+            log::info!(target: STATUS_TARGET, "{}resuming: {skipped} of {total} prompts already done, {} to sample", shard_prefix(shard), total - skipped);
         }
         let shared = Shared {
             sampler: &sampler,
@@ -97,52 +103,57 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
             },
             config,
         };
+        let done = scan.done;
         let items = input
-            .items(&defaults)?
-            .filter(|item| !scan.done.contains(item.line));
+            .items(defaults.clone())
+            .filter(move |item| shard.is_none_or(|s| s.takes(item.line)))
+            .filter(move |item| !done.contains(item.line));
         let mut progress = Progress::new(total - skipped, batch.progress);
         let options = PipelineOptions {
             parallel: batch.parallel,
             fail_fast: batch.fail_fast,
+            deadline,
         };
         let tally = pipeline::run(
             items,
             options,
             |item| process(item, &shared),
-            |finished, tally| {
+            move |finished, tally| {
                 journal.append(&finished.line)?;
-                progress.update(tally.ok + tally.failures());
+                progress.update(tally.written());
                 Ok(())
             },
         )?;
-        summarize(&tally, total, skipped, started);
+        summarize(&tally, (total, skipped), shard, started);
         Ok(tally)
     })();
-    service.finish(matches!(&result, Ok(tally) if tally.failures() == 0));
+    let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
+    service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
-        tally if tally.failures() == 0 => Ok(()),
+        tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally)),
     }
 }
 
+impl Job for BatchItem {
+    fn failure_line(&self, category: Category, message: &str) -> String {
+        let line = json!({
+            "id": self.id,
+            "line": self.line,
+            "error": {"category": category.name(), "message": crate::redact::scrub(message)},
+        });
+        line.to_string()
+    }
+}
+
 /// Samples one item and turns the outcome into its output line.
-fn process(item: BatchItem, shared: &Shared) -> Finished {
-    match sample_item(&item, shared) {
+fn process(item: &BatchItem, shared: &Shared) -> Finished {
+    match sample_item(item, shared) {
         Ok(line) => Finished {
             line,
             failure: None,
         },
-        Err(error) => {
-            let line = json!({
-                "id": item.id,
-                "line": item.line,
-                "error": {"category": error.category().name(), "message": crate::redact::scrub(&error.to_string())},
-            });
-            Finished {
-                line: line.to_string(),
-                failure: Some(error.category()),
-            }
-        }
+        Err(error) => Finished::failed(item, error.category(), &error.to_string()),
     }
 }
 
@@ -198,15 +209,23 @@ fn success_line(
     Ok(Value::Object(line).to_string())
 }
 
-/// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`.
-fn summarize(tally: &Tally, total: usize, skipped: usize, started: Instant) {
+/// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`, after `shard 2/8: `
+/// when sharded; `counts` is the prompts to do and those a resumed journal already held.
+fn summarize(tally: &Tally, counts: (usize, usize), shard: Option<Shard>, started: Instant) {
+    let (total, skipped) = counts;
     let ok = tally.ok + skipped;
     let seconds = started.elapsed().as_secs_f64();
+    let prefix = shard_prefix(shard);
     if tally.failures() == 0 {
-        log::info!(target: STATUS_TARGET, "{ok}/{total} ok in {seconds:.1} s");
+        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok in {seconds:.1} s");
     } else {
-        log::info!(target: STATUS_TARGET, "{ok}/{total} ok, {} failed ({}) in {seconds:.1} s", tally.failures(), breakdown(tally));
+        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok, {} failed ({}) in {seconds:.1} s", tally.failures(), breakdown(tally));
     }
+}
+
+/// `shard 2/8: ` before a status line of a sharded run.
+fn shard_prefix(shard: Option<Shard>) -> String {
+    shard.map_or(String::new(), |s| format!("shard {s}: "))
 }
 
 fn breakdown(tally: &Tally) -> String {
@@ -230,21 +249,30 @@ fn severity(category: Category) -> u8 {
 }
 
 fn failure(tally: &Tally) -> Error {
+    let timed_out = tally.timed_out.then_some(Category::Timeout);
     let category = tally
         .failed
         .keys()
         .copied()
+        .chain(timed_out)
         .max_by_key(|c| severity(*c))
         .unwrap_or(Category::Unexpected);
     let plural = if tally.failures() == 1 { "" } else { "s" };
-    Error::Api {
-        category,
-        status: None,
-        message: format!(
+    let mut parts = Vec::new();
+    if tally.failures() > 0 {
+        parts.push(format!(
             "{} prompt{plural} failed ({}); their lines in the output hold the errors",
             tally.failures(),
             breakdown(tally)
-        ),
+        ));
+    }
+    if tally.timed_out {
+        parts.push("--batch-timeout passed before the batch was done; prompts without a line in the output were not sampled".to_string());
+    }
+    Error::Api {
+        category,
+        status: None,
+        message: parts.join("; "),
     }
 }
 
