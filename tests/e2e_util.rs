@@ -95,12 +95,13 @@ impl Scratch {
 /// `HF_HUB_OFFLINE=1`, `NO_PROXY` for loopback and `TINKEX_RETRY_SCALE=0` set; kills it if it
 /// outlives `kill_after`.
 pub fn tinkex(args: &[String], scratch: &Scratch, kill_after: Duration) -> Run {
-    let captured = tempfile::tempdir().expect("capture dir");
-    let out_path = captured.path().join("stdout");
-    let err_path = captured.path().join("stderr");
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(args)
+    tinkex_env(args, &[], scratch, kill_after)
+}
+
+/// The clean environment `tinkex` runs in, for a command that is not the binary itself.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, scratch: &Scratch) -> Command {
+    let mut command = Command::new(program);
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", scratch.path())
@@ -109,7 +110,29 @@ pub fn tinkex(args: &[String], scratch: &Scratch, kill_after: Duration) -> Run {
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("TINKEX_RETRY_SCALE", "0")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    command
+}
+
+/// [`tinkex`] with `env` added to the clean environment.
+pub fn tinkex_env(
+    args: &[String],
+    env: &[(&str, &str)],
+    scratch: &Scratch,
+    kill_after: Duration,
+) -> Run {
+    let mut command = clean_command(env!("CARGO_BIN_EXE_tinkex"), scratch);
+    command.args(args).envs(env.iter().copied());
+    finish(command, kill_after)
+}
+
+/// Runs `command` with stdout and stderr captured; kills it if it outlives `kill_after`.
+pub fn finish(mut command: Command, kill_after: Duration) -> Run {
+    let captured = tempfile::tempdir().expect("capture dir");
+    let out_path = captured.path().join("stdout");
+    let err_path = captured.path().join("stderr");
+    let started = Instant::now();
+    let mut child = command
         .stdout(File::create(&out_path).expect("stdout file"))
         .stderr(File::create(&err_path).expect("stderr file"))
         .spawn()

@@ -31,6 +31,7 @@ mod demo_validation;
 mod e2e_batch;
 mod e2e_faults;
 mod e2e_modes;
+mod e2e_shard;
 mod e2e_util;
 mod hostile_batch;
 mod hostile_batch_api;
