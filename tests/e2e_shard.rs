@@ -297,7 +297,7 @@ fn merge_refuses_overlap_gaps_disorder_and_torn_tails_and_writes_nothing() {
                 "{}: line 2 comes after line 5; a journal must be in input order",
                 path(&scratch, "b.jsonl")
             ),
-            None,
+            Some("a resume that was interrupted can leave it so: run that shard again with --resume, which puts its journal back in order"),
         ),
         (
             record(2) + "{\"id\":5,\"li",
@@ -461,6 +461,92 @@ fn a_killed_shard_resumes_its_own_journal_and_the_merge_is_whole() {
     assert_eq!(
         (run.code, run.stderr.as_str()),
         (0, "tinkex: merged 2 journals: 40/40 ok\n")
+    );
+    assert!(
+        fs::read(&whole).unwrap() == fs::read(&merged).unwrap(),
+        "merged ≠ unsharded"
+    );
+}
+
+#[test]
+fn a_shard_whose_failed_line_is_retried_is_back_in_input_order() {
+    let scratch = Scratch::new();
+    let lines: Vec<String> = (1..=10)
+        .map(|n| format!(r#"{{"id":"q{n}","tokens":[9707,{n}],"seed":{n}}}"#))
+        .collect();
+    let input = scratch.file("in.jsonl", &(lines.join("\n") + "\n"));
+    let tokens = |url: &str, out: &str, shard: Option<&str>, resume: bool| {
+        let mut flags = vec![
+            "--base-model",
+            "Qwen/Qwen3-8B",
+            "--tokens-only",
+            "--max-tokens",
+            "3",
+            "--parallel",
+            "1",
+            "--input",
+            &input,
+            "--output",
+            out,
+        ];
+        flags.extend(shard.iter().flat_map(|s| ["--shard", s]));
+        if resume {
+            flags.push("--resume");
+        }
+        run_args(url, &flags)
+    };
+    // The first sample request (shard 1's line 1) is refused as invalid: a user failure.
+    let faulty = DemoServer::start(DemoConfig {
+        faults: vec!["asample=400x1".parse().unwrap()],
+        ..DemoConfig::default()
+    })
+    .unwrap();
+    let one = path(&scratch, "out-1.jsonl");
+    let failed = tinkex(
+        &tokens(&faulty.url(), &one, Some("1/2"), false),
+        &scratch,
+        LIMIT,
+    );
+    assert_eq!(failed.code, 2, "{failed:?}");
+    assert!(fs::read_to_string(&one)
+        .unwrap()
+        .starts_with(r#"{"id":"q1","line":1,"error""#));
+    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let url = server.url();
+    let resumed = tinkex(&tokens(&url, &one, Some("1/2"), true), &scratch, LIMIT);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let numbers: Vec<u64> = fs::read_to_string(&one)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        [1, 3, 5, 7, 9],
+        "the retried line went back to its place"
+    );
+    let two = path(&scratch, "out-2.jsonl");
+    assert_eq!(
+        tinkex(&tokens(&url, &two, Some("2/2"), false), &scratch, LIMIT).code,
+        0
+    );
+    let whole = path(&scratch, "whole.jsonl");
+    assert_eq!(
+        tinkex(&tokens(&url, &whole, None, false), &scratch, LIMIT).code,
+        0
+    );
+    let merged = path(&scratch, "merged.jsonl");
+    let run = merge(
+        &scratch,
+        &["--input", &input, "--output", &merged, &one, &two],
+    );
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (0, "tinkex: merged 2 journals: 10/10 ok\n")
     );
     assert!(
         fs::read(&whole).unwrap() == fs::read(&merged).unwrap(),

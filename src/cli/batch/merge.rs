@@ -146,9 +146,15 @@ impl Journal {
             .filter(|l| *l >= 1)
             .ok_or_else(|| self.not_a_record())?;
         if let Some(previous) = previous.filter(|p| line <= *p) {
-            return Err(self.refuse(&format!(
-                "line {line} comes after line {previous}; a journal must be in input order"
-            )));
+            return Err(Stop::Refused(Error::Input {
+                message: format!(
+                    "{}: line {line} comes after line {previous}; a journal must be in input order",
+                    self.source.label
+                ),
+                hint: Some(
+                    "a resume that was interrupted can leave it so: run that shard again with --resume, which puts its journal back in order".into(),
+                ),
+            }));
         }
         self.current = Some(Record {
             line,
@@ -197,15 +203,15 @@ fn category(error: &Value) -> Category {
 }
 
 /// The input, read one line at a time to learn which line numbers need a record.
-struct InputWalk<R> {
-    reader: R,
+struct InputWalk<'a> {
+    reader: &'a mut dyn BufRead,
     label: String,
     /// Lines read so far.
     read: usize,
     buffer: Vec<u8>,
 }
 
-impl<R: BufRead> InputWalk<R> {
+impl InputWalk<'_> {
     /// Reads the next line: Some(whether it needs a record), or None at the end.
     fn next_line(&mut self) -> Result<Option<bool>, Stop> {
         self.buffer.clear();
@@ -238,21 +244,44 @@ impl<R: BufRead> InputWalk<R> {
         }
         Ok(None)
     }
+
+    /// Checks that the input has a line `line` that needs a record (the one `journal` holds).
+    fn expect_record(
+        &mut self,
+        line: usize,
+        journal: &Journal,
+        missing: &mut Missing,
+    ) -> Result<(), Stop> {
+        match self.walk_to(line, missing)? {
+            Some(true) => Ok(()),
+            Some(false) => Err(journal.refuse(&format!(
+                "has a record for line {line}, which is blank in {}",
+                self.label
+            ))),
+            None => Err(journal.refuse(&format!(
+                "has a record for line {line}, but {} has {} lines",
+                self.label, self.read
+            ))),
+        }
+    }
 }
 
-/// Merges `journals` into `out` in input order, checking them against `input` as it goes.
+/// The input to check the journals against: its reader and its name for messages.
+pub type Input<'a> = (&'a mut dyn BufRead, &'a str);
+
+/// Merges `journals` into `out` in input order, checking them against `input` as it goes
+/// (without an input, only the journals' own order and overlaps are checked).
 pub fn merge(
-    input: impl BufRead,
-    input_label: &str,
+    input: Option<Input>,
     journals: Vec<Source>,
     out: &mut dyn Write,
 ) -> Result<Merged, Stop> {
-    let mut walk = InputWalk {
-        reader: input,
-        label: input_label.to_string(),
+    let mut walk = input.map(|(reader, label)| InputWalk {
+        reader,
+        label: label.to_string(),
         read: 0,
         buffer: Vec::new(),
-    };
+    });
     let mut journals: Vec<Journal> = journals
         .into_iter()
         .map(|source| Journal {
@@ -278,19 +307,8 @@ pub fn merge(
             ))));
         }
         let journal = &mut journals[index];
-        match walk.walk_to(line, &mut merged.missing)? {
-            Some(true) => {}
-            Some(false) => {
-                return Err(journal.refuse(&format!(
-                    "has a record for line {line}, which is blank in {input_label}"
-                )))
-            }
-            None => {
-                return Err(journal.refuse(&format!(
-                    "has a record for line {line}, but {input_label} has {} lines",
-                    walk.read
-                )))
-            }
+        if let Some(walk) = walk.as_mut() {
+            walk.expect_record(line, journal, &mut merged.missing)?;
         }
         merged.missing.close();
         if let Some(record) = &journal.current {
@@ -307,9 +325,11 @@ pub fn merge(
         }
         last = Some((line, index));
     }
-    while let Some(needed) = walk.next_line()? {
-        if needed {
-            merged.missing.note(walk.read);
+    if let Some(walk) = walk.as_mut() {
+        while let Some(needed) = walk.next_line()? {
+            if needed {
+                merged.missing.note(walk.read);
+            }
         }
     }
     merged.missing.close();
@@ -338,7 +358,8 @@ mod tests {
     fn run(input: &str, journals: &[(&str, String)]) -> Result<(String, Merged), String> {
         let sources = journals.iter().map(|(l, t)| source(l, t)).collect();
         let mut out = Vec::new();
-        match merge(input.as_bytes(), "--input in.jsonl", sources, &mut out) {
+        let mut input = input.as_bytes();
+        match merge(Some((&mut input, "--input in.jsonl")), sources, &mut out) {
             Ok(merged) => Ok((String::from_utf8(out).unwrap(), merged)),
             Err(Stop::Refused(e)) => Err(e.to_string()),
             Err(Stop::Write(e)) => panic!("write failed: {e}"),

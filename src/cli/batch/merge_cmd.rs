@@ -77,7 +77,7 @@ fn open(path: &Path, what: &str) -> Result<BufReader<File>> {
 /// Runs the merge; the error carries batch mode's exit code for the failed lines found.
 pub fn execute(config: &MergeConfig) -> Result<()> {
     let input_label = format!("--input {}", config.input.display());
-    let input = open(&config.input, "--input ")?;
+    let mut input = open(&config.input, "--input ")?;
     let sources = config
         .journals
         .iter()
@@ -95,12 +95,12 @@ pub fn execute(config: &MergeConfig) -> Result<()> {
     };
     let merged = match &config.output {
         Some(path) => to_file(path, |out| {
-            merge(input, &input_label, sources, out).and_then(checked)
+            merge(Some((&mut input, &input_label)), sources, out).and_then(checked)
         })?,
         None => {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
-            let result = merge(input, &input_label, sources, &mut out)
+            let result = merge(Some((&mut input, &input_label)), sources, &mut out)
                 .and_then(|m| out.flush().map(|()| m).map_err(Stop::Write))
                 .and_then(checked);
             match result {

@@ -8,6 +8,7 @@ mod merge;
 pub(super) mod merge_cmd;
 pub mod pipeline;
 mod progress;
+mod reorder;
 pub(super) mod shard;
 mod source;
 
@@ -124,6 +125,10 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
                 Ok(())
             },
         )?;
+        // Retried lines were appended after the kept ones: restore input order for `tinkex merge`.
+        if let Some(path) = config.output.path.as_deref().filter(|_| batch.resume) {
+            reorder::restore_order(path)?;
+        }
         summarize(&tally, (total, skipped), shard, started);
         Ok(tally)
     })();
