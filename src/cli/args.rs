@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use super::batch::shard::ShardSpec;
+use super::catalog::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
@@ -54,6 +55,14 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
+    /// `tinkex model …`
+    Model(ModelArgs),
+    /// `tinkex checkpoint …`
+    Checkpoint(CheckpointArgs),
+    /// `tinkex training-run …`
+    TrainingRun(TrainingRunArgs),
+    /// `tinkex auth …`
+    Auth(AuthArgs),
     /// `tinkex merge`
     Merge(MergeArgs),
 }
@@ -307,6 +316,8 @@ pub enum Parsed {
     Version,
     /// `tinkex merge …`
     Merge(Box<MergeArgs>),
+    /// A read command: `model`, `checkpoint`, `training-run`, `auth`.
+    Read(Box<ReadArgs>),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -331,9 +342,17 @@ pub fn parse(argv: &[String]) -> Parsed {
             ..
         }) => Parsed::Version,
         Ok(TopLevel {
-            command: Some(Command::Merge(merge)),
+            command: Some(command),
             ..
-        }) => Parsed::Merge(Box::new(merge)),
+        }) => match command {
+            Command::Model(a) => Parsed::Read(Box::new(ReadArgs::Model(a))),
+            Command::Checkpoint(a) => Parsed::Read(Box::new(ReadArgs::Checkpoint(a))),
+            Command::TrainingRun(a) => Parsed::Read(Box::new(ReadArgs::TrainingRun(a))),
+            Command::Auth(a) => Parsed::Read(Box::new(ReadArgs::Auth(a))),
+            Command::Run(run) => Parsed::Run(run),
+            Command::Version(_) => Parsed::Version,
+            Command::Merge(merge) => Parsed::Merge(Box::new(merge)),
+        },
         Ok(TopLevel {
             version: true,
             command: None,
