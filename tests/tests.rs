@@ -44,6 +44,7 @@ mod hostile_gen;
 mod hostile_regress;
 mod hostile_server;
 mod hostile_util;
+mod recipe_kubernetes;
 mod recipe_slurm;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_gen;
