@@ -43,6 +43,19 @@ pub struct Merged {
     pub missing: Missing,
 }
 
+impl Merged {
+    /// Writes one record and counts its outcome.
+    fn write(&mut self, record: &Record, out: &mut dyn Write) -> Result<(), Stop> {
+        out.write_all(&record.bytes).map_err(Stop::Write)?;
+        out.write_all(b"\n").map_err(Stop::Write)?;
+        match record.failure {
+            Some(category) => *self.tally.failed.entry(category).or_default() += 1,
+            None => self.tally.ok += 1,
+        }
+        Ok(())
+    }
+}
+
 /// Missing input lines as ranges: the first few named, all counted.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Missing {
@@ -312,12 +325,7 @@ pub fn merge(
         }
         merged.missing.close();
         if let Some(record) = &journal.current {
-            out.write_all(&record.bytes).map_err(Stop::Write)?;
-            out.write_all(b"\n").map_err(Stop::Write)?;
-            match record.failure {
-                Some(category) => *merged.tally.failed.entry(category).or_default() += 1,
-                None => merged.tally.ok += 1,
-            }
+            merged.write(record, out)?;
         }
         journal.advance()?;
         if let Some(record) = &journal.current {
