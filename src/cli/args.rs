@@ -463,7 +463,7 @@ mod tests {
     fn every_switch_takes_no_value() {
         for switch in SWITCHES
             .iter()
-            .filter(|s| !matches!(**s, "--help" | "--version"))
+            .filter(|s| !matches!(**s, "--help" | "--version" | "--allow-missing"))
         {
             let run = run_args(&["run", switch, "--prompt=hi"]);
             assert_eq!(
@@ -472,6 +472,32 @@ mod tests {
                 "{switch} swallowed the next argument"
             );
         }
+    }
+
+    #[test]
+    fn merge_takes_its_input_journals_and_switches() {
+        let args = [
+            "merge",
+            "--input=in.jsonl",
+            "a.jsonl",
+            "--allow-missing",
+            "b.jsonl",
+            "-q",
+        ];
+        match parse(&argv(&args)) {
+            Parsed::Merge(merge) => {
+                assert_eq!(merge.input, Some(PathBuf::from("in.jsonl")));
+                assert_eq!(
+                    merge.journals,
+                    [PathBuf::from("a.jsonl"), PathBuf::from("b.jsonl")]
+                );
+                assert!(merge.allow_missing && merge.quiet);
+            }
+            other => panic!("expected merge, got {other:?}"),
+        }
+        let shard = run_args(&["run", "--shard=3/8"]).shard;
+        assert_eq!(shard, "3/8".parse().ok());
+        assert!(usage_error(&["run", "--shard", "9/8"]).contains("--shard"));
     }
 
     #[test]
