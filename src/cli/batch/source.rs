@@ -431,6 +431,32 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_counts_its_lines_but_every_line_is_checked() {
+        use crate::cli::batch::shard::Shard;
+        let shard = Some(Shard { index: 2, count: 2 });
+        let (_dir, file) =
+            input("{\"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n\n{\"prompt\": \"d\"}\n");
+        let scan = file
+            .validate_shard(&defaults(), false, &mut Resumed::default(), shard)
+            .unwrap();
+        assert_eq!(scan.count, 2, "lines 2 and 4");
+        let (_dir, file) = input(
+            "{\"id\": 1, \"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n{\"id\": 1, \"prompt\": \"c\"}\n",
+        );
+        let message = file
+            .validate_shard(&defaults(), false, &mut Resumed::default(), shard)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("\n  line 3: id 1 repeats line 1"),
+            "{message}"
+        );
+        let (_dir, file) = input("{\"prompt\": \"a\"}\n");
+        let empty_shard = file.validate_shard(&defaults(), false, &mut Resumed::default(), shard);
+        assert_eq!(empty_shard.unwrap().count, 0, "a shard may get no lines");
+    }
+
+    #[test]
     fn only_the_first_ten_are_shown() {
         let (_dir, file) = input(&"x\n".repeat(25));
         let message = file
