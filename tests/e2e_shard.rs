@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::demo::{DemoConfig, DemoServer, DEFAULT_TOKENIZER};
-use crate::e2e_util::{clean_command, parallel, run_args, tinkex, tinkex_env, Run, Scratch};
+use crate::support::e2e::{parallel, run_args, Scratch};
+use crate::support::run::clean_command;
+use crate::support::Outcome;
 
 const LIMIT: Duration = Duration::from_secs(300);
 
@@ -41,7 +43,13 @@ fn path(scratch: &Scratch, name: &str) -> String {
 }
 
 /// `tinkex run` of `input` into `out` with `extra` flags (the model, tokenizer and max tokens set).
-fn batch(server: &DemoServer, scratch: &Scratch, input: &str, out: &str, extra: &[&str]) -> Run {
+fn batch(
+    server: &DemoServer,
+    scratch: &Scratch,
+    input: &str,
+    out: &str,
+    extra: &[&str],
+) -> Outcome {
     let mut flags = vec![
         "--base-model",
         "Qwen/Qwen3-8B",
@@ -55,20 +63,20 @@ fn batch(server: &DemoServer, scratch: &Scratch, input: &str, out: &str, extra: 
         out,
     ];
     flags.extend_from_slice(extra);
-    tinkex(&run_args(&server.url(), &flags), scratch, LIMIT)
+    scratch.run(&run_args(&server.url(), &flags), LIMIT)
 }
 
 /// `tinkex merge ARGS` (no key, no server).
-fn merge(scratch: &Scratch, args: &[&str]) -> Run {
+fn merge(scratch: &Scratch, args: &[&str]) -> Outcome {
     let args: Vec<String> = std::iter::once("merge")
         .chain(args.iter().copied())
         .map(String::from)
         .collect();
-    tinkex(&args, scratch, LIMIT)
+    scratch.run(&args, LIMIT)
 }
 
 /// The stderr line that starts with `prefix`, without its timing.
-fn status_line<'a>(run: &'a Run, prefix: &str) -> &'a str {
+fn status_line<'a>(run: &'a Outcome, prefix: &str) -> &'a str {
     let line = run
         .stderr
         .lines()
@@ -167,7 +175,7 @@ fn shard_auto_reads_each_engines_variables() {
             "--shard",
             "auto",
         ];
-        let run = tinkex_env(&run_args(&server.url(), &flags), env, &scratch, LIMIT);
+        let run = scratch.run_env(&run_args(&server.url(), &flags), env, LIMIT);
         assert_eq!(run.code, 0, "{env:?}: {run:?}");
         assert_eq!(
             status_line(&run, "tinkex: shard"),
@@ -213,7 +221,7 @@ fn shard_auto_without_a_complete_agreeing_environment_is_exit_2() {
     // No server: the shard is resolved before anything is read or sent.
     let args = run_args("http://127.0.0.1:9", &flags);
     for (env, message) in cases {
-        let run = tinkex_env(&args, env, &scratch, LIMIT);
+        let run = scratch.run_env(&args, env, LIMIT);
         let expected = format!("tinkex: error: --shard auto: {message}\ntinkex: hint: pass --shard K/N (K is 1-based) to choose the shard yourself\n");
         assert_eq!(
             (run.code, run.stderr.as_str()),
@@ -222,9 +230,8 @@ fn shard_auto_without_a_complete_agreeing_environment_is_exit_2() {
         );
         assert!(!scratch.join("out.jsonl").exists());
     }
-    let bad = tinkex(
+    let bad = scratch.run(
         &run_args("http://127.0.0.1:9", &["--input", &input, "--shard", "0/4"]),
-        &scratch,
         LIMIT,
     );
     assert_eq!(bad.code, 2);
@@ -233,12 +240,11 @@ fn shard_auto_without_a_complete_agreeing_environment_is_exit_2() {
             .contains("K must be between 1 and 4 (K is 1-based), got 0/4"),
         "{bad:?}"
     );
-    let single = tinkex(
+    let single = scratch.run(
         &run_args(
             "http://127.0.0.1:9",
             &["--base-model", "m", "--prompt", "hi", "--shard", "1/2"],
         ),
-        &scratch,
         LIMIT,
     );
     assert_eq!(
@@ -250,14 +256,14 @@ fn shard_auto_without_a_complete_agreeing_environment_is_exit_2() {
 #[test]
 fn run_help_says_the_shard_is_one_based() {
     let scratch = Scratch::new();
-    let help = tinkex(&["run".into(), "--help".into()], &scratch, LIMIT);
+    let help = scratch.run(&["run".into(), "--help".into()], LIMIT);
     assert_eq!(help.code, 0);
     assert!(
         help.stdout.contains("shard K of N (K is 1-based"),
         "{}",
         help.stdout
     );
-    let merge_help = tinkex(&["merge".into(), "--help".into()], &scratch, LIMIT);
+    let merge_help = scratch.run(&["merge".into(), "--help".into()], LIMIT);
     assert_eq!(merge_help.code, 0);
     assert!(
         merge_help.stdout.contains("--allow-missing"),
@@ -412,18 +418,14 @@ fn a_killed_shard_resumes_its_own_journal_and_the_merge_is_whole() {
         run_args(&server.url(), &flags)
     };
     let whole = path(&scratch, "whole.jsonl");
-    assert_eq!(
-        tinkex(&tokens(&whole, None, false), &scratch, LIMIT).code,
-        0
-    );
+    assert_eq!(scratch.run(&tokens(&whole, None, false), LIMIT).code, 0);
     let (one, two) = (path(&scratch, "out-1.jsonl"), path(&scratch, "out-2.jsonl"));
     assert_eq!(
-        tinkex(&tokens(&one, Some("1/2"), false), &scratch, LIMIT).code,
+        scratch.run(&tokens(&one, Some("1/2"), false), LIMIT).code,
         0
     );
     // Shard 2 is killed (SIGKILL: no chance to clean up) once it has written a few lines.
-    let mut child = clean_command(env!("CARGO_BIN_EXE_tinkex"), &scratch)
-        .args(tokens(&two, Some("2/2"), false))
+    let mut child = clean_command(&tokens(&two, Some("2/2"), false), scratch.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -443,7 +445,7 @@ fn a_killed_shard_resumes_its_own_journal_and_the_merge_is_whole() {
         &["--input", &input, "--output", &merged, &one, &two],
     );
     assert_eq!(early.code, 2, "{early:?}");
-    let resumed = tinkex(&tokens(&two, Some("2/2"), true), &scratch, LIMIT);
+    let resumed = scratch.run(&tokens(&two, Some("2/2"), true), LIMIT);
     assert_eq!(resumed.code, 0, "{resumed:?}");
     let resuming = format!(
         "tinkex: shard 2/2: resuming: {kept} of 20 prompts already done, {} to sample",
@@ -502,18 +504,14 @@ fn a_shard_whose_failed_line_is_retried_is_back_in_input_order() {
     })
     .unwrap();
     let one = path(&scratch, "out-1.jsonl");
-    let failed = tinkex(
-        &tokens(&faulty.url(), &one, Some("1/2"), false),
-        &scratch,
-        LIMIT,
-    );
+    let failed = scratch.run(&tokens(&faulty.url(), &one, Some("1/2"), false), LIMIT);
     assert_eq!(failed.code, 2, "{failed:?}");
     assert!(fs::read_to_string(&one)
         .unwrap()
         .starts_with(r#"{"id":"q1","line":1,"error""#));
     let server = DemoServer::start(DemoConfig::default()).unwrap();
     let url = server.url();
-    let resumed = tinkex(&tokens(&url, &one, Some("1/2"), true), &scratch, LIMIT);
+    let resumed = scratch.run(&tokens(&url, &one, Some("1/2"), true), LIMIT);
     assert_eq!(resumed.code, 0, "{resumed:?}");
     let numbers: Vec<u64> = fs::read_to_string(&one)
         .unwrap()
@@ -531,12 +529,14 @@ fn a_shard_whose_failed_line_is_retried_is_back_in_input_order() {
     );
     let two = path(&scratch, "out-2.jsonl");
     assert_eq!(
-        tinkex(&tokens(&url, &two, Some("2/2"), false), &scratch, LIMIT).code,
+        scratch
+            .run(&tokens(&url, &two, Some("2/2"), false), LIMIT)
+            .code,
         0
     );
     let whole = path(&scratch, "whole.jsonl");
     assert_eq!(
-        tinkex(&tokens(&url, &whole, None, false), &scratch, LIMIT).code,
+        scratch.run(&tokens(&url, &whole, None, false), LIMIT).code,
         0
     );
     let merged = path(&scratch, "merged.jsonl");

@@ -7,7 +7,7 @@ use std::fs;
 use std::time::Duration;
 
 use crate::demo::{DemoConfig, DemoServer};
-use crate::e2e_util::{clean_command, finish, parallel, run_args, tinkex, Scratch};
+use crate::support::e2e::{parallel, run_args, Scratch};
 
 const LIMIT: Duration = Duration::from_secs(300);
 const RECIPE: &str = include_str!("../examples/kubernetes/indexed-job.yaml");
@@ -69,16 +69,17 @@ fn the_indexed_job_and_its_merge_equal_one_unsharded_run() {
     );
     let url = server.url();
     let pod = |script: String, index: Option<usize>| {
-        let mut sh = clean_command("sh", &scratch);
-        sh.args(["-c", &script.replace("/data/", &data)])
-            .env("PATH", &path)
-            .env("TINKER_BASE_URL", &url);
-        if let Some(index) = index {
-            sh.env("JOB_COMPLETION_INDEX", index.to_string())
-                .env("TINKEX_SHARD_COUNT", &shard_count)
-                .env("TINKER_API_KEY", "tml-demo");
+        let script = script.replace("/data/", &data);
+        let index = index.map(|i| i.to_string());
+        let mut env = vec![("PATH", path.as_str()), ("TINKER_BASE_URL", url.as_str())];
+        if let Some(index) = &index {
+            env.extend([
+                ("JOB_COMPLETION_INDEX", index.as_str()),
+                ("TINKEX_SHARD_COUNT", shard_count.as_str()),
+                ("TINKER_API_KEY", "tml-demo"),
+            ]);
         }
-        finish(sh, LIMIT)
+        scratch.run_program("sh", &["-c", &script], &env)
     };
     let sample = command("name: tinkex-sample");
     let runs = parallel((0..count).collect(), 4, |i| pod(sample.clone(), Some(i)));
@@ -106,7 +107,7 @@ fn the_indexed_job_and_its_merge_equal_one_unsharded_run() {
         "--output",
         whole.to_str().unwrap(),
     ];
-    assert_eq!(tinkex(&run_args(&url, &flags), &scratch, LIMIT).code, 0);
+    assert_eq!(scratch.run(&run_args(&url, &flags), LIMIT).code, 0);
     let results = fs::read(scratch.join("results.jsonl")).unwrap();
     assert!(fs::read(&whole).unwrap() == results, "merged ≠ unsharded");
 }

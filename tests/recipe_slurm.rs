@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::demo::{DemoConfig, DemoServer};
-use crate::e2e_util::{clean_command, finish, run_args, tinkex, Scratch};
+use crate::support::e2e::{run_args, Scratch};
 
 const LIMIT: Duration = Duration::from_secs(300);
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -49,13 +49,12 @@ fn the_sbatch_array_and_its_merge_equal_one_unsharded_run() {
         ("TINKER_API_KEY", "tml-demo"),
     ];
     let url = server.url();
-    let mut submit = clean_command("bash", &scratch);
-    submit
-        .arg(format!("{ROOT}/examples/slurm/submit.sh"))
-        .current_dir(scratch.path())
-        .envs(settings)
-        .env("TINKER_BASE_URL", &url);
-    let run = finish(submit, LIMIT);
+    let env: Vec<(&str, &str)> = settings
+        .into_iter()
+        .chain([("TINKER_BASE_URL", url.as_str())])
+        .collect();
+    let submit = format!("{ROOT}/examples/slurm/submit.sh");
+    let run = scratch.run_program("bash", &[&submit], &env);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (
@@ -100,25 +99,21 @@ fn the_sbatch_array_and_its_merge_equal_one_unsharded_run() {
         "--output",
         whole.to_str().unwrap(),
     ];
-    assert_eq!(tinkex(&run_args(&url, &flags), &scratch, LIMIT).code, 0);
+    assert_eq!(scratch.run(&run_args(&url, &flags), LIMIT).code, 0);
     assert!(
         fs::read(&whole).unwrap() == fs::read(scratch.join("results.jsonl")).unwrap(),
         "merged ≠ unsharded"
     );
     // A task run again (a retry after a failure or a preemption) finds its journal whole.
-    let mut again = clean_command("bash", &scratch);
-    again
-        .arg(format!("{ROOT}/examples/slurm/sample-array.sbatch"))
-        .current_dir(scratch.path())
-        .envs(settings)
-        .env("TINKER_BASE_URL", &url)
-        .envs([
-            ("SLURM_ARRAY_TASK_ID", "3"),
-            ("SLURM_ARRAY_TASK_MIN", "1"),
-            ("SLURM_ARRAY_TASK_COUNT", "4"),
-            ("SLURM_ARRAY_TASK_STEP", "1"),
-        ]);
-    let retry = finish(again, LIMIT);
+    let task = [
+        ("SLURM_ARRAY_TASK_ID", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ("SLURM_ARRAY_TASK_STEP", "1"),
+    ];
+    let script = format!("{ROOT}/examples/slurm/sample-array.sbatch");
+    let task_env: Vec<(&str, &str)> = env.iter().copied().chain(task).collect();
+    let retry = scratch.run_program("bash", &[&script], &task_env);
     assert_eq!(retry.code, 0, "{retry:?}");
     assert!(
         retry

@@ -1,38 +1,17 @@
-//! Runs the built `tinkex` binary with a clean environment against the in-process demo server,
-//! with a wall-clock limit, and runs many such cases on a few threads.
+//! End-to-end runs of the built binary against the in-process demo server: a scratch `HOME`
+//! with an offline hub cache, and many such cases on a few threads.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::run::{tinkex, Outcome};
+use super::KEY;
 
 /// The scratch subdirectory used as the Hugging Face hub cache (not an output of the run).
 pub const HUB_DIR: &str = "hub";
-
-/// What one run of the binary did.
-#[derive(Debug)]
-pub struct Run {
-    /// Exit code (-1 when killed by a signal or by the harness).
-    pub code: i32,
-    /// Everything written to stdout.
-    pub stdout: String,
-    /// Everything written to stderr.
-    pub stderr: String,
-    /// Wall time from spawn to exit.
-    pub elapsed: Duration,
-}
-
-impl Run {
-    /// The `tinkex: error: …` lines of stderr.
-    pub fn error_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| l.starts_with("tinkex: error: "))
-            .collect()
-    }
-}
 
 /// A scratch directory: `HOME` for the run (no stored credentials) and room for files.
 pub struct Scratch {
@@ -74,6 +53,54 @@ impl Scratch {
         self.dir.path().join(name)
     }
 
+    /// Runs `tinkex ARGS` with this directory as `HOME` and its hub cache as `HF_HUB_CACHE`
+    /// (offline); kills it if it outlives `kill_after`.
+    pub fn run(&self, args: &[String], kill_after: Duration) -> Outcome {
+        tinkex(args)
+            .env("HOME", &self.path().display().to_string())
+            .env("HF_HUB_CACHE", &self.join(HUB_DIR).display().to_string())
+            .kill_after(kill_after)
+            .run()
+    }
+
+    /// [`Scratch::run`] with `env` added to the child's environment.
+    pub fn run_env(&self, args: &[String], env: &[(&str, &str)], kill_after: Duration) -> Outcome {
+        env.iter()
+            .fold(tinkex(args), |run, (key, value)| run.env(key, value))
+            .env("HOME", &self.path().display().to_string())
+            .env("HF_HUB_CACHE", &self.join(HUB_DIR).display().to_string())
+            .kill_after(kill_after)
+            .run()
+    }
+
+    /// Runs `program ARGS` (a script that calls tinkex) from this directory, with the
+    /// environment [`Scratch::run`] gives tinkex plus `env`; coreutils' `timeout` ends it
+    /// (and what it started in its process group) after 5 minutes.
+    pub fn run_program(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("timeout")
+            .args(["--kill-after=5", "300", program])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("HF_HUB_CACHE", self.join(HUB_DIR))
+            .env("HF_HUB_OFFLINE", "1")
+            .env("TINKEX_RETRY_SCALE", "0")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .envs(env.iter().copied())
+            .current_dir(self.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
     /// The names of the entries in it other than the hub cache and `keep`, sorted.
     pub fn listing_except(&self, keep: &[&str]) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.dir.path())
@@ -88,72 +115,6 @@ impl Scratch {
             .collect();
         names.sort();
         names
-    }
-}
-
-/// Runs `tinkex ARGS` from the crate root with only PATH, HOME (the scratch dir), the hub cache,
-/// `HF_HUB_OFFLINE=1`, `NO_PROXY` for loopback and `TINKEX_RETRY_SCALE=0` set; kills it if it
-/// outlives `kill_after`.
-pub fn tinkex(args: &[String], scratch: &Scratch, kill_after: Duration) -> Run {
-    tinkex_env(args, &[], scratch, kill_after)
-}
-
-/// The clean environment `tinkex` runs in, for a command that is not the binary itself.
-pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, scratch: &Scratch) -> Command {
-    let mut command = Command::new(program);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", scratch.path())
-        .env("HF_HUB_CACHE", scratch.path().join(HUB_DIR))
-        .env("HF_HUB_OFFLINE", "1")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("TINKEX_RETRY_SCALE", "0")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null());
-    command
-}
-
-/// [`tinkex`] with `env` added to the clean environment.
-pub fn tinkex_env(
-    args: &[String],
-    env: &[(&str, &str)],
-    scratch: &Scratch,
-    kill_after: Duration,
-) -> Run {
-    let mut command = clean_command(env!("CARGO_BIN_EXE_tinkex"), scratch);
-    command.args(args).envs(env.iter().copied());
-    finish(command, kill_after)
-}
-
-/// Runs `command` with stdout and stderr captured; kills it if it outlives `kill_after`.
-pub fn finish(mut command: Command, kill_after: Duration) -> Run {
-    let captured = tempfile::tempdir().expect("capture dir");
-    let out_path = captured.path().join("stdout");
-    let err_path = captured.path().join("stderr");
-    let started = Instant::now();
-    let mut child = command
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("the tinkex binary runs");
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait for tinkex") {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > kill_after {
-            let _ = child.kill();
-            let _ = child.wait();
-            break -1;
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = started.elapsed();
-    Run {
-        code,
-        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
-        elapsed,
     }
 }
 
@@ -182,9 +143,9 @@ pub fn parallel<T: Send, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// `run --base-url URL --api-key tml-demo` followed by `extra`.
+/// `run --base-url URL --api-key KEY` followed by `extra`.
 pub fn run_args(url: &str, extra: &[&str]) -> Vec<String> {
-    ["run", "--base-url", url, "--api-key", "tml-demo"]
+    ["run", "--base-url", url, "--api-key", KEY]
         .iter()
         .chain(extra)
         .map(|s| s.to_string())
