@@ -61,6 +61,7 @@ fn dispatch(argv: &[String]) -> i32 {
             0
         }
         Parsed::Usage(message) => report(&Error::usage(message)),
+        Parsed::Merge(merge) => merge_command(*merge),
         Parsed::Read(read) => catalog::main(*read),
         Parsed::Tokenizers(command) => tokenizers::execute(command).unwrap_or_else(|e| report(&e)),
         Parsed::Run(run_args) => {
@@ -76,6 +77,25 @@ fn dispatch(argv: &[String]) -> i32 {
             crate::tokenizer::finish_cache_writes();
             code
         }
+    }
+}
+
+/// `tinkex merge`: makes no request, so it needs no key.
+fn merge_command(args: args::MergeArgs) -> i32 {
+    let config = batch::merge_cmd::MergeConfig::new(
+        args.input,
+        args.journals,
+        args.output,
+        args.allow_missing,
+    );
+    logging::init(match (args.quiet, args.verbose) {
+        (true, _) => settings::Verbosity::Quiet,
+        (false, 0) => settings::Verbosity::Normal,
+        (false, n) => settings::Verbosity::Verbose(n),
+    });
+    match config.and_then(|config| batch::merge_cmd::execute(&config)) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
     }
 }
 
