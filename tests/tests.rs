@@ -22,6 +22,7 @@ mod client_deadline;
 mod client_polling;
 mod client_protocol;
 mod client_retry;
+mod client_scoring;
 mod client_support;
 mod client_vectors;
 mod demo_faults;

@@ -213,6 +213,7 @@ mod tests {
             stop_reason: stop,
             tokens: tokens.to_vec(),
             logprobs: Some(tokens.iter().map(|_| -0.5).collect()),
+            topk_logprobs: None,
         }
     }
 

@@ -28,7 +28,8 @@ pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
 pub use service::{SamplerSpec, ServiceClient};
 pub use types::{
-    ModelInput, SampleResponse, SampledSequence, SamplingParams, StopCondition, StopReason, TopkRow,
+    ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplingParams, StopCondition,
+    StopReason, TopkRow,
 };
 
 /// The log target for status lines a user should see (queue state); the CLI shows it unless `-q`.

@@ -12,7 +12,7 @@ use crate::client::retry::{self, Billing, VirtualClock};
 use crate::client::service::{string_field, to_json, SamplerSpec};
 use crate::client::status::{self, Last};
 use crate::client::transport::{NetError, Request};
-use crate::client::types::{ModelInput, SamplingParams, StopCondition};
+use crate::client::types::{ModelInput, SampleExtras, SamplingParams, StopCondition};
 use crate::error::{Error, Result};
 
 const SUBMIT_STEP: &str = "submitting the sample request";
@@ -49,8 +49,7 @@ pub(crate) struct Submission {
     pub prompt: ModelInput,
     num_samples: u32,
     params: SamplingParams,
-    prompt_logprobs: bool,
-    topk_prompt_logprobs: u32,
+    extras: SampleExtras,
 }
 
 #[derive(Serialize)]
@@ -94,8 +93,17 @@ struct Asample<'a> {
     seq_id: u64,
     prompt_logprobs: bool,
     topk_prompt_logprobs: u32,
+    // The SDK's key order; both are sent only when asked for, so other bodies stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    topk_sample_logprobs: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_logprobs_last_n: Option<u32>,
     #[serde(rename = "type")]
     kind: &'static str,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Submission {
@@ -124,8 +132,10 @@ impl Submission {
             },
             sampling_session_id,
             seq_id,
-            prompt_logprobs: self.prompt_logprobs,
-            topk_prompt_logprobs: self.topk_prompt_logprobs,
+            prompt_logprobs: self.extras.prompt_logprobs,
+            topk_prompt_logprobs: self.extras.topk_prompt_logprobs,
+            topk_sample_logprobs: self.extras.topk_sample_logprobs,
+            prompt_logprobs_last_n: self.extras.prompt_logprobs_last_n,
             kind: "sample",
         })
     }
@@ -178,13 +188,29 @@ impl SamplingClient {
         prompt_logprobs: bool,
         topk_prompt_logprobs: u32,
     ) -> Result<SampleFuture> {
+        let extras = SampleExtras {
+            prompt_logprobs,
+            topk_prompt_logprobs,
+            ..SampleExtras::default()
+        };
+        self.sample_with(prompt, num_samples, params, extras)
+    }
+
+    /// Submits a sampling request that also asks for `extras` (prompt logprobs, top-k, …).
+    pub fn sample_with(
+        &self,
+        prompt: ModelInput,
+        num_samples: u32,
+        params: SamplingParams,
+        extras: SampleExtras,
+    ) -> Result<SampleFuture> {
         check_params(&prompt, num_samples, &params)?;
+        check_extras(&prompt, &extras)?;
         let submission = Arc::new(Submission {
             prompt,
             num_samples,
             params,
-            prompt_logprobs,
-            topk_prompt_logprobs,
+            extras,
         });
         let request_id = submit(&self.inner, &submission)?;
         Ok(future::spawn(
@@ -192,6 +218,29 @@ impl SamplingClient {
             submission,
             request_id,
         ))
+    }
+}
+
+/// Scoring: the request SDK 0.38's `compute_logprobs(prompt, prompt_logprobs_last_n)` sends.
+impl SamplingClient {
+    /// Submits a scoring request: one sample of one token, with the logprobs of the
+    /// prompt's last `last_n` tokens (all of them when `None`); read them with
+    /// [`crate::client::SampleResponse::last_prompt_logprobs`].
+    pub fn compute_logprobs(
+        &self,
+        prompt: ModelInput,
+        last_n: Option<u32>,
+    ) -> Result<SampleFuture> {
+        let params = SamplingParams {
+            max_tokens: Some(1),
+            ..SamplingParams::default()
+        };
+        let extras = SampleExtras {
+            prompt_logprobs: true,
+            prompt_logprobs_last_n: last_n,
+            ..SampleExtras::default()
+        };
+        self.sample_with(prompt, 1, params, extras)
     }
 }
 
@@ -216,6 +265,25 @@ fn check_params(prompt: &ModelInput, num_samples: u32, params: &SamplingParams) 
                 "{name} must be a finite non-negative number, got {value}"
             )));
         }
+    }
+    Ok(())
+}
+
+/// The SDK's own checks on `prompt_logprobs_last_n`, made before anything is sent.
+fn check_extras(prompt: &ModelInput, extras: &SampleExtras) -> Result<()> {
+    let Some(n) = extras.prompt_logprobs_last_n else {
+        return Ok(());
+    };
+    if !extras.prompt_logprobs {
+        return Err(Error::input(
+            "prompt_logprobs_last_n applies to prompt logprobs, which were not asked for",
+        ));
+    }
+    let most = prompt.len().saturating_sub(1);
+    if n == 0 || n as usize > most {
+        return Err(Error::input(format!(
+            "prompt_logprobs_last_n must be between 1 and {most} (the prompt's length − 1), got {n}"
+        )));
     }
     Ok(())
 }
@@ -325,8 +393,7 @@ mod tests {
                 stop: Some(StopCondition::Tokens(vec![151645, 2])),
                 ..SamplingParams::default()
             },
-            prompt_logprobs: false,
-            topk_prompt_logprobs: 0,
+            extras: SampleExtras::default(),
         };
         let body = String::from_utf8(sub.body("s", 3)).unwrap();
         assert!(
