@@ -26,6 +26,7 @@ mod client_scoring;
 mod client_support;
 mod client_vectors;
 mod demo_faults;
+mod demo_scoring;
 mod demo_server;
 mod demo_util;
 mod demo_validation;
