@@ -148,6 +148,10 @@ pub struct RunArgs {
     #[argh(option)]
     pub topk_prompt_logprobs: Option<u32>,
 
+    /// also return the K most likely tokens at each sampled position (JSON "topk_logprobs"; with --logprobs, "alt" lines)
+    #[argh(option)]
+    pub topk_logprobs: Option<Positive>,
+
     /// batch mode: a JSONL file of prompts ('-' = stdin), one JSON object per line
     #[argh(option)]
     pub input: Option<String>,

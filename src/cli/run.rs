@@ -9,7 +9,7 @@ use super::prompt::Prompt;
 use super::settings::{Mode, PromptSource, RunConfig};
 use super::sink::{self, Delivery};
 use crate::client::{
-    Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
+    Config, ModelInput, SampleExtras, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
 };
 use crate::error::{Error, Result};
 use crate::tokenizer::{self, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec};
@@ -193,6 +193,18 @@ impl TokenizerLoader {
     }
 }
 
+impl RunConfig {
+    /// What a sample asks for besides samples: the prompt flags, and `topk` sampled alternatives.
+    pub fn extras(&self, topk: u32) -> SampleExtras {
+        SampleExtras {
+            prompt_logprobs: self.prompt_logprobs,
+            topk_prompt_logprobs: self.topk_prompt_logprobs,
+            topk_sample_logprobs: topk,
+            prompt_logprobs_last_n: None,
+        }
+    }
+}
+
 /// Creates the sampling session for the configured model.
 pub fn create_sampler(service: &ServiceClient, config: &RunConfig) -> Result<SamplingClient> {
     service.create_sampling_client(SamplerSpec {
@@ -259,12 +271,11 @@ fn sample_and_write(
     let prompt_tokens = tokens.len();
     let plural = if config.num_samples == 1 { "" } else { "s" };
     log::info!(target: STATUS_TARGET, "sampling {} sequence{plural} from {}…", config.num_samples, config.model_label());
-    let future = sampler.sample_with_prompt_logprobs(
+    let future = sampler.sample_with(
         ModelInput::from_tokens(tokens),
         config.num_samples,
         config.params.clone(),
-        config.prompt_logprobs,
-        config.topk_prompt_logprobs,
+        config.extras(config.topk_logprobs),
     )?;
     let response = future.wait(None)?;
     let stop_tokens = stop_token_ids(&config.params.stop);

@@ -102,6 +102,8 @@ pub struct RunConfig {
     pub prompt_logprobs: bool,
     /// `--topk-prompt-logprobs`.
     pub topk_prompt_logprobs: u32,
+    /// `--topk-logprobs`: alternatives per sampled token (0 = not asked for).
+    pub topk_logprobs: u32,
     /// `--api-key` (the environment is consulted by the client layer).
     pub api_key: Option<String>,
     /// `--base-url`.
@@ -204,6 +206,7 @@ impl TryFrom<RunArgs> for RunConfig {
             params,
             prompt_logprobs: args.prompt_logprobs,
             topk_prompt_logprobs: args.topk_prompt_logprobs.unwrap_or(0),
+            topk_logprobs: args.topk_logprobs.map_or(0, |k| k.0),
             api_key: args.api_key,
             base_url: args.base_url,
             timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),

@@ -47,6 +47,7 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
         num_samples: config.num_samples,
         params: config.params.clone(),
         chat: config.chat.is_some(),
+        topk_logprobs: config.topk_logprobs,
     };
     let mut resumed = Resumed::read(config.output.path.as_deref(), batch.resume)?;
     log::debug!(
@@ -149,12 +150,11 @@ fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
     let prompt_tokens = encoded.tokens.len();
     let mut params = item.params.clone();
     params.stop = encoded.stop;
-    let future = shared.sampler.sample_with_prompt_logprobs(
+    let future = shared.sampler.sample_with(
         ModelInput::from_tokens(encoded.tokens),
         item.num_samples,
         params,
-        config.prompt_logprobs,
-        config.topk_prompt_logprobs,
+        config.extras(item.topk_logprobs),
     )?;
     let response = future.wait(Some(config.timeout))?;
     success_line(

@@ -278,6 +278,7 @@ mod tests {
             num_samples: 1,
             params: SamplingParams::default(),
             chat: false,
+            topk_logprobs: 0,
         }
     }
 
