@@ -25,6 +25,7 @@ const SWITCHES: &[&str] = &[
     "--think",
     "--no-think",
     "--print-prompt",
+    "--per-token",
 ];
 
 #[derive(FromArgs, Debug)]
@@ -50,6 +51,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
+    /// `tinkex score`
+    Score(Box<super::score::ScoreArgs>),
 }
 
 #[derive(FromArgs, Debug)]
@@ -260,6 +263,8 @@ pub enum Parsed {
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
     Version,
+    /// `tinkex score …`
+    Score(Box<super::score::ScoreArgs>),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -283,6 +288,10 @@ pub fn parse(argv: &[String]) -> Parsed {
             command: Some(Command::Version(_)),
             ..
         }) => Parsed::Version,
+        Ok(TopLevel {
+            command: Some(Command::Score(score)),
+            ..
+        }) => Parsed::Score(score),
         Ok(TopLevel {
             version: true,
             command: None,

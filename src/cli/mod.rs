@@ -7,6 +7,7 @@ mod logging;
 mod output;
 mod prompt;
 mod run;
+mod score;
 mod settings;
 mod signals;
 mod sink;
@@ -62,6 +63,14 @@ fn dispatch(argv: &[String]) -> i32 {
                 Ok(()) => 0,
                 Err(error) => report(&error),
             }
+        }
+        Parsed::Score(score_args) => {
+            let config = match score::ScoreConfig::try_from(*score_args) {
+                Ok(config) => config,
+                Err(error) => return report(&error),
+            };
+            logging::init(config.run.verbosity);
+            score::execute(&config).map_or_else(|error| report(&error), |()| 0)
         }
     }
 }

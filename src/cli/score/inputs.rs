@@ -1,0 +1,192 @@
+//! What a scoring sends, as token ids: the context encoded as `run` encodes a prompt (chat
+//! mode included), each continuation encoded on its own without special tokens.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::args::{usage, Continuations, ScoreConfig, Target};
+use crate::cli::chat::{self, ChatFiles, Input};
+use crate::cli::prompt::{self, Prompt};
+use crate::cli::run::encode_prompt;
+use crate::cli::settings::Mode;
+use crate::error::{Error, Result};
+use crate::tokenizer::Tokenizer;
+
+/// The inputs as read from flags and files, before any tokenizer is loaded.
+pub enum Loaded {
+    /// A context and what follows it.
+    Pair {
+        /// The context: text, ids or a conversation.
+        context: Input,
+        /// The continuations as given.
+        continuations: Continuations,
+    },
+    /// `--prompt-file`: a whole text.
+    Whole(Prompt),
+}
+
+/// The ids to send, and what output shows of them.
+pub struct Encoded {
+    /// The context's ids (for a whole text, its first token).
+    pub context: Vec<u32>,
+    /// Each continuation's text as shown, and its ids.
+    pub continuations: Vec<(String, Vec<u32>)>,
+    /// Chat mode's `"chat"` entry.
+    pub chat: Option<Value>,
+}
+
+/// Reads the context and the continuations (files and stdin), refusing empty ones.
+pub fn load(config: &ScoreConfig) -> Result<Loaded> {
+    let source = match &config.run.mode {
+        Mode::Single(source) => source.as_ref(),
+        Mode::Batch(_) => return Err(Error::Unexpected("a batch read as one scoring".into())),
+    };
+    match &config.target {
+        Target::Whole => {
+            let source = source.ok_or_else(|| Error::Unexpected("no --prompt-file".into()))?;
+            prompt::load(source).map(Loaded::Whole)
+        }
+        Target::Pair {
+            context_tokens: Some(path),
+            continuations,
+            ..
+        } => Ok(Loaded::Pair {
+            context: Input::Raw(Prompt::Tokens(read_ids(path, "--context-tokens")?)),
+            continuations: continuations.clone(),
+        }),
+        Target::Pair { continuations, .. } => Ok(Loaded::Pair {
+            context: chat::load_input(&config.run, source)?,
+            continuations: continuations.clone(),
+        }),
+        Target::Batch => Err(Error::Unexpected("a batch read as one scoring".into())),
+    }
+}
+
+/// Encodes what [`load`] read; `model` and `files` serve chat mode.
+pub fn encode(
+    config: &ScoreConfig,
+    loaded: Loaded,
+    tokenizer: &Tokenizer,
+    model: &str,
+    files: &ChatFiles,
+) -> Result<Encoded> {
+    let (context, continuations) = match loaded {
+        Loaded::Whole(prompt) => return whole(prompt, tokenizer),
+        Loaded::Pair {
+            context,
+            continuations,
+        } => (context, continuations),
+    };
+    if let Input::Raw(Prompt::Tokens(ids)) = &context {
+        check_vocab(ids, tokenizer, "--context-tokens")?;
+    }
+    let prepared = chat::prepare(&config.run, context, Some(tokenizer), model, files)?;
+    if prepared.tokens.is_empty() {
+        return Err(usage("the context encodes to no tokens"));
+    }
+    let continuations = match continuations {
+        Continuations::Texts(texts) => {
+            let flag = if matches!(&config.target, Target::Pair { choices: true, .. }) {
+                "--choice"
+            } else {
+                "--continuation"
+            };
+            encode_texts(texts, tokenizer, flag)?
+        }
+        Continuations::TokenFiles(paths) => paths
+            .iter()
+            .map(|path| {
+                let label = format!("--continuation-tokens {}", path.display());
+                let ids = read_ids(path, "--continuation-tokens")?;
+                check_vocab(&ids, tokenizer, &label)?;
+                Ok((tokenizer.decode(&ids)?, ids))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    Ok(Encoded {
+        context: prepared.tokens,
+        continuations,
+        // Stops play no part in scoring: only the renderer is worth showing.
+        chat: prepared
+            .renderer
+            .map(|r| serde_json::json!({"renderer": r.name()})),
+    })
+}
+
+/// Continuations given as text, each encoded alone without special tokens.
+pub fn encode_texts(
+    texts: Vec<String>,
+    tokenizer: &Tokenizer,
+    flag: &str,
+) -> Result<Vec<(String, Vec<u32>)>> {
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let ids = tokenizer.encode_plain(&text)?;
+            if ids.is_empty() {
+                let which = Value::String(text.clone());
+                return Err(usage(format!(
+                    "{flag} {} ({which}) encodes to no tokens",
+                    i + 1
+                )));
+            }
+            Ok((text, ids))
+        })
+        .collect()
+}
+
+/// A whole text: its first token is the context, the rest are scored.
+fn whole(prompt: Prompt, tokenizer: &Tokenizer) -> Result<Encoded> {
+    let tokens = encode_prompt(prompt, Some(tokenizer))?;
+    if tokens.len() < 2 {
+        return Err(usage(format!(
+            "--prompt-file: the text has {} token; scoring needs at least 2 (the first has no logprob)",
+            tokens.len()
+        )));
+    }
+    let rest = tokens[1..].to_vec();
+    Ok(Encoded {
+        context: tokens[..1].to_vec(),
+        continuations: vec![(tokenizer.decode(&rest)?, rest)],
+        chat: None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensObject {
+    tokens: Vec<u32>,
+}
+
+/// Token ids from a JSON file holding `[ids]` or `{"tokens": [ids]}`; `flag` names it in errors.
+pub fn read_ids(path: &Path, flag: &str) -> Result<Vec<u32>> {
+    let label = format!("{flag} {}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&label, &e))?;
+    let ids = serde_json::from_slice::<Vec<u32>>(&bytes)
+        .or_else(|_| serde_json::from_slice::<TokensObject>(&bytes).map(|o| o.tokens))
+        .map_err(|_| {
+            Error::input(format!(
+                "{label}: not a JSON array of token ids (whole numbers ≥ 0) or {{\"tokens\": [...]}}"
+            ))
+        })?;
+    if ids.is_empty() {
+        return Err(Error::input(format!("{label}: the token list is empty")));
+    }
+    Ok(ids)
+}
+
+/// Ids must be below the tokenizer's vocabulary size (a real server answers others with a 500).
+pub fn check_vocab(ids: &[u32], tokenizer: &Tokenizer, label: &str) -> Result<()> {
+    let vocab = tokenizer.vocab_size();
+    match ids.iter().position(|&id| id as usize >= vocab) {
+        Some(i) => Err(Error::input(format!(
+            "{label}: token {} at position {i} is outside the vocabulary of {} (size {vocab})",
+            ids[i],
+            tokenizer.id()
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,157 @@
+//! `tinkex score`: log P(continuation | context), multiple choice, a whole text's per-token
+//! logprobs, or a batch of them; one scoring request per continuation.
+
+mod args;
+mod batch;
+mod compute;
+mod inputs;
+mod output;
+
+use std::time::Instant;
+
+pub use args::{ScoreArgs, ScoreConfig};
+
+use self::args::Target;
+use self::compute::{score_all, score_whole, Scored};
+use self::inputs::{Encoded, Loaded};
+use self::output::Report;
+use crate::cli::chat::ChatFiles;
+use crate::cli::logging::STATUS_TARGET;
+use crate::cli::output::TextDecoder;
+use crate::cli::run::{client_config, create_sampler, known_tokenizer, TokenizerLoader};
+use crate::cli::sink::{self, Delivery};
+use crate::client::{SamplingClient, ServiceClient};
+use crate::error::Result;
+use crate::tokenizer::{self, Tokenizer, TokenizerSpec};
+use crate::Deadline;
+
+/// Runs `tinkex score` from a validated config.
+pub fn execute(config: &ScoreConfig) -> Result<()> {
+    match config.target {
+        Target::Batch => batch::execute(config),
+        Target::Pair { .. } | Target::Whole => single(config),
+    }
+}
+
+/// The tokenizer and what chat mode reads beside it.
+struct Tokens<'a> {
+    loader: &'a TokenizerLoader,
+    deadline: &'a Deadline,
+}
+
+impl Tokens<'_> {
+    /// Loads the tokenizer for `model` (or `--tokenizer`) and encodes `loaded` with it.
+    fn encode(
+        &self,
+        config: &ScoreConfig,
+        loaded: Loaded,
+        model: &str,
+    ) -> Result<(Encoded, Tokenizer)> {
+        let spec = known_tokenizer(&config.run)
+            .unwrap_or_else(|| TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(model)));
+        let tokenizer = self.loader.load(&spec, self.deadline)?;
+        let files = ChatFiles {
+            loader: self.loader,
+            spec: &spec,
+            deadline: self.deadline,
+        };
+        let encoded = inputs::encode(config, loaded, &tokenizer, model, &files)?;
+        Ok((encoded, tokenizer))
+    }
+}
+
+fn single(config: &ScoreConfig) -> Result<()> {
+    let run = &config.run;
+    let started = Instant::now();
+    let deadline = Deadline::starting_at(started, run.timeout);
+    let loaded = inputs::load(config)?;
+    let client_config = client_config(run, deadline)?;
+    let loader = TokenizerLoader::new(run, &client_config);
+    let tokens = Tokens {
+        loader: &loader,
+        deadline: &deadline,
+    };
+    // With the model known, every input error comes before the first request.
+    // Chat mode needs the model's name; without chat, --tokenizer alone will do.
+    let early_model = run
+        .base_model
+        .clone()
+        .or_else(|| (run.tokenizer.is_some() && run.chat.is_none()).then(String::new));
+    let mut ready = None;
+    let mut pending = Some(loaded);
+    if let Some(model) = early_model {
+        ready = Some(tokens.encode(config, pending.take().expect("pending"), &model)?);
+    }
+    let service = ServiceClient::new(client_config)?;
+    let result = (|| {
+        let sampler = create_sampler(&service, run)?;
+        let (encoded, tokenizer) = match (ready, pending) {
+            (Some(ready), _) => ready,
+            (None, Some(loaded)) => tokens.encode(config, loaded, &sampler.base_model()?)?,
+            (None, None) => unreachable!("the inputs are encoded or pending"),
+        };
+        let results = score(config, &sampler, &encoded, &tokenizer)?;
+        let report = Report {
+            model: run.model_label(),
+            context_tokens: encoded.context.len(),
+            chat: encoded.chat.clone(),
+            results: &results,
+            choices: matches!(config.target, Target::Pair { choices: true, .. }),
+        };
+        write(config, &report, &tokenizer)?;
+        let count = results.len();
+        let plural = if count == 1 { "" } else { "s" };
+        log::info!(target: STATUS_TARGET, "done: {count} continuation{plural} scored in {:.1} s", started.elapsed().as_secs_f64());
+        Ok(())
+    })();
+    service.finish(result.is_ok());
+    result
+}
+
+fn score(
+    config: &ScoreConfig,
+    sampler: &SamplingClient,
+    encoded: &Encoded,
+    _tokenizer: &Tokenizer,
+) -> Result<Vec<Scored>> {
+    let count = encoded.continuations.len();
+    let plural = if count == 1 { "" } else { "s" };
+    log::info!(target: STATUS_TARGET, "scoring {count} continuation{plural} with {}…", config.run.model_label());
+    let logprobs = match config.target {
+        Target::Whole => {
+            let all = [&encoded.context[..], &encoded.continuations[0].1[..]].concat();
+            vec![score_whole(sampler, &all, None)?]
+        }
+        _ => {
+            let ids: Vec<Vec<u32>> = encoded
+                .continuations
+                .iter()
+                .map(|(_, ids)| ids.clone())
+                .collect();
+            score_all(sampler, &encoded.context, &ids, None)?
+        }
+    };
+    Ok(encoded
+        .continuations
+        .iter()
+        .zip(logprobs)
+        .map(|((text, ids), logprobs)| Scored {
+            continuation: text.clone(),
+            tokens: ids.clone(),
+            logprobs,
+        })
+        .collect())
+}
+
+fn write(config: &ScoreConfig, report: &Report, tokenizer: &Tokenizer) -> Result<()> {
+    let bytes = if config.run.output.json {
+        output::json_document(report)
+    } else {
+        let decoder = tokenizer as &dyn TextDecoder;
+        output::plain(report, config.per_token, Some(decoder))?.into_bytes()
+    };
+    match &config.run.output.path {
+        Some(path) => sink::to_file_atomically(path, &bytes),
+        None => sink::to_stdout(&bytes).map(|_: Delivery| ()),
+    }
+}
