@@ -52,6 +52,9 @@ fn dispatch(argv: &[String]) -> i32 {
             print!("{output}");
             0
         }
+        Parsed::Exit { output, .. } if argv.get(1).is_some_and(|c| c == "score") => {
+            report(&score::usage(output))
+        }
         Parsed::Exit { output, .. } => report(&Error::Usage(output)),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {

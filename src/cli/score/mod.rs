@@ -9,7 +9,7 @@ mod output;
 
 use std::time::Instant;
 
-pub use args::{ScoreArgs, ScoreConfig};
+pub use args::{usage, ScoreArgs, ScoreConfig};
 
 use self::args::Target;
 use self::compute::{score_all, score_whole, Scored};
