@@ -126,3 +126,36 @@ fn batch_lines_can_ask_for_alternatives_or_turn_them_off() {
         mock.assert();
     }
 }
+
+#[test]
+fn the_demo_server_answers_alternatives_through_the_binary() {
+    use crate::demo::{DemoConfig, DemoServer};
+    use crate::e2e_util::{run_args, tinkex, Scratch};
+    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let tokenizer = small_tokenizer();
+    let extra = [
+        "--base-model",
+        "Qwen/Qwen3-8B",
+        "--tokenizer",
+        &tokenizer,
+        "--prompt",
+        "Hello",
+        "--max-tokens",
+        "4",
+        "--topk-logprobs",
+        "3",
+        "--json",
+        "-q",
+    ];
+    let args = run_args(&server.url(), &extra);
+    let run = tinkex(&args, &Scratch::new(), std::time::Duration::from_secs(60));
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let seq = &doc["sequences"][0];
+    let rows = seq["topk_logprobs"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.as_array().unwrap().len(), 3);
+        assert_eq!(row[0], json!([seq["tokens"][i], seq["logprobs"][i]]));
+    }
+}
