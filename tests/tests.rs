@@ -17,6 +17,7 @@ mod cli_batch;
 mod cli_credentials;
 mod cli_run;
 mod cli_score;
+mod cli_score_batch;
 mod cli_topk;
 mod client_auth;
 mod client_credentials;

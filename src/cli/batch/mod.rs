@@ -1,12 +1,13 @@
 //! Batch mode: prompts from a JSONL file, sampled by parallel workers, written in input order.
 
-mod encode;
+// `tinkex score --input` runs its lines through the same machinery.
+pub(crate) mod encode;
 mod ids;
-mod input;
-mod journal;
-mod pipeline;
-mod progress;
-mod source;
+pub(crate) mod input;
+pub(crate) mod journal;
+pub(crate) mod pipeline;
+pub(crate) mod progress;
+pub(crate) mod source;
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
 /// Without `--batch-timeout` a batch may run as long as it needs; each prompt keeps `--timeout`.
-const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+pub(crate) const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// What every worker shares.
 struct Shared<'a> {
@@ -130,17 +131,20 @@ fn process(item: BatchItem, shared: &Shared) -> Finished {
             line,
             failure: None,
         },
-        Err(error) => {
-            let line = json!({
-                "id": item.id,
-                "line": item.line,
-                "error": {"category": error.category().name(), "message": crate::redact::scrub(&error.to_string())},
-            });
-            Finished {
-                line: line.to_string(),
-                failure: Some(error.category()),
-            }
-        }
+        Err(error) => failed(&item.id, item.line, &error),
+    }
+}
+
+/// The output line of a failed input line.
+pub(crate) fn failed(id: &Value, line: usize, error: &Error) -> Finished {
+    let line = json!({
+        "id": id,
+        "line": line,
+        "error": {"category": error.category().name(), "message": crate::redact::scrub(&error.to_string())},
+    });
+    Finished {
+        line: line.to_string(),
+        failure: Some(error.category()),
     }
 }
 
@@ -196,7 +200,7 @@ fn success_line(
 }
 
 /// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`.
-fn summarize(tally: &Tally, total: usize, skipped: usize, started: Instant) {
+pub(crate) fn summarize(tally: &Tally, total: usize, skipped: usize, started: Instant) {
     let ok = tally.ok + skipped;
     let seconds = started.elapsed().as_secs_f64();
     if tally.failures() == 0 {
@@ -206,7 +210,7 @@ fn summarize(tally: &Tally, total: usize, skipped: usize, started: Instant) {
     }
 }
 
-fn breakdown(tally: &Tally) -> String {
+pub(crate) fn breakdown(tally: &Tally) -> String {
     tally
         .failed
         .iter()
@@ -226,7 +230,7 @@ fn severity(category: Category) -> u8 {
     }
 }
 
-fn failure(tally: &Tally) -> Error {
+pub(crate) fn failure(tally: &Tally) -> Error {
     let category = tally
         .failed
         .keys()

@@ -5,7 +5,6 @@ mod args;
 mod batch;
 mod compute;
 mod inputs;
-#[allow(dead_code)] // Batch scoring (score::batch) uses it once wired to the batch machinery.
 mod lines;
 mod output;
 
