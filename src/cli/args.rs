@@ -402,7 +402,7 @@ mod tests {
     fn every_switch_takes_no_value() {
         for switch in SWITCHES
             .iter()
-            .filter(|s| !matches!(**s, "--help" | "--version"))
+            .filter(|s| !matches!(**s, "--help" | "--version" | "--per-token"))
         {
             let run = run_args(&["run", switch, "--prompt=hi"]);
             assert_eq!(
@@ -410,6 +410,14 @@ mod tests {
                 Some("hi"),
                 "{switch} swallowed the next argument"
             );
+        }
+    }
+
+    #[test]
+    fn score_switches_take_no_value() {
+        match parse(&argv(&["score", "--per-token", "--context=hi"])) {
+            Parsed::Score(score) => assert_eq!(score.context.as_deref(), Some("hi")),
+            other => panic!("expected a score command, got {other:?}"),
         }
     }
 
