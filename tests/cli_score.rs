@@ -212,6 +212,7 @@ fn bad_input_is_refused_before_any_request() {
         (vec!["--context", "x"], "no continuation: pass --continuation TEXT, --choice TEXT (repeatable) or --continuation-tokens FILE".into()),
         (vec!["--context", "x", "--continuation", "y", "--choice", "z"], "give either --continuation or --choice, not both".into()),
         (vec!["--input", "in.jsonl", "--per-token"], "--input takes everything from its lines: drop --per-token".into()),
+        (vec!["--prompt-file", "t.txt", "--chat"], "--prompt-file scores a text as it is: chat mode does not apply".into()),
     ];
     for (extra, message) in cases {
         let run = e2e_util::tinkex(&score_args(url, &extra), &scratch, Duration::from_secs(30));
@@ -238,5 +239,38 @@ fn bad_input_is_refused_before_any_request() {
             .contains("token 99999 at position 1 is outside the vocabulary"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn saved_weights_alone_get_the_tokenizer_of_the_servers_base_model() {
+    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let args: Vec<String> = [
+        "score",
+        "--base-url",
+        &server.url(),
+        "--api-key",
+        "tml-demo",
+        "--model-path",
+        "tinker://run-1/sampler_weights/final",
+        "--context",
+        "The quick brown fox",
+        "--continuation",
+        " jumps",
+        "-q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // The scratch hub cache holds the small tokenizer under Qwen/Qwen3-8B, the demo's base model.
+    let run = e2e_util::tinkex(&args, &Scratch::new(), Duration::from_secs(60));
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "-1.3125\t1\t-1.3125\t3.7155\t\" jumps\"\n", "")
+    );
+    let paths: Vec<String> = server.request_log().into_iter().map(|r| r.path).collect();
+    assert!(
+        paths.iter().any(|p| p.starts_with("/api/v1/samplers/")),
+        "{paths:?}"
     );
 }

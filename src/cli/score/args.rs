@@ -261,10 +261,16 @@ fn target(args: &ScoreArgs) -> Result<Target> {
         }
         return Ok(Target::Batch);
     }
+    let chat = args.chat || args.system.is_some() || args.messages.is_some();
     if args.prompt_file.is_some() {
         if has_context || texts + files > 0 {
             return Err(usage(
                 "--prompt-file scores a whole text: drop --context/--continuation/--choice",
+            ));
+        }
+        if chat {
+            return Err(usage(
+                "--prompt-file scores a text as it is: chat mode does not apply",
             ));
         }
         return Ok(Target::Whole);
@@ -273,9 +279,7 @@ fn target(args: &ScoreArgs) -> Result<Target> {
     if args.context.is_some() && args.context_tokens.is_some() {
         return Err(usage("give either --context or --context-tokens, not both"));
     }
-    if args.context_tokens.is_some()
-        && (args.chat || args.system.is_some() || args.messages.is_some())
-    {
+    if args.context_tokens.is_some() && chat {
         return Err(usage(
             "--context-tokens is ids as they are: it cannot be used with chat mode",
         ));

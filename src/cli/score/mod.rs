@@ -61,6 +61,13 @@ impl Tokens<'_> {
     }
 }
 
+/// The inputs before the session exists: encoded already, or waiting for the server to name
+/// the model (`--model-path` alone).
+enum Early {
+    Ready((Encoded, Tokenizer)),
+    Pending(Loaded),
+}
+
 fn single(config: &ScoreConfig) -> Result<()> {
     let run = &config.run;
     let started = Instant::now();
@@ -78,20 +85,18 @@ fn single(config: &ScoreConfig) -> Result<()> {
         .base_model
         .clone()
         .or_else(|| (run.tokenizer.is_some() && run.chat.is_none()).then(String::new));
-    let mut ready = None;
-    let mut pending = Some(loaded);
-    if let Some(model) = early_model {
-        ready = Some(tokens.encode(config, pending.take().expect("pending"), &model)?);
-    }
+    let early = match early_model {
+        Some(model) => Early::Ready(tokens.encode(config, loaded, &model)?),
+        None => Early::Pending(loaded),
+    };
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, run)?;
-        let (encoded, tokenizer) = match (ready, pending) {
-            (Some(ready), _) => ready,
-            (None, Some(loaded)) => tokens.encode(config, loaded, &sampler.base_model()?)?,
-            (None, None) => unreachable!("the inputs are encoded or pending"),
+        let (encoded, tokenizer) = match early {
+            Early::Ready(ready) => ready,
+            Early::Pending(loaded) => tokens.encode(config, loaded, &sampler.base_model()?)?,
         };
-        let results = score(config, &sampler, &encoded, &tokenizer)?;
+        let results = score(config, &sampler, &encoded)?;
         let report = Report {
             model: run.model_label(),
             context_tokens: encoded.context.len(),
@@ -109,12 +114,7 @@ fn single(config: &ScoreConfig) -> Result<()> {
     result
 }
 
-fn score(
-    config: &ScoreConfig,
-    sampler: &SamplingClient,
-    encoded: &Encoded,
-    _tokenizer: &Tokenizer,
-) -> Result<Vec<Scored>> {
+fn score(config: &ScoreConfig, sampler: &SamplingClient, encoded: &Encoded) -> Result<Vec<Scored>> {
     let count = encoded.continuations.len();
     let plural = if count == 1 { "" } else { "s" };
     log::info!(target: STATUS_TARGET, "scoring {count} continuation{plural} with {}…", config.run.model_label());
