@@ -7,7 +7,7 @@ use argh::FromArgs;
 
 use crate::cli::args::RunArgs;
 use crate::cli::settings::{Mode, RunConfig};
-use crate::cli::values::{Positive, TimeoutSecs};
+use crate::cli::values::{Concurrency, TimeoutSecs};
 use crate::error::{Error, Result};
 
 /// Most choices one scoring may compare (each is one request).
@@ -115,9 +115,9 @@ pub struct ScoreArgs {
     #[argh(option)]
     pub input: Option<String>,
 
-    /// batch mode: lines scored at once (default: 8)
+    /// batch mode: lines scored at once, 1–1024 (default: 8)
     #[argh(option)]
-    pub parallel: Option<Positive>,
+    pub parallel: Option<Concurrency>,
 
     /// batch mode: continue an interrupted --output journal, retrying failed lines
     #[argh(switch)]
@@ -147,9 +147,9 @@ pub struct ScoreArgs {
     #[argh(option)]
     pub timeout: Option<TimeoutSecs>,
 
-    /// HTTP connections to keep open, at least 1 (default: 8)
+    /// HTTP connections to keep open, 1–1024 (default: 8)
     #[argh(option)]
-    pub http_pool: Option<Positive>,
+    pub http_pool: Option<Concurrency>,
 
     /// print one JSON document instead of plain text
     #[argh(switch)]

@@ -13,20 +13,21 @@ use super::output::{results_entries, Report};
 use crate::cli::batch::encode::{chat_setup, Encoder};
 use crate::cli::batch::input::{BatchItem, LineInput};
 use crate::cli::batch::journal::{Journal, Resumed};
-use crate::cli::batch::pipeline::{self, Finished, PipelineOptions, Tally};
+use crate::cli::batch::pipeline::{self, Finished, Job, PipelineOptions, Tally};
 use crate::cli::batch::progress::Progress;
 use crate::cli::batch::source::{InputFile, LineFormat, Scan};
-use crate::cli::batch::{breakdown, failed, summarize, UNBOUNDED};
+use crate::cli::batch::{failure_of, summarize, UNBOUNDED};
 use crate::cli::logging::STATUS_TARGET;
 use crate::cli::prompt::Prompt;
 use crate::cli::run::{client_config, create_sampler, known_tokenizer, TokenizerLoader};
 use crate::cli::settings::{BatchOptions, Mode};
 use crate::client::{SamplingClient, SamplingParams, ServiceClient};
-use crate::error::{Error, Result};
+use crate::error::{Category, Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
 /// Score lines; with `--chat` a `"context"` is a user message.
+#[derive(Clone, Copy)]
 struct ScoreLines {
     chat: bool,
 }
@@ -65,14 +66,14 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     };
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let input = InputFile::open(&batch.input)?;
+    let input = InputFile::open(&batch.input, &deadline)?;
     let format = ScoreLines {
         chat: run.chat.is_some(),
     };
     let mut resumed = Resumed::read(run.output.path.as_deref(), batch.resume)?;
     let scan = input.validate_with(&format, &mut resumed)?;
     let client_config = client_config(run, deadline)?;
-    let mut journal = Journal::open(run.output.path.as_deref(), resumed)?;
+    let journal = Journal::open(run.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(run, &client_config);
     let early = known_tokenizer(run)
         .map(|spec| loader.load(&spec, &deadline))
@@ -107,31 +108,45 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
         };
         let lines = Lines {
             input: &input,
-            format: &format,
-            scan: &scan,
+            format,
+            scan,
+            deadline,
         };
-        score_lines(&lines, batch, &shared, &mut journal, started)
+        score_lines(lines, batch, &shared, journal, started)
     })();
-    service.finish(matches!(&result, Ok(tally) if tally.failures() == 0));
+    let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
+    service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
-        tally if tally.failures() == 0 => Ok(()),
-        tally => Err(failure(&tally)),
+        tally if complete(&tally) => Ok(()),
+        tally => Err(failure_of(&tally, ("line", "scored"))),
+    }
+}
+
+impl Job for ScoreItem {
+    fn failure_line(&self, category: Category, message: &str) -> String {
+        let line = json!({
+            "id": self.id,
+            "line": self.line,
+            "error": {"category": category.name(), "message": crate::redact::scrub(message)},
+        });
+        line.to_string()
     }
 }
 
 /// The validated input and what the first pass learned.
 struct Lines<'a> {
     input: &'a InputFile,
-    format: &'a ScoreLines,
-    scan: &'a Scan,
+    format: ScoreLines,
+    scan: Scan,
+    deadline: Deadline,
 }
 
 /// Scores every line not done yet, journaling each result in input order.
 fn score_lines(
-    lines: &Lines,
+    lines: Lines,
     batch: &BatchOptions,
     shared: &Shared,
-    journal: &mut Journal,
+    mut journal: Journal,
     started: Instant,
 ) -> Result<Tally> {
     let total = lines.scan.count;
@@ -139,28 +154,30 @@ fn score_lines(
     if skipped > 0 {
         log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} lines already scored, {} to score", total - skipped);
     }
+    let done = lines.scan.done;
     let items = lines
         .input
-        .items_with(lines.format)?
-        .filter(|item| !lines.scan.done.contains(item.line));
+        .items_with(lines.format)
+        .filter(move |item| !done.contains(item.line));
     let mut progress = Progress::new(total - skipped, batch.progress);
     let options = PipelineOptions {
         parallel: batch.parallel,
         fail_fast: batch.fail_fast,
+        deadline: lines.deadline,
     };
     let tally = pipeline::run(
         items,
         options,
-        |item| match score_item(&item, shared) {
+        |item| match score_item(item, shared) {
             Ok(line) => Finished {
                 line,
                 failure: None,
             },
-            Err(error) => failed(&item.id, item.line, &error),
+            Err(error) => Finished::failed(item, error.category(), &error.to_string()),
         },
-        |finished, tally| {
+        move |finished, tally| {
             journal.append(&finished.line)?;
-            progress.update(tally.ok + tally.failures());
+            progress.update(tally.written());
             Ok(())
         },
     )?;
@@ -217,18 +234,4 @@ fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
     line.insert("line".into(), json!(item.line));
     results_entries(&report, &mut line);
     Ok(Value::Object(line).to_string())
-}
-
-/// The batch's error: the most severe failed category decides the exit code.
-fn failure(tally: &Tally) -> Error {
-    let plural = if tally.failures() == 1 { "" } else { "s" };
-    Error::Api {
-        category: crate::cli::batch::failure(tally).category(),
-        status: None,
-        message: format!(
-            "{} line{plural} failed ({}); their lines in the output hold the errors",
-            tally.failures(),
-            breakdown(tally)
-        ),
-    }
 }
