@@ -6,6 +6,10 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod catalog_cli;
+mod catalog_client;
+mod catalog_demo;
+mod catalog_support;
 mod chat_batch;
 mod chat_cli;
 mod chat_cli_errors;

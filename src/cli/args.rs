@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use super::catalog::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
@@ -55,6 +56,14 @@ pub enum Command {
     Version(VersionArgs),
     /// `tinkex score`
     Score(Box<super::score::ScoreArgs>),
+    /// `tinkex model …`
+    Model(ModelArgs),
+    /// `tinkex checkpoint …`
+    Checkpoint(CheckpointArgs),
+    /// `tinkex training-run …`
+    TrainingRun(TrainingRunArgs),
+    /// `tinkex auth …`
+    Auth(AuthArgs),
 }
 
 #[derive(FromArgs, Debug)]
@@ -267,6 +276,8 @@ pub enum Parsed {
     Version,
     /// `tinkex score …`
     Score(Box<super::score::ScoreArgs>),
+    /// A read command: `model`, `checkpoint`, `training-run`, `auth`.
+    Read(Box<ReadArgs>),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -291,9 +302,17 @@ pub fn parse(argv: &[String]) -> Parsed {
             ..
         }) => Parsed::Version,
         Ok(TopLevel {
-            command: Some(Command::Score(score)),
+            command: Some(command),
             ..
-        }) => Parsed::Score(score),
+        }) => match command {
+            Command::Model(a) => Parsed::Read(Box::new(ReadArgs::Model(a))),
+            Command::Checkpoint(a) => Parsed::Read(Box::new(ReadArgs::Checkpoint(a))),
+            Command::TrainingRun(a) => Parsed::Read(Box::new(ReadArgs::TrainingRun(a))),
+            Command::Auth(a) => Parsed::Read(Box::new(ReadArgs::Auth(a))),
+            Command::Run(run) => Parsed::Run(run),
+            Command::Score(score) => Parsed::Score(score),
+            Command::Version(_) => Parsed::Version,
+        },
         Ok(TopLevel {
             version: true,
             command: None,
