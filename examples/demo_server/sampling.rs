@@ -31,18 +31,6 @@ const ASAMPLE_ORDER: [&str; 13] = [
     "type",
 ];
 
-/// The keys every asample body has.
-const ASAMPLE_REQUIRED: [&str; 8] = [
-    "num_samples",
-    "prompt",
-    "sampling_params",
-    "sampling_session_id",
-    "seq_id",
-    "prompt_logprobs",
-    "topk_prompt_logprobs",
-    "type",
-];
-
 /// The keys SDK 0.38 adds (tinkex sends the first and the fourth only when asked for).
 const ASAMPLE_OPTIONAL: [&str; 5] = [
     "topk_sample_logprobs",
@@ -78,7 +66,11 @@ pub fn asample(ctx: &Ctx, call: &Call) -> Handled {
         ));
     }
     let obj = body_object(call)?;
-    check_fields(&obj, "asample", &ASAMPLE_REQUIRED, &ASAMPLE_OPTIONAL)?;
+    let required: Vec<&str> = ASAMPLE_ORDER
+        .into_iter()
+        .filter(|k| !ASAMPLE_OPTIONAL.contains(k))
+        .collect();
+    check_fields(&obj, "asample", &required, &ASAMPLE_OPTIONAL)?;
     check_order(&obj, "asample", &ASAMPLE_ORDER)?;
     check_type(&obj, "asample", "sample")?;
     let spec = parse_spec(&obj)?;
