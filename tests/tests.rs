@@ -47,6 +47,7 @@ mod hostile_batch_cli;
 mod hostile_gen;
 mod hostile_regress;
 mod hostile_server;
+mod hostile_templates;
 mod hostile_util;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_gen;
