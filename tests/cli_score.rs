@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use crate::demo::model::{self, SampleSpec};
 use crate::demo::{DemoConfig, DemoServer};
-use crate::e2e_util::{self, Run, Scratch};
-use crate::support::{small_tokenizer, tinkex, MockTinker, KEY};
+use crate::support::e2e::Scratch;
+use crate::support::{small_tokenizer, tinkex, MockTinker, Outcome, KEY};
 
 /// The usage hint of `tinkex score`.
 const HINT: &str = "tinkex: hint: run 'tinkex score --help' for the flags and examples\n";
@@ -35,14 +35,10 @@ pub fn score_args(url: &str, extra: &[&str]) -> Vec<String> {
 }
 
 /// Runs `tinkex score … extra` against a fresh demo server; it must succeed quietly.
-fn demo_score(extra: &[&str]) -> Run {
+fn demo_score(extra: &[&str]) -> Outcome {
     let server = DemoServer::start(DemoConfig::default()).unwrap();
     let scratch = Scratch::new();
-    let run = e2e_util::tinkex(
-        &score_args(&server.url(), extra),
-        &scratch,
-        Duration::from_secs(60),
-    );
+    let run = scratch.run(&score_args(&server.url(), extra), Duration::from_secs(60));
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
     run
 }
@@ -161,7 +157,7 @@ const BODY: &str = r#"{"num_samples":1,"prompt":{"chunks":[{"tokens":[388,396,35
 
 /// Scores " fox" after "Hello brown" against a server answering `prompt_logprobs`; the body
 /// must be [`BODY`], sent once.
-fn mocked(prompt_logprobs: Value) -> crate::support::Outcome {
+fn mocked(prompt_logprobs: Value) -> Outcome {
     let mut api = MockTinker::new();
     let asample = api.asample(Matcher::Exact(BODY.into()));
     let result = json!({"sequences": [{"tokens": [5], "logprobs": [-1.0], "stop_reason": "length"}],
@@ -215,7 +211,7 @@ fn bad_input_is_refused_before_any_request() {
         (vec!["--prompt-file", "t.txt", "--chat"], "--prompt-file scores a text as it is: chat mode does not apply".into()),
     ];
     for (extra, message) in cases {
-        let run = e2e_util::tinkex(&score_args(url, &extra), &scratch, Duration::from_secs(30));
+        let run = scratch.run(&score_args(url, &extra), Duration::from_secs(30));
         let stderr = format!("tinkex: error: {message}\n{HINT}");
         assert_eq!(
             (run.code, run.stdout.as_str(), run.stderr.as_str()),
@@ -224,7 +220,7 @@ fn bad_input_is_refused_before_any_request() {
         );
     }
     let args = score_args(url, &["--context-tokens", &text, "--continuation", "y"]);
-    let run = e2e_util::tinkex(&args, &scratch, Duration::from_secs(30));
+    let run = scratch.run(&args, Duration::from_secs(30));
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.error_lines(),
@@ -232,7 +228,7 @@ fn bad_input_is_refused_before_any_request() {
     );
     let ids = scratch.file("big.json", "[5, 99999]");
     let args = score_args(url, &["--context", "x", "--continuation-tokens", &ids]);
-    let run = e2e_util::tinkex(&args, &scratch, Duration::from_secs(30));
+    let run = scratch.run(&args, Duration::from_secs(30));
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr
@@ -263,7 +259,7 @@ fn saved_weights_alone_get_the_tokenizer_of_the_servers_base_model() {
     .map(|s| s.to_string())
     .collect();
     // The scratch hub cache holds the small tokenizer under Qwen/Qwen3-8B, the demo's base model.
-    let run = e2e_util::tinkex(&args, &Scratch::new(), Duration::from_secs(60));
+    let run = Scratch::new().run(&args, Duration::from_secs(60));
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (0, "-1.3125\t1\t-1.3125\t3.7155\t\" jumps\"\n", "")

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use crate::cli_score::score_args;
 use crate::demo::{DemoConfig, DemoServer};
-use crate::e2e_util::{self, Run, Scratch};
-use crate::support::json_lines;
+use crate::support::e2e::Scratch;
+use crate::support::{json_lines, Outcome};
 
 const LINES: &str = r#"{"id": "a", "context": "The quick brown fox", "continuation": " jumps"}
 
@@ -18,19 +18,15 @@ const LINES: &str = r#"{"id": "a", "context": "The quick brown fox", "continuati
 "#;
 
 /// Runs `score --input` (`lines`) against `server` with `extra`.
-fn batch_of(lines: &str, server: &DemoServer, scratch: &Scratch, extra: &[&str]) -> Run {
+fn batch_of(lines: &str, server: &DemoServer, scratch: &Scratch, extra: &[&str]) -> Outcome {
     let input = scratch.file("items.jsonl", lines);
     let mut all = vec!["--input", input.as_str()];
     all.extend_from_slice(extra);
-    e2e_util::tinkex(
-        &score_args(&server.url(), &all),
-        scratch,
-        Duration::from_secs(60),
-    )
+    scratch.run(&score_args(&server.url(), &all), Duration::from_secs(60))
 }
 
 /// Runs `score --input` ([`LINES`]) against `server` with `extra`.
-fn batch(server: &DemoServer, scratch: &Scratch, extra: &[&str]) -> Run {
+fn batch(server: &DemoServer, scratch: &Scratch, extra: &[&str]) -> Outcome {
     batch_of(LINES, server, scratch, extra)
 }
 
@@ -134,9 +130,8 @@ fn bad_lines_are_refused_before_any_request() {
         "bad.jsonl",
         "{\"context\": \"a\", \"continuation\": \"b\"}\n{\"context\": \"a\"}\n{\"id\": 1, \"context\": \"a\", \"choices\": [\"x\", \"\"]}\n",
     );
-    let run = e2e_util::tinkex(
+    let run = scratch.run(
         &score_args(&server.url(), &["--input", &input]),
-        &scratch,
         Duration::from_secs(60),
     );
     assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{run:?}");

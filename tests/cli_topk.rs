@@ -130,7 +130,7 @@ fn batch_lines_can_ask_for_alternatives_or_turn_them_off() {
 #[test]
 fn the_demo_server_answers_alternatives_through_the_binary() {
     use crate::demo::{DemoConfig, DemoServer};
-    use crate::e2e_util::{run_args, tinkex, Scratch};
+    use crate::support::e2e::{run_args, Scratch};
     let server = DemoServer::start(DemoConfig::default()).unwrap();
     let tokenizer = small_tokenizer();
     let extra = [
@@ -148,7 +148,7 @@ fn the_demo_server_answers_alternatives_through_the_binary() {
         "-q",
     ];
     let args = run_args(&server.url(), &extra);
-    let run = tinkex(&args, &Scratch::new(), std::time::Duration::from_secs(60));
+    let run = Scratch::new().run(&args, std::time::Duration::from_secs(60));
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let seq = &doc["sequences"][0];

@@ -5,7 +5,7 @@ use mockito::ServerGuard;
 use serde_json::Value;
 use tinkex::client::{ModelInput, SampleExtras, SampleResponse, SamplingParams};
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 /// Samples with `extras` against a server answering `result` (JSON); the asample body and result.
 fn exchange(

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::demo::model::{self, SampleSpec};
 use crate::demo::proto::SampleResponsePb;
 use crate::demo::DemoConfig;
-use crate::demo_util::{asample_body, params, Api};
+use crate::support::demo_api::{asample_body, params, Api};
 
 /// A body recorded from the official SDK (fixtures/sdk_requests), for this server's session.
 fn sdk_body(name: &str, ssid: &str, seq: i64) -> Value {

@@ -13,7 +13,7 @@ use super::reply::{
     Call, Handled,
 };
 
-/// Key order of an asample body (PROTOCOL.md: "keys in exactly this order"); the official
+/// Key order of an asample body (docs/protocol.md: keys in a fixed order); the official
 /// SDK 0.38 also sends the optional ones (fixtures/sdk_requests), always in this order.
 const ASAMPLE_ORDER: [&str; 13] = [
     "num_samples",

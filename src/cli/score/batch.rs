@@ -16,11 +16,14 @@ use crate::cli::batch::journal::{Journal, Resumed};
 use crate::cli::batch::pipeline::{self, Finished, Job, PipelineOptions, Tally};
 use crate::cli::batch::progress::Progress;
 use crate::cli::batch::source::{InputFile, LineFormat, Scan};
-use crate::cli::batch::{failure_of, summarize, UNBOUNDED};
+use crate::cli::batch::{
+    conclude_as, early_tokenizer, summarize, with_sampler, BatchRun, UNBOUNDED,
+};
+use crate::cli::encode::TokenizerLoader;
 use crate::cli::logging::STATUS_TARGET;
+use crate::cli::prepare::{client_config, create_sampler};
 use crate::cli::prompt::Prompt;
-use crate::cli::run::{client_config, create_sampler, known_tokenizer, TokenizerLoader};
-use crate::cli::settings::{BatchOptions, Mode};
+use crate::cli::settings::Mode;
 use crate::client::{SamplingClient, SamplingParams, ServiceClient};
 use crate::error::{Category, Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -75,16 +78,12 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     let client_config = client_config(run, deadline)?;
     let journal = Journal::open(run.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(run, &client_config);
-    let early = known_tokenizer(run)
-        .map(|spec| loader.load(&spec, &deadline))
-        .transpose()?;
+    let early = early_tokenizer(run, &loader, &deadline)?;
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, run)?;
-        let tokenizer = match early {
-            Some(tokenizer) => tokenizer,
-            None => loader.for_sampler(&sampler, &deadline)?,
-        };
+        let tokenizer = with_sampler(early, run, &loader, &sampler, &deadline)?
+            .ok_or_else(|| Error::Unexpected("batch scoring without a tokenizer".into()))?;
         let chat = match scan.chat_lines {
             0 => None,
             _ => Some(chat_setup(
@@ -98,28 +97,22 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
         let shared = Shared {
             sampler: &sampler,
             tokenizer: &tokenizer,
-            encoder: Encoder {
-                tokenizer: Some(&tokenizer),
-                chat: chat.as_ref(),
-                system: run.chat.as_ref().and_then(|c| c.system.as_deref()),
-                chat_prompts: format.chat,
-            },
+            encoder: Encoder::new(run, Some(&tokenizer), chat.as_ref()),
             timeout: run.timeout,
         };
         let lines = Lines {
             input: &input,
             format,
             scan,
-            deadline,
         };
-        score_lines(lines, batch, &shared, journal, started)
+        let clock = BatchRun {
+            batch,
+            deadline,
+            started,
+        };
+        score_lines(lines, &clock, &shared, journal)
     })();
-    let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
-    service.finish(matches!(&result, Ok(tally) if complete(tally)));
-    match result? {
-        tally if complete(&tally) => Ok(()),
-        tally => Err(failure_of(&tally, ("line", "scored"))),
-    }
+    conclude_as(&service, result, ("line", "scored"))
 }
 
 impl Job for ScoreItem {
@@ -138,16 +131,14 @@ struct Lines<'a> {
     input: &'a InputFile,
     format: ScoreLines,
     scan: Scan,
-    deadline: Deadline,
 }
 
 /// Scores every line not done yet, journaling each result in input order.
 fn score_lines(
     lines: Lines,
-    batch: &BatchOptions,
+    run: &BatchRun,
     shared: &Shared,
     mut journal: Journal,
-    started: Instant,
 ) -> Result<Tally> {
     let total = lines.scan.count;
     let skipped = lines.scan.done.len();
@@ -159,11 +150,11 @@ fn score_lines(
         .input
         .items_with(lines.format)
         .filter(move |item| !done.contains(item.line));
-    let mut progress = Progress::new(total - skipped, batch.progress);
+    let mut progress = Progress::new(total - skipped, run.batch.progress);
     let options = PipelineOptions {
-        parallel: batch.parallel,
-        fail_fast: batch.fail_fast,
-        deadline: lines.deadline,
+        parallel: run.batch.parallel,
+        fail_fast: run.batch.fail_fast,
+        deadline: run.deadline,
     };
     let tally = pipeline::run(
         items,
@@ -181,7 +172,7 @@ fn score_lines(
             Ok(())
         },
     )?;
-    summarize(&tally, total, skipped, started);
+    summarize(&tally, total, skipped, run.started);
     Ok(tally)
 }
 

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::args::{usage, Continuations, ScoreConfig, Target};
 use crate::cli::chat::{self, ChatFiles, Input};
+use crate::cli::encode::encode_prompt;
 use crate::cli::prompt::{self, Prompt};
-use crate::cli::run::encode_prompt;
 use crate::cli::settings::Mode;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -41,7 +41,9 @@ pub struct Encoded {
 pub fn load(config: &ScoreConfig) -> Result<Loaded> {
     let source = match &config.run.mode {
         Mode::Single(source) => source.as_ref(),
-        Mode::Batch(_) => return Err(Error::Unexpected("a batch read as one scoring".into())),
+        Mode::Batch(_) | Mode::PrintPrompt(_) => {
+            return Err(Error::Unexpected("not one scoring".into()))
+        }
     };
     match &config.target {
         Target::Whole => {

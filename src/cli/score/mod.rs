@@ -17,10 +17,11 @@ use self::compute::{score_all, score_whole, Scored};
 use self::inputs::{Encoded, Loaded};
 use self::output::Report;
 use crate::cli::chat::ChatFiles;
+use crate::cli::encode::{known_tokenizer, TokenizerLoader};
 use crate::cli::logging::STATUS_TARGET;
+use crate::cli::output::deliver;
 use crate::cli::output::TextDecoder;
-use crate::cli::run::{client_config, create_sampler, known_tokenizer, TokenizerLoader};
-use crate::cli::sink::{self, Delivery};
+use crate::cli::prepare::{client_config, create_sampler};
 use crate::client::{SamplingClient, ServiceClient};
 use crate::error::Result;
 use crate::tokenizer::{self, Tokenizer, TokenizerSpec};
@@ -151,8 +152,6 @@ fn write(config: &ScoreConfig, report: &Report, tokenizer: &Tokenizer) -> Result
         let decoder = tokenizer as &dyn TextDecoder;
         output::plain(report, config.per_token, Some(decoder))?.into_bytes()
     };
-    match &config.run.output.path {
-        Some(path) => sink::to_file_atomically(path, &bytes),
-        None => sink::to_stdout(&bytes).map(|_: Delivery| ()),
-    }
+    // A closed pipe (`| head`) is not an error.
+    deliver(config.run.output.path.as_deref(), &bytes).map(|_| ())
 }
