@@ -4,27 +4,22 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::args::{usage, Continuations, ScoreConfig, Target};
-use crate::cli::chat::{self, ChatFiles, Input};
-use crate::cli::encode::encode_prompt;
+use crate::cli::chat::{self, Input};
+use crate::cli::prepare::Ready;
 use crate::cli::prompt::{self, Prompt};
 use crate::cli::settings::Mode;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 
-/// The inputs as read from flags and files, before any tokenizer is loaded.
-pub enum Loaded {
-    /// A context and what follows it.
-    Pair {
-        /// The context: text, ids or a conversation.
-        context: Input,
-        /// The continuations as given.
-        continuations: Continuations,
-    },
-    /// `--prompt-file`: a whole text.
-    Whole(Prompt),
+/// What follows the context, as read from flags and files.
+pub enum Rest {
+    /// The continuations as given.
+    Continuations(Continuations),
+    /// `--prompt-file`: the context is a whole text, scored after its first token.
+    Whole,
 }
 
 /// The ids to send, and what output shows of them.
@@ -37,8 +32,8 @@ pub struct Encoded {
     pub chat: Option<Value>,
 }
 
-/// Reads the context and the continuations (files and stdin), refusing empty ones.
-pub fn load(config: &ScoreConfig) -> Result<Loaded> {
+/// Reads the context (as `run` reads a prompt) and what follows it, refusing empty ones.
+pub fn load(config: &ScoreConfig) -> Result<(Input, Rest)> {
     let source = match &config.run.mode {
         Mode::Single(source) => source.as_ref(),
         Mode::Batch(_) | Mode::PrintPrompt(_) => {
@@ -48,44 +43,36 @@ pub fn load(config: &ScoreConfig) -> Result<Loaded> {
     match &config.target {
         Target::Whole => {
             let source = source.ok_or_else(|| Error::Unexpected("no --prompt-file".into()))?;
-            prompt::load(source).map(Loaded::Whole)
+            Ok((Input::Raw(prompt::load(source)?), Rest::Whole))
         }
         Target::Pair {
             context_tokens: Some(path),
             continuations,
             ..
-        } => Ok(Loaded::Pair {
-            context: Input::Raw(Prompt::Tokens(read_ids(path, "--context-tokens")?)),
-            continuations: continuations.clone(),
-        }),
-        Target::Pair { continuations, .. } => Ok(Loaded::Pair {
-            context: chat::load_input(&config.run, source)?,
-            continuations: continuations.clone(),
-        }),
+        } => {
+            let ids = read_ids(path, "--context-tokens")?;
+            let rest = Rest::Continuations(continuations.clone());
+            Ok((Input::Raw(Prompt::Tokens(ids)), rest))
+        }
+        Target::Pair { continuations, .. } => {
+            let rest = Rest::Continuations(continuations.clone());
+            Ok((chat::load_input(&config.run, source)?, rest))
+        }
         Target::Batch => Err(Error::Unexpected("a batch read as one scoring".into())),
     }
 }
 
-/// Encodes what [`load`] read; `model` and `files` serve chat mode.
-pub fn encode(
-    config: &ScoreConfig,
-    loaded: Loaded,
-    tokenizer: &Tokenizer,
-    model: &str,
-    files: &ChatFiles,
-) -> Result<Encoded> {
-    let (context, continuations) = match loaded {
-        Loaded::Whole(prompt) => return whole(prompt, tokenizer),
-        Loaded::Pair {
-            context,
-            continuations,
-        } => (context, continuations),
+/// Adds the continuations to the context `run`'s preparation encoded (`ready`).
+pub fn finish(config: &ScoreConfig, rest: &Rest, ready: Ready) -> Result<(Encoded, Tokenizer)> {
+    let tokenizer = ready
+        .tokenizer
+        .ok_or_else(|| Error::Unexpected("scoring without a tokenizer".into()))?;
+    let context = ready.prompt.tokens;
+    let continuations = match rest {
+        Rest::Whole => return whole(context, tokenizer),
+        Rest::Continuations(continuations) => continuations,
     };
-    if let Input::Raw(Prompt::Tokens(ids)) = &context {
-        check_vocab(ids, tokenizer, "--context-tokens")?;
-    }
-    let prepared = chat::prepare(&config.run, context, Some(tokenizer), model, files)?;
-    if prepared.tokens.is_empty() {
+    if context.is_empty() {
         return Err(usage("the context encodes to no tokens"));
     }
     let continuations = match continuations {
@@ -95,26 +82,29 @@ pub fn encode(
             } else {
                 "--continuation"
             };
-            encode_texts(texts, tokenizer, flag)?
+            encode_texts(texts.clone(), &tokenizer, flag)?
         }
         Continuations::TokenFiles(paths) => paths
             .iter()
             .map(|path| {
                 let label = format!("--continuation-tokens {}", path.display());
                 let ids = read_ids(path, "--continuation-tokens")?;
-                check_vocab(&ids, tokenizer, &label)?;
+                check_vocab(&ids, &tokenizer, &label)?;
                 Ok((tokenizer.decode(&ids)?, ids))
             })
             .collect::<Result<Vec<_>>>()?,
     };
-    Ok(Encoded {
-        context: prepared.tokens,
+    // Stops play no part in scoring: only the renderer is worth showing.
+    let chat = ready
+        .prompt
+        .chat
+        .map(|c| json!({"renderer": c["renderer"]}));
+    let encoded = Encoded {
+        context,
         continuations,
-        // Stops play no part in scoring: only the renderer is worth showing.
-        chat: prepared
-            .renderer
-            .map(|r| serde_json::json!({"renderer": r.name()})),
-    })
+        chat,
+    };
+    Ok((encoded, tokenizer))
 }
 
 /// Continuations given as text, each encoded alone without special tokens.
@@ -141,8 +131,7 @@ pub fn encode_texts(
 }
 
 /// A whole text: its first token is the context, the rest are scored.
-fn whole(prompt: Prompt, tokenizer: &Tokenizer) -> Result<Encoded> {
-    let tokens = encode_prompt(prompt, Some(tokenizer))?;
+fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(Encoded, Tokenizer)> {
     if tokens.len() < 2 {
         return Err(usage(format!(
             "--prompt-file: the text has {} token; scoring needs at least 2 (the first has no logprob)",
@@ -150,11 +139,12 @@ fn whole(prompt: Prompt, tokenizer: &Tokenizer) -> Result<Encoded> {
         )));
     }
     let rest = tokens[1..].to_vec();
-    Ok(Encoded {
+    let encoded = Encoded {
         context: tokens[..1].to_vec(),
         continuations: vec![(tokenizer.decode(&rest)?, rest)],
         chat: None,
-    })
+    };
+    Ok((encoded, tokenizer))
 }
 
 #[derive(Deserialize)]

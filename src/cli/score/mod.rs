@@ -14,17 +14,16 @@ pub use args::{usage, ScoreArgs, ScoreConfig};
 
 use self::args::Target;
 use self::compute::{score_all, score_whole, Scored};
-use self::inputs::{Encoded, Loaded};
+use self::inputs::Encoded;
 use self::output::Report;
-use crate::cli::chat::ChatFiles;
-use crate::cli::encode::{known_tokenizer, TokenizerLoader};
+use crate::cli::encode::TokenizerLoader;
 use crate::cli::logging::STATUS_TARGET;
 use crate::cli::output::deliver;
 use crate::cli::output::TextDecoder;
-use crate::cli::prepare::{client_config, create_sampler};
+use crate::cli::prepare::{self, client_config, create_sampler, Early};
 use crate::client::{SamplingClient, ServiceClient};
 use crate::error::Result;
-use crate::tokenizer::{self, Tokenizer, TokenizerSpec};
+use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
 /// Runs `tinkex score` from a validated config.
@@ -35,67 +34,37 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     }
 }
 
-/// The tokenizer and what chat mode reads beside it.
-struct Tokens<'a> {
-    loader: &'a TokenizerLoader,
-    deadline: &'a Deadline,
-}
-
-impl Tokens<'_> {
-    /// Loads the tokenizer for `model` (or `--tokenizer`) and encodes `loaded` with it.
-    fn encode(
-        &self,
-        config: &ScoreConfig,
-        loaded: Loaded,
-        model: &str,
-    ) -> Result<(Encoded, Tokenizer)> {
-        let spec = known_tokenizer(&config.run)
-            .unwrap_or_else(|| TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(model)));
-        let tokenizer = self.loader.load(&spec, self.deadline)?;
-        let files = ChatFiles {
-            loader: self.loader,
-            spec: &spec,
-            deadline: self.deadline,
-        };
-        let encoded = inputs::encode(config, loaded, &tokenizer, model, &files)?;
-        Ok((encoded, tokenizer))
-    }
-}
-
-/// The inputs before the session exists: encoded already, or waiting for the server to name
-/// the model (`--model-path` alone).
-enum Early {
-    Ready((Encoded, Tokenizer)),
-    Pending(Loaded),
+/// The inputs before the session exists: encoded already (the flags name the tokenizer), or
+/// waiting for the server to name the model (`--model-path` alone, or chat mode without
+/// `--base-model`).
+enum Stage {
+    Encoded((Encoded, Tokenizer)),
+    Waiting(Early),
 }
 
 fn single(config: &ScoreConfig) -> Result<()> {
     let run = &config.run;
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, run.timeout);
-    let loaded = inputs::load(config)?;
+    let (context, rest) = inputs::load(config)?;
+    // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(run, deadline)?;
     let loader = TokenizerLoader::new(run, &client_config);
-    let tokens = Tokens {
-        loader: &loader,
-        deadline: &deadline,
-    };
-    // With the model known, every input error comes before the first request.
-    // Chat mode needs the model's name; without chat, --tokenizer alone will do.
-    let early_model = run
-        .base_model
-        .clone()
-        .or_else(|| (run.tokenizer.is_some() && run.chat.is_none()).then(String::new));
-    let early = match early_model {
-        Some(model) => Early::Ready(tokens.encode(config, loaded, &model)?),
-        None => Early::Pending(loaded),
+    // The context is prepared as `run` prepares a prompt; with the model known, every input
+    // error comes before the first request.
+    let stage = match prepare::early(run, context, &loader, &deadline)? {
+        Early::Ready(ready) => Stage::Encoded(inputs::finish(config, &rest, ready)?),
+        waiting => Stage::Waiting(waiting),
     };
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, run)?;
-        let (encoded, tokenizer) = match early {
-            Early::Ready(ready) => ready,
-            Early::Pending(loaded) => tokens.encode(config, loaded, &sampler.base_model()?)?,
+        let (encoded, tokenizer) = match stage {
+            Stage::Encoded(done) => done,
+            Stage::Waiting(early) => {
+                let ready = prepare::with_sampler(early, run, &loader, &sampler, &deadline)?;
+                inputs::finish(config, &rest, ready)?
+            }
         };
         let results = score(config, &sampler, &encoded)?;
         let report = Report {
