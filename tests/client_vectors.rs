@@ -5,10 +5,11 @@ use tinkex::client::{decode_protobuf_response, ModelInput, SamplingParams};
 
 use crate::support::client::*;
 
-const VECTORS: [&str; 5] = [
+const VECTORS: [&str; 6] = [
     "no_sequences",
     "one_sequence_stop",
     "prompt_logprobs_topk",
+    "sampled_topk",
     "two_sequences_length",
     "unknown_fields_skipped",
 ];
@@ -111,4 +112,21 @@ fn a_truncated_protobuf_answer_is_a_server_error_naming_the_request() {
         text.contains("not valid") && text.contains("req-pb"),
         "{text}"
     );
+}
+
+#[test]
+fn sampled_topk_from_the_sdk_vector_arrive_through_a_poll() {
+    let response = poll_protobuf(fixture("vectors/sampled_topk.pb"), 4).unwrap();
+    let first = &response.sequences[0];
+    assert_eq!(first.tokens, vec![11, 12, 13]);
+    assert_eq!(
+        first.topk_logprobs,
+        Some(vec![
+            Some(vec![(11, -0.5), (40, -1.5), (41, -2.5)]),
+            None,
+            Some(vec![(13, -2.0), (7, -2.25)]),
+        ])
+    );
+    assert_eq!(response.last_prompt_logprobs(2), Some(vec![-0.75, -1.5]));
+    assert_eq!(response.last_prompt_logprobs(3), None);
 }

@@ -248,6 +248,14 @@ fn result_from_expected(v: &Value) -> SampleResult {
         v.as_array()
             .map(|a| a.iter().map(|x| x.as_f64().unwrap() as f32).collect())
     };
+    let topk_rows = |v: &Value| -> Option<Vec<proto::TopkRow>> {
+        let cell = |c: &Value| (c[0].as_u64().unwrap() as u32, c[1].as_f64().unwrap() as f32);
+        v.as_array().map(|rows| {
+            rows.iter()
+                .map(|r| r.as_array().map(|cells| cells.iter().map(cell).collect()))
+                .collect()
+        })
+    };
     let sequences = v["sequences"].as_array().unwrap().iter().map(|s| Sequence {
         tokens: u32s(&s["tokens"]),
         logprobs: floats(&s["logprobs"]),
@@ -255,16 +263,12 @@ fn result_from_expected(v: &Value) -> SampleResult {
             Some("stop") => StopReason::Stop,
             _ => StopReason::Length,
         },
+        topk_logprobs: topk_rows(&s["topk_logprobs"]),
     });
     let prompt = v["prompt_logprobs"]
         .as_array()
         .map(|a| a.iter().map(|x| x.as_f64().map(|f| f as f32)).collect());
-    let topk = v["topk_prompt_logprobs"].as_array().map(|rows| {
-        let cell = |c: &Value| (c[0].as_u64().unwrap() as u32, c[1].as_f64().unwrap() as f32);
-        rows.iter()
-            .map(|r| r.as_array().map(|cells| cells.iter().map(cell).collect()))
-            .collect()
-    });
+    let topk = topk_rows(&v["topk_prompt_logprobs"]);
     SampleResult {
         sequences: sequences.collect(),
         prompt_logprobs: prompt,
@@ -280,6 +284,7 @@ fn protobuf_encoding_matches_the_sdk_vectors_byte_for_byte() {
         "no_sequences",
         "one_sequence_stop",
         "prompt_logprobs_topk",
+        "sampled_topk",
         "two_sequences_length",
     ];
     for name in names {

@@ -45,3 +45,8 @@ echo "\$ tinkex model list"
 echo
 echo "\$ tinkex checkpoint list --limit 5"
 "${demo_env[@]}" "$tinkex_bin" checkpoint list --limit 5 "${read_args[@]}"
+echo
+score_args=(score --base-url "$url" --api-key tml-demo --base-model Qwen/Qwen3-8B
+  --tokenizer fixtures/qwen3/tokenizer.json --context "The capital of France is")
+echo "\$ tinkex score ... --context \"The capital of France is\" --choice \" Paris\" --choice \" London\"   # made-up logprobs"
+"${demo_env[@]}" "$tinkex_bin" "${score_args[@]}" --choice " Paris" --choice " London"

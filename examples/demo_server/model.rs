@@ -42,6 +42,10 @@ pub struct SampleSpec {
     pub prompt_logprobs: bool,
     /// How many top-k prompt logprobs per position (0: none).
     pub topk_prompt_logprobs: u32,
+    /// How many top-k alternatives per sampled token (0: none).
+    pub topk_sample_logprobs: u32,
+    /// Score only the last N prompt tokens (earlier entries are none).
+    pub prompt_logprobs_last_n: Option<u32>,
 }
 
 /// Loads a tokenizer once per path per process: loading the fixture takes about half a second.
@@ -68,16 +72,23 @@ pub fn sample(tok: &Tokenizer, spec: &SampleSpec) -> Result<SampleResult, String
     let sequences = (0..spec.num_samples)
         .map(|i| sequence(tok, spec, i))
         .collect::<Result<Vec<_>, _>>()?;
-    let seed = spec.seed.unwrap_or(0) as u64;
-    let prompt_lp = |pos: usize| fake_logprob(&[seed, 0xA11CE, pos as u64]);
+    let prompt_lp = |pos: usize| prompt_logprob(spec, pos);
+    // Positions before the scored suffix get none, as with `prompt_logprobs_last_n` on a real server.
+    let first = spec
+        .prompt_logprobs_last_n
+        .map_or(1, |n| spec.prompt.len().saturating_sub(n as usize).max(1));
     let prompt_logprobs = spec.prompt_logprobs.then(|| {
         (0..spec.prompt.len())
-            .map(|pos| (pos > 0).then(|| prompt_lp(pos)))
+            .map(|pos| (pos >= first).then(|| prompt_lp(pos)))
             .collect()
     });
     let topk_prompt_logprobs = (spec.topk_prompt_logprobs > 0).then(|| {
         (0..spec.prompt.len())
-            .map(|pos| topk_row(spec, pos, prompt_lp(pos)))
+            .map(|pos| {
+                (pos >= first)
+                    .then(|| topk_row(spec, pos, prompt_lp(pos)))
+                    .flatten()
+            })
             .collect()
     });
     Ok(SampleResult {
@@ -88,19 +99,43 @@ pub fn sample(tok: &Tokenizer, spec: &SampleSpec) -> Result<SampleResult, String
     })
 }
 
+/// The made-up logprob of the prompt token at `pos` (> 0): it depends on the token and the
+/// one before it, so different continuations of one context score differently.
+pub fn prompt_logprob(spec: &SampleSpec, pos: usize) -> f32 {
+    let seed = spec.seed.unwrap_or(0) as u64;
+    let (token, before) = (spec.prompt[pos], spec.prompt[pos - 1]);
+    fake_logprob(&[
+        seed,
+        0xA11CE,
+        pos as u64,
+        u64::from(token),
+        u64::from(before),
+    ])
+}
+
 /// The top-k row for one prompt position: the prompt token first, then made-up runners-up.
 fn topk_row(spec: &SampleSpec, pos: usize, top_lp: f32) -> TopkRow {
     if pos == 0 {
         return None;
     }
     let seed = spec.seed.unwrap_or(0) as u64;
-    let mut row = vec![(spec.prompt[pos], top_lp)];
-    for c in 1..spec.topk_prompt_logprobs {
-        let h = mix(seed ^ mix(pos as u64) ^ u64::from(c));
+    Some(alternatives(
+        spec.prompt[pos],
+        top_lp,
+        spec.topk_prompt_logprobs,
+        seed ^ mix(pos as u64),
+    ))
+}
+
+/// `token` with its logprob, then `k - 1` made-up runners-up (lower logprobs), hashed from `salt`.
+fn alternatives(token: u32, top_lp: f32, k: u32, salt: u64) -> Vec<(u32, f32)> {
+    let mut row = vec![(token, top_lp)];
+    for c in 1..k {
+        let h = mix(salt ^ u64::from(c));
         let lp = top_lp - c as f32 * 0.75 - (h % 64) as f32 / 128.0;
         row.push(((h % ORDINARY_TOKENS) as u32, lp));
     }
-    Some(row)
+    row
 }
 
 /// The demo sentence for one sample; wording varies with the seed and the sample index.
@@ -147,15 +182,24 @@ fn sequence(tok: &Tokenizer, spec: &SampleSpec, index: u32) -> Result<Sequence, 
             stop_reason = StopReason::Length;
         }
     }
-    let logprobs = tokens
+    let logprobs: Vec<f32> = tokens
         .iter()
         .enumerate()
         .map(|(pos, t)| fake_logprob(&[seed as u64, u64::from(index), pos as u64, u64::from(*t)]))
         .collect();
+    let k = spec.topk_sample_logprobs;
+    let topk_logprobs = (k > 0).then(|| {
+        let salt =
+            |pos: usize| mix(seed as u64 ^ 0x70CC ^ mix(u64::from(index) << 32 | pos as u64));
+        (tokens.iter().zip(&logprobs).enumerate())
+            .map(|(pos, (t, lp))| Some(alternatives(*t, *lp, k, salt(pos))))
+            .collect()
+    });
     Ok(Sequence {
         tokens,
         logprobs: Some(logprobs),
         stop_reason,
+        topk_logprobs,
     })
 }
 

@@ -31,9 +31,11 @@ pub struct Sequence {
     pub logprobs: Option<Vec<f32>>,
     /// Why sampling stopped.
     pub stop_reason: StopReason,
+    /// Per sampled token, up to k `(token, logprob)` alternatives (`topk_sample_logprobs`).
+    pub topk_logprobs: Option<Vec<TopkRow>>,
 }
 
-/// One row of top-k prompt logprobs: `None` for the first prompt token.
+/// One row of top-k logprobs: `None` where there is none (the first prompt token).
 pub type TopkRow = Option<Vec<(u32, f32)>>;
 
 /// A complete sample result, independent of its encoding.
@@ -78,6 +80,9 @@ pub struct SampledSequencePb {
     /// Field 3: float32 LE.
     #[prost(bytes = "vec", optional, tag = "3")]
     pub logprobs: Option<Vec<u8>>,
+    /// Field 4: one row per sampled token.
+    #[prost(message, optional, tag = "4")]
+    pub topk_sampled_logprobs: Option<TopkLogprobsPb>,
 }
 
 /// `TopkLogprobs`: row-major `[length × k]` matrices.
@@ -114,27 +119,34 @@ pub fn to_json(result: &SampleResult) -> Value {
         .sequences
         .iter()
         .map(|s| {
-            json!({"tokens": s.tokens, "logprobs": s.logprobs, "stop_reason": s.stop_reason.name()})
+            let mut seq = json!({"tokens": s.tokens, "logprobs": s.logprobs});
+            if let Some(rows) = &s.topk_logprobs {
+                seq["topk_logprobs"] = topk_json(rows);
+            }
+            seq["stop_reason"] = json!(s.stop_reason.name());
+            seq
         })
         .collect();
-    let topk = result.topk_prompt_logprobs.as_ref().map(|rows| {
-        rows.iter()
-            .map(|row| {
-                row.as_ref().map(|cells| {
-                    cells
-                        .iter()
-                        .map(|(t, lp)| json!([t, lp]))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect::<Vec<_>>()
-    });
+    let topk = result.topk_prompt_logprobs.as_deref().map(topk_json);
     json!({
         "sequences": sequences,
         "prompt_logprobs": result.prompt_logprobs,
         "topk_prompt_logprobs": topk,
         "type": "sample",
     })
+}
+
+/// Top-k rows as JSON: `[[id, logprob], …]` or `null` per row.
+fn topk_json(rows: &[TopkRow]) -> Value {
+    let row = |r: &TopkRow| {
+        r.as_ref().map(|cells| {
+            cells
+                .iter()
+                .map(|(t, lp)| json!([t, lp]))
+                .collect::<Vec<_>>()
+        })
+    };
+    json!(rows.iter().map(row).collect::<Vec<_>>())
 }
 
 /// The protobuf form, encoded.
@@ -149,6 +161,7 @@ pub fn to_protobuf(result: &SampleResult) -> Vec<u8> {
             },
             tokens: i32_bytes(s.tokens.iter().copied()),
             logprobs: s.logprobs.as_ref().map(|l| f32_bytes(l.iter().copied())),
+            topk_sampled_logprobs: s.topk_logprobs.as_deref().map(topk_matrix),
         })
         .collect();
     let prompt_logprobs = result

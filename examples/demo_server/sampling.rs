@@ -13,8 +13,9 @@ use super::reply::{
     Call, Handled,
 };
 
-/// Key order of an asample body (docs/protocol.md: keys in a fixed order).
-const ASAMPLE_KEYS: [&str; 8] = [
+/// Key order of an asample body (docs/protocol.md: keys in a fixed order); the official
+/// SDK 0.38 also sends the optional ones (fixtures/sdk_requests), always in this order.
+const ASAMPLE_ORDER: [&str; 13] = [
     "num_samples",
     "prompt",
     "sampling_params",
@@ -22,7 +23,21 @@ const ASAMPLE_KEYS: [&str; 8] = [
     "seq_id",
     "prompt_logprobs",
     "topk_prompt_logprobs",
+    "topk_sample_logprobs",
+    "target_prompt_logprobs",
+    "prompt_alt_tokens_k",
+    "prompt_logprobs_last_n",
+    "record_stability_info",
     "type",
+];
+
+/// The keys SDK 0.38 adds (tinkex sends the first and the fourth only when asked for).
+const ASAMPLE_OPTIONAL: [&str; 5] = [
+    "topk_sample_logprobs",
+    "target_prompt_logprobs",
+    "prompt_alt_tokens_k",
+    "prompt_logprobs_last_n",
+    "record_stability_info",
 ];
 
 /// Key order of `sampling_params`; absent ones are skipped.
@@ -51,8 +66,12 @@ pub fn asample(ctx: &Ctx, call: &Call) -> Handled {
         ));
     }
     let obj = body_object(call)?;
-    check_fields(&obj, "asample", &ASAMPLE_KEYS, &[])?;
-    check_order(&obj, "asample", &ASAMPLE_KEYS)?;
+    let required: Vec<&str> = ASAMPLE_ORDER
+        .into_iter()
+        .filter(|k| !ASAMPLE_OPTIONAL.contains(k))
+        .collect();
+    check_fields(&obj, "asample", &required, &ASAMPLE_OPTIONAL)?;
+    check_order(&obj, "asample", &ASAMPLE_ORDER)?;
     check_type(&obj, "asample", "sample")?;
     let spec = parse_spec(&obj)?;
     let ssid = get_str(&obj, "asample", "sampling_session_id")?;
@@ -157,22 +176,61 @@ fn parse_spec(obj: &Map<String, Value>) -> Result<SampleSpec, Answer> {
     if !(1..=128).contains(&num_samples) {
         return Err(bad("asample", "num_samples must be between 1 and 128"));
     }
-    let topk = get_i64(obj, "asample", "topk_prompt_logprobs")?;
-    if !(0..=100).contains(&topk) {
-        return Err(bad(
-            "asample",
-            "topk_prompt_logprobs must be between 0 and 100",
-        ));
-    }
+    let topk = topk_field(obj, "topk_prompt_logprobs")?.unwrap_or(0);
     let mut spec = SampleSpec {
         prompt: parse_prompt(&obj["prompt"])?,
         num_samples: num_samples as u32,
         prompt_logprobs: get_bool(obj, "asample", "prompt_logprobs")?,
-        topk_prompt_logprobs: topk as u32,
+        topk_prompt_logprobs: topk,
+        topk_sample_logprobs: topk_field(obj, "topk_sample_logprobs")?.unwrap_or(0),
         ..SampleSpec::default()
     };
     parse_params(&obj["sampling_params"], &mut spec)?;
+    parse_sdk_extras(obj, &mut spec)?;
     Ok(spec)
+}
+
+/// A top-k count, 0 to 100; `None` when absent.
+fn topk_field(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, Answer> {
+    match opt_i64(obj, "asample", key)? {
+        Some(k) if !(0..=100).contains(&k) => {
+            Err(bad("asample", &format!("{key} must be between 0 and 100")))
+        }
+        k => Ok(k.map(|k| k as u32)),
+    }
+}
+
+/// The fields only SDK 0.38 sends: `prompt_logprobs_last_n` is honoured; the others are
+/// accepted at their defaults (the demo model has nothing to draw or record).
+fn parse_sdk_extras(obj: &Map<String, Value>, spec: &mut SampleSpec) -> Result<(), Answer> {
+    if let Some(k) = opt_i64(obj, "asample", "prompt_alt_tokens_k")? {
+        if k != 0 {
+            let detail = "prompt_alt_tokens_k is not supported by the demo server (send 0)";
+            return Err(Answer::detail(400, detail));
+        }
+    }
+    if obj.contains_key("target_prompt_logprobs") {
+        let detail = "target_prompt_logprobs is not supported by the demo server";
+        return Err(Answer::detail(400, detail));
+    }
+    if obj.contains_key("record_stability_info") {
+        get_bool(obj, "asample", "record_stability_info")?;
+    }
+    if let Some(n) = opt_i64(obj, "asample", "prompt_logprobs_last_n")? {
+        let most = spec.prompt.len() as i64 - 1;
+        if !spec.prompt_logprobs {
+            return Err(bad(
+                "asample",
+                "prompt_logprobs_last_n needs prompt_logprobs",
+            ));
+        }
+        if n < 1 || n > most {
+            let message = format!("prompt_logprobs_last_n must be between 1 and {most}, got {n}");
+            return Err(bad("asample", &message));
+        }
+        spec.prompt_logprobs_last_n = Some(n as u32);
+    }
+    Ok(())
 }
 
 fn parse_prompt(prompt: &Value) -> Result<Vec<u32>, Answer> {
@@ -238,6 +296,10 @@ fn parse_params(params: &Value, spec: &mut SampleSpec) -> Result<(), Answer> {
 
 fn parse_stop(stop: &Value) -> Result<Stop, Answer> {
     let what = "sampling_params";
+    // The SDK also allows one string (`stop="\n"`).
+    if let Some(one) = stop.as_str() {
+        return Ok(Stop::Strings(vec![one.to_string()]));
+    }
     let list = stop
         .as_array()
         .filter(|l| !l.is_empty())

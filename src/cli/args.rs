@@ -30,6 +30,7 @@ const SWITCHES: &[&str] = &[
     "--no-think",
     "--print-prompt",
     "--allow-missing",
+    "--per-token",
 ];
 
 #[derive(FromArgs, Debug)]
@@ -55,6 +56,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
+    /// `tinkex score`
+    Score(Box<super::score::ScoreArgs>),
     /// `tinkex model …`
     Model(ModelArgs),
     /// `tinkex checkpoint …`
@@ -206,6 +209,10 @@ pub struct RunArgs {
     #[argh(option)]
     pub topk_prompt_logprobs: Option<u32>,
 
+    /// also return the K most likely tokens at each sampled position (JSON "topk_logprobs"; with --logprobs, "alt" lines)
+    #[argh(option)]
+    pub topk_logprobs: Option<Positive>,
+
     /// batch mode: a JSONL file of prompts ('-' = stdin), one JSON object per line
     #[argh(option)]
     pub input: Option<String>,
@@ -322,6 +329,8 @@ pub enum Parsed {
     Tokenizers(super::tokenizers::Command),
     /// `tinkex merge …`
     Merge(Box<MergeArgs>),
+    /// `tinkex score …`
+    Score(Box<super::score::ScoreArgs>),
     /// A read command: `model`, `checkpoint`, `training-run`, `auth`.
     Read(Box<ReadArgs>),
     /// `--help`: the text for stdout (exit 0).
@@ -353,6 +362,7 @@ pub fn parse(argv: &[String]) -> Parsed {
             Command::TrainingRun(a) => Parsed::Read(Box::new(ReadArgs::TrainingRun(a))),
             Command::Auth(a) => Parsed::Read(Box::new(ReadArgs::Auth(a))),
             Command::Run(run) => Parsed::Run(run),
+            Command::Score(score) => Parsed::Score(score),
             Command::Version(_) => Parsed::Version,
             Command::Cache(a) => Parsed::Tokenizers(super::tokenizers::Command::Cache(a)),
             Command::Prefetch(a) => Parsed::Tokenizers(super::tokenizers::Command::Prefetch(a)),
@@ -458,10 +468,12 @@ mod tests {
 
     #[test]
     fn every_switch_takes_no_value() {
-        for switch in SWITCHES
-            .iter()
-            .filter(|s| !matches!(**s, "--help" | "--version" | "--allow-missing"))
-        {
+        for switch in SWITCHES.iter().filter(|s| {
+            !matches!(
+                **s,
+                "--help" | "--version" | "--allow-missing" | "--per-token"
+            )
+        }) {
             let run = run_args(&["run", switch, "--prompt=hi"]);
             assert_eq!(
                 run.prompt.as_deref(),
@@ -495,6 +507,14 @@ mod tests {
         let shard = run_args(&["run", "--shard=3/8"]).shard;
         assert_eq!(shard, "3/8".parse().ok());
         assert!(usage_error(&["run", "--shard", "9/8"]).contains("--shard"));
+    }
+
+    #[test]
+    fn score_switches_take_no_value() {
+        match parse(&argv(&["score", "--per-token", "--context=hi"])) {
+            Parsed::Score(score) => assert_eq!(score.context.as_deref(), Some("hi")),
+            other => panic!("expected a score command, got {other:?}"),
+        }
     }
 
     #[test]
@@ -549,6 +569,7 @@ mod tests {
             help(&["--help"]),
             help(&["run", "--help"]),
             help(&["merge", "--help"]),
+            help(&["score", "--help"]),
         ] {
             let usage = text.lines().next().unwrap_or_default();
             for group in usage.split('[').skip(1) {

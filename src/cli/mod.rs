@@ -10,6 +10,7 @@ mod output;
 mod prepare;
 mod prompt;
 mod run;
+mod score;
 mod settings;
 mod signals;
 mod sink;
@@ -60,6 +61,9 @@ fn dispatch(argv: &[String]) -> i32 {
             print!("{output}");
             0
         }
+        Parsed::Usage(message) if argv.get(1).is_some_and(|c| c == "score") => {
+            report(&score::usage(message))
+        }
         Parsed::Usage(message) => report(&Error::usage(message)),
         Parsed::Merge(merge) => merge_command(*merge),
         Parsed::Read(read) => catalog::main(*read),
@@ -76,6 +80,14 @@ fn dispatch(argv: &[String]) -> i32 {
             };
             crate::tokenizer::finish_cache_writes();
             code
+        }
+        Parsed::Score(score_args) => {
+            let config = match score::ScoreConfig::try_from(*score_args) {
+                Ok(config) => config,
+                Err(error) => return report(&error),
+            };
+            logging::init(config.run.verbosity);
+            score::execute(&config).map_or_else(|error| report(&error), |()| 0)
         }
     }
 }

@@ -149,6 +149,14 @@ fn logprob_lines(
         };
         let piece = Value::String(decoder.decode(&[*id])?);
         let _ = writeln!(out, "{id}\t{logprob}\t{piece}");
+        let row = sequence
+            .topk_logprobs
+            .as_ref()
+            .and_then(|rows| rows.get(index));
+        for (alt, lp) in row.into_iter().flatten().flatten() {
+            let piece = Value::String(decoder.decode(&[*alt])?);
+            let _ = writeln!(out, "  alt {alt}\t{lp:.4}\t{piece}");
+        }
     }
     Ok(())
 }
@@ -174,6 +182,9 @@ pub fn sequence_value(
     }
     entry.insert("tokens".into(), json!(sequence.tokens));
     entry.insert("logprobs".into(), json!(sequence.logprobs));
+    if let Some(rows) = &sequence.topk_logprobs {
+        entry.insert("topk_logprobs".into(), json!(rows));
+    }
     entry.insert("stop_reason".into(), json!(stop_name(sequence.stop_reason)));
     Ok(Value::Object(entry))
 }
@@ -235,6 +246,7 @@ mod tests {
             stop_reason: stop,
             tokens: tokens.to_vec(),
             logprobs: Some(tokens.iter().map(|_| -0.5).collect()),
+            topk_logprobs: None,
         }
     }
 

@@ -61,12 +61,11 @@ fn sample_and_write(
     let mut params = config.params.clone();
     params.stop = prompt.stop;
     let stop_tokens = stop_token_ids(&params.stop);
-    let future = sampler.sample_with_prompt_logprobs(
+    let future = sampler.sample_with(
         ModelInput::from_tokens(prompt.tokens),
         config.num_samples,
         params,
-        config.prompt_logprobs,
-        config.topk_prompt_logprobs,
+        config.extras(config.topk_logprobs),
     )?;
     let response = future.wait(None)?;
     let outcome = Outcome {

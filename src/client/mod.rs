@@ -35,8 +35,8 @@ pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
 pub use service::ServiceClient;
 pub use types::{
-    ModelInput, SampleResponse, SampledSequence, SamplerSpec, SamplingParams, StopCondition,
-    StopReason, TopkRow,
+    ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
+    StopCondition, StopReason, TopkRow,
 };
 
 /// Log targets whose trace records contain raw request bytes, credential

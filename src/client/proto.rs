@@ -24,6 +24,8 @@ struct PbSampledSequence {
     tokens: Vec<u8>,
     #[prost(bytes = "vec", optional, tag = "3")]
     logprobs: Option<Vec<u8>>,
+    #[prost(message, optional, tag = "4")]
+    topk_sampled_logprobs: Option<PbTopkLogprobs>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -90,11 +92,28 @@ fn sequence(pb: PbSampledSequence) -> Result<SampledSequence, String> {
         .map(|t| u32::try_from(t).map_err(|_| format!("negative token id {t}")))
         .collect::<Result<Vec<_>, _>>()?;
     let logprobs = pb.logprobs.map(|b| floats(&b, "logprobs")).transpose()?;
+    let topk_logprobs = pb
+        .topk_sampled_logprobs
+        .map(|t| sampled_topk(t, tokens.len()))
+        .transpose()?;
     Ok(SampledSequence {
         stop_reason,
         tokens,
         logprobs,
+        topk_logprobs,
     })
+}
+
+/// A sequence's top-k rows: one per generated token at most, checked before anything is
+/// allocated for them ([`topk`] checks k and the array sizes).
+fn sampled_topk(pb: PbTopkLogprobs, tokens: usize) -> Result<Vec<Option<TopkRow>>, String> {
+    if pb.length as usize > tokens {
+        return Err(format!(
+            "topk_sampled_logprobs has {} rows for a sequence of {tokens} tokens",
+            pb.length
+        ));
+    }
+    topk(pb)
 }
 
 fn check_rows(rows: usize, prompt_len: usize, what: &str) -> Result<(), String> {
@@ -252,5 +271,33 @@ mod tests {
             length: u32::MAX,
         });
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn sampled_topk_rows_are_bounded_by_the_sequence() {
+        let ids: Vec<u8> = [4i32, 5].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let lps: Vec<u8> = [-1.0f32, -2.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let table = |k, length| PbTopkLogprobs {
+            token_ids: ids.clone(),
+            logprobs: lps.clone(),
+            k,
+            length,
+        };
+        assert_eq!(
+            sampled_topk(table(1, 2), 2).unwrap(),
+            vec![Some(vec![(4, -1.0)]), Some(vec![(5, -2.0)])]
+        );
+        assert!(sampled_topk(table(1, 2), 1).unwrap_err().contains("2 rows"));
+        let huge = PbTopkLogprobs {
+            token_ids: vec![],
+            logprobs: vec![],
+            k: 0,
+            length: u32::MAX,
+        };
+        assert!(sampled_topk(huge.clone(), 3).is_err());
+        assert!(sampled_topk(PbTopkLogprobs { length: 2, ..huge }, 3).is_err());
     }
 }

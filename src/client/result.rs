@@ -29,6 +29,8 @@ struct JsonSequence {
     #[serde(default)]
     logprobs: Option<Vec<f32>>,
     stop_reason: StopReason,
+    #[serde(default)]
+    topk_logprobs: Option<Vec<Option<TopkRow>>>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +110,7 @@ fn from_json(body: &[u8], step: &str, rid: &str) -> Result<SampleResponse, PollA
                 stop_reason: s.stop_reason,
                 tokens: s.tokens,
                 logprobs: s.logprobs,
+                topk_logprobs: s.topk_logprobs,
             })
             .collect(),
         prompt_logprobs: json.prompt_logprobs,

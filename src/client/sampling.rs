@@ -7,7 +7,7 @@ use crate::client::core::Core;
 use crate::client::future::{self, SampleFuture};
 use crate::client::submit::{submit, Sampler, Submission};
 use crate::client::transport::Request;
-use crate::client::types::{string_field, ModelInput, SamplerSpec, SamplingParams};
+use crate::client::types::{string_field, ModelInput, SampleExtras, SamplerSpec, SamplingParams};
 use crate::error::{Error, Result};
 
 /// Samples from one sampling session. Cheap to clone; share it across threads.
@@ -76,13 +76,29 @@ impl SamplingClient {
         prompt_logprobs: bool,
         topk_prompt_logprobs: u32,
     ) -> Result<SampleFuture> {
+        let extras = SampleExtras {
+            prompt_logprobs,
+            topk_prompt_logprobs,
+            ..SampleExtras::default()
+        };
+        self.sample_with(prompt, num_samples, params, extras)
+    }
+
+    /// Submits a sampling request that also asks for `extras` (prompt logprobs, top-k, …).
+    pub fn sample_with(
+        &self,
+        prompt: ModelInput,
+        num_samples: u32,
+        params: SamplingParams,
+        extras: SampleExtras,
+    ) -> Result<SampleFuture> {
         check_params(&prompt, num_samples, &params)?;
+        check_extras(&prompt, &extras)?;
         let submission = Arc::new(Submission {
             prompt,
             num_samples,
             params,
-            prompt_logprobs,
-            topk_prompt_logprobs,
+            extras,
         });
         let request_id = submit(&self.inner, &submission)?;
         Ok(future::spawn(
@@ -90,6 +106,29 @@ impl SamplingClient {
             submission,
             request_id,
         ))
+    }
+}
+
+/// Scoring: the request SDK 0.38's `compute_logprobs(prompt, prompt_logprobs_last_n)` sends.
+impl SamplingClient {
+    /// Submits a scoring request: one sample of one token, with the logprobs of the
+    /// prompt's last `last_n` tokens (all of them when `None`); read them with
+    /// [`crate::client::SampleResponse::last_prompt_logprobs`].
+    pub fn compute_logprobs(
+        &self,
+        prompt: ModelInput,
+        last_n: Option<u32>,
+    ) -> Result<SampleFuture> {
+        let params = SamplingParams {
+            max_tokens: Some(1),
+            ..SamplingParams::default()
+        };
+        let extras = SampleExtras {
+            prompt_logprobs: true,
+            prompt_logprobs_last_n: last_n,
+            ..SampleExtras::default()
+        };
+        self.sample_with(prompt, 1, params, extras)
     }
 }
 
@@ -114,6 +153,25 @@ fn check_params(prompt: &ModelInput, num_samples: u32, params: &SamplingParams) 
                 "{name} must be a finite non-negative number, got {value}"
             )));
         }
+    }
+    Ok(())
+}
+
+/// The SDK's own checks on `prompt_logprobs_last_n`, made before anything is sent.
+fn check_extras(prompt: &ModelInput, extras: &SampleExtras) -> Result<()> {
+    let Some(n) = extras.prompt_logprobs_last_n else {
+        return Ok(());
+    };
+    if !extras.prompt_logprobs {
+        return Err(Error::input(
+            "prompt_logprobs_last_n applies to prompt logprobs, which were not asked for",
+        ));
+    }
+    let most = prompt.len().saturating_sub(1);
+    if n == 0 || n as usize > most {
+        return Err(Error::input(format!(
+            "prompt_logprobs_last_n must be between 1 and {most} (the prompt's length − 1), got {n}"
+        )));
     }
     Ok(())
 }

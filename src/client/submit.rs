@@ -12,7 +12,7 @@ use crate::client::retry::{self, Billing, VirtualClock};
 use crate::client::status::{self, Last};
 use crate::client::transport::{NetError, Request};
 use crate::client::types::{
-    string_field, to_json, ModelInput, SamplerSpec, SamplingParams, StopCondition,
+    string_field, to_json, ModelInput, SampleExtras, SamplerSpec, SamplingParams, StopCondition,
 };
 use crate::error::Result;
 
@@ -31,8 +31,7 @@ pub(crate) struct Submission {
     pub prompt: ModelInput,
     pub num_samples: u32,
     pub params: SamplingParams,
-    pub prompt_logprobs: bool,
-    pub topk_prompt_logprobs: u32,
+    pub extras: SampleExtras,
 }
 
 #[derive(Serialize)]
@@ -76,8 +75,17 @@ struct Asample<'a> {
     seq_id: u64,
     prompt_logprobs: bool,
     topk_prompt_logprobs: u32,
+    // The SDK's key order; both are sent only when asked for, so other bodies stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    topk_sample_logprobs: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_logprobs_last_n: Option<u32>,
     #[serde(rename = "type")]
     kind: &'static str,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Submission {
@@ -106,8 +114,10 @@ impl Submission {
             },
             sampling_session_id,
             seq_id,
-            prompt_logprobs: self.prompt_logprobs,
-            topk_prompt_logprobs: self.topk_prompt_logprobs,
+            prompt_logprobs: self.extras.prompt_logprobs,
+            topk_prompt_logprobs: self.extras.topk_prompt_logprobs,
+            topk_sample_logprobs: self.extras.topk_sample_logprobs,
+            prompt_logprobs_last_n: self.extras.prompt_logprobs_last_n,
             kind: "sample",
         })
     }
@@ -196,8 +206,7 @@ mod tests {
                 stop: Some(StopCondition::Tokens(vec![151645, 2])),
                 ..SamplingParams::default()
             },
-            prompt_logprobs: false,
-            topk_prompt_logprobs: 0,
+            extras: SampleExtras::default(),
         };
         let body = String::from_utf8(sub.body("s", 3)).unwrap();
         assert!(

@@ -73,7 +73,20 @@ impl Default for SamplingParams {
     }
 }
 
-/// The top-k `(token, logprob)` pairs of one prompt token, best first.
+/// What a sample request asks for besides the samples; every field is sent only when set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleExtras {
+    /// Return a logprob per prompt token.
+    pub prompt_logprobs: bool,
+    /// Return the top-k alternatives per prompt token (0 = none).
+    pub topk_prompt_logprobs: u32,
+    /// Return the top-k alternatives per generated token (0 = none; sent only when > 0).
+    pub topk_sample_logprobs: u32,
+    /// Score only the last N prompt tokens (needs `prompt_logprobs`; 1 ≤ N ≤ prompt length − 1).
+    pub prompt_logprobs_last_n: Option<u32>,
+}
+
+/// The top-k `(token, logprob)` pairs of one token, best first.
 pub type TopkRow = Vec<(u32, f32)>;
 
 /// Why a sequence ended.
@@ -95,6 +108,10 @@ pub struct SampledSequence {
     pub tokens: Vec<u32>,
     /// The log-probability of each generated token, when the server sent them.
     pub logprobs: Option<Vec<f32>>,
+    /// Per generated token, the top-k `(token, logprob)` alternatives, when asked for
+    /// (`topk_sample_logprobs`); `None` rows where the server gave none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topk_logprobs: Option<Vec<Option<TopkRow>>>,
 }
 
 /// The result of one sampling request, whatever form the server answered in.
@@ -111,6 +128,16 @@ pub struct SampleResponse {
 }
 
 impl SampleResponse {
+    /// The logprobs of the prompt's last `n` tokens: the scored suffix of a
+    /// `prompt_logprobs_last_n` request. A server that ignored the field scored
+    /// every token; the last `n` entries are the same either way. `None` when
+    /// the server sent fewer than `n` entries or left one of them empty.
+    pub fn last_prompt_logprobs(&self, n: usize) -> Option<Vec<f32>> {
+        let list = self.prompt_logprobs.as_ref()?;
+        let start = list.len().checked_sub(n)?;
+        list[start..].iter().copied().collect()
+    }
+
     /// Shifts per-prompt-token lists that are one shorter than the prompt so
     /// they end with the prompt (some servers leave out the first token's none).
     pub(crate) fn align_to_prompt(&mut self, prompt_len: usize) {

@@ -32,6 +32,8 @@ pub struct BatchItem {
     pub params: SamplingParams,
     /// Whether the line or the flags set the stops (else chat mode sends its defaults).
     pub stop_set: bool,
+    /// Alternatives per sampled token (`"topk_logprobs"`, else `--topk-logprobs`; 0 = none).
+    pub topk_logprobs: u32,
 }
 
 /// A stop override: one string, several strings, or token ids.
@@ -57,6 +59,7 @@ struct RawLine {
     num_samples: Option<u64>,
     seed: Option<i64>,
     stop: Option<StopValue>,
+    topk_logprobs: Option<u32>,
 }
 
 /// Defaults every line starts from: the single-run flags.
@@ -68,6 +71,8 @@ pub struct LineDefaults {
     pub params: SamplingParams,
     /// `--chat`/`--system`: `"prompt"` lines are user messages, and `"tokens"` lines are refused.
     pub chat: bool,
+    /// `--topk-logprobs` (0 = off).
+    pub topk_logprobs: u32,
 }
 
 /// The canonical text of an id, for duplicate detection and resume.
@@ -133,6 +138,7 @@ pub fn parse_line(text: &str, line: usize, defaults: &LineDefaults) -> Result<Ba
         num_samples,
         params,
         stop_set,
+        topk_logprobs: raw.topk_logprobs.unwrap_or(defaults.topk_logprobs),
     })
 }
 
@@ -204,6 +210,7 @@ mod tests {
                 ..SamplingParams::default()
             },
             chat: false,
+            topk_logprobs: 0,
         }
     }
 

@@ -178,6 +178,6 @@ fn conclude(config: &MergeConfig, merged: &Merged) -> Result<()> {
     log::info!(target: STATUS_TARGET, "{summary}");
     match tally.failures() {
         0 => Ok(()),
-        _ => Err(failure(tally)),
+        _ => Err(failure(tally, ("prompt", "sampled"))),
     }
 }

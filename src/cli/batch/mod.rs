@@ -1,16 +1,17 @@
 //! Batch mode: prompts from a JSONL file, sampled by parallel workers, written in input order.
 
-mod encode;
+// `tinkex score --input` runs its lines through the same machinery.
+pub(crate) mod encode;
 mod ids;
-mod input;
-mod journal;
+pub(crate) mod input;
+pub(crate) mod journal;
 mod merge;
 pub(super) mod merge_cmd;
 pub mod pipeline;
-mod progress;
+pub(crate) mod progress;
 mod reorder;
 pub(super) mod shard;
-mod source;
+pub(crate) mod source;
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
 /// Without `--batch-timeout` a batch may run as long as it needs; each prompt keeps `--timeout`.
-const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+pub(crate) const UNBOUNDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// What every worker shares.
 struct Shared<'a> {
@@ -91,11 +92,20 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
 /// Ends the session and turns the tally into the batch's outcome: an error when a line
 /// failed or `--batch-timeout` passed first.
 fn conclude(service: &ServiceClient, result: Result<Tally>) -> Result<()> {
+    conclude_as(service, result, ("prompt", "sampled"))
+}
+
+/// [`conclude`] for lines named `(noun, what was done to them)` in the error.
+pub(crate) fn conclude_as(
+    service: &ServiceClient,
+    result: Result<Tally>,
+    names: (&str, &str),
+) -> Result<()> {
     let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
     service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
         tally if complete(&tally) => Ok(()),
-        tally => Err(failure(&tally)),
+        tally => Err(failure(&tally, names)),
     }
 }
 
@@ -134,6 +144,7 @@ impl Plan {
             num_samples: config.num_samples,
             params: config.params.clone(),
             chat: config.chat.is_some(),
+            topk_logprobs: config.topk_logprobs,
         };
         let mut resumed = Resumed::read(config.output.path.as_deref(), batch.resume)?;
         log::debug!(
@@ -154,7 +165,7 @@ impl Plan {
 }
 
 /// The tokenizer the flags name, loaded before any session (none for `--tokens-only`).
-fn early_tokenizer(
+pub(crate) fn early_tokenizer(
     config: &RunConfig,
     loader: &TokenizerLoader,
     deadline: &Deadline,
@@ -166,7 +177,7 @@ fn early_tokenizer(
 }
 
 /// The tokenizer once the sampler exists: the early one, else the served model's.
-fn with_sampler(
+pub(crate) fn with_sampler(
     early: Option<Tokenizer>,
     config: &RunConfig,
     loader: &TokenizerLoader,
@@ -181,10 +192,13 @@ fn with_sampler(
 }
 
 /// The batch's own settings and clock, as the pipeline needs them.
-struct BatchRun<'a> {
-    batch: &'a BatchOptions,
-    deadline: Deadline,
-    started: Instant,
+pub(crate) struct BatchRun<'a> {
+    /// `--input`'s options.
+    pub batch: &'a BatchOptions,
+    /// `--batch-timeout`'s deadline.
+    pub deadline: Deadline,
+    /// When the batch began, for the summary.
+    pub started: Instant,
 }
 
 /// Samples every line not done yet, journaling each result in input order.
@@ -254,12 +268,11 @@ fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
     let prompt_tokens = encoded.tokens.len();
     let mut params = item.params.clone();
     params.stop = encoded.stop;
-    let future = shared.sampler.sample_with_prompt_logprobs(
+    let future = shared.sampler.sample_with(
         ModelInput::from_tokens(encoded.tokens),
         item.num_samples,
         params,
-        config.prompt_logprobs,
-        config.topk_prompt_logprobs,
+        config.extras(item.topk_logprobs),
     )?;
     let response = future.wait(Some(config.timeout))?;
     success_line(
@@ -302,7 +315,12 @@ fn success_line(
 
 /// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`, after `shard 2/8: `
 /// when sharded; `counts` is the prompts to do and those a resumed journal already held.
-fn summarize(tally: &Tally, counts: (usize, usize), shard: Option<Shard>, started: Instant) {
+pub(crate) fn summarize(
+    tally: &Tally,
+    counts: (usize, usize),
+    shard: Option<Shard>,
+    started: Instant,
+) {
     let (total, skipped) = counts;
     let ok = tally.ok + skipped;
     let seconds = started.elapsed().as_secs_f64();
@@ -339,7 +357,7 @@ fn severity(category: Category) -> u8 {
     }
 }
 
-fn failure(tally: &Tally) -> Error {
+fn failure(tally: &Tally, (noun, done): (&str, &str)) -> Error {
     let timed_out = tally.timed_out.then_some(Category::Timeout);
     let category = tally
         .failed
@@ -352,13 +370,13 @@ fn failure(tally: &Tally) -> Error {
     let mut parts = Vec::new();
     if tally.failures() > 0 {
         parts.push(format!(
-            "{} prompt{plural} failed ({}); their lines in the output hold the errors",
+            "{} {noun}{plural} failed ({}); their lines in the output hold the errors",
             tally.failures(),
             breakdown(tally)
         ));
     }
     if tally.timed_out {
-        parts.push("--batch-timeout passed before the batch was done; prompts without a line in the output were not sampled".to_string());
+        parts.push(format!("--batch-timeout passed before the batch was done; {noun}s without a line in the output were not {done}"));
     }
     Error::Api {
         category,
@@ -371,18 +389,20 @@ fn failure(tally: &Tally) -> Error {
 mod tests {
     use super::*;
 
+    const NAMES: (&str, &str) = ("prompt", "sampled");
+
     #[test]
     fn the_most_severe_category_decides_the_exit_code() {
         let mut tally = Tally::default();
         tally.failed.insert(Category::User, 5);
         tally.failed.insert(Category::Timeout, 1);
-        assert_eq!(failure(&tally).exit_code(), 5);
+        assert_eq!(failure(&tally, NAMES).exit_code(), 5);
         tally.failed.insert(Category::Server, 1);
-        assert_eq!(failure(&tally).exit_code(), 4);
+        assert_eq!(failure(&tally, NAMES).exit_code(), 4);
         tally.failed.insert(Category::Auth, 1);
-        assert_eq!(failure(&tally).exit_code(), 3);
+        assert_eq!(failure(&tally, NAMES).exit_code(), 3);
         assert_eq!(
-            failure(&tally).to_string(),
+            failure(&tally, NAMES).to_string(),
             "8 prompts failed (5 user, 1 auth, 1 server, 1 timeout); their lines in the output hold the errors"
         );
     }

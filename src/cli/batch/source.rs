@@ -11,6 +11,8 @@ use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
 use super::journal::Resumed;
 use super::shard::Shard;
+use serde_json::Value;
+
 use crate::cli::prompt::{Prompt, Source};
 use crate::error::{Error, Result};
 use crate::Deadline;
@@ -59,6 +61,50 @@ pub struct Scan {
     pub done: LineSet,
     /// How many lines are conversations to render (chat mode).
     pub chat_lines: usize,
+}
+
+/// How one kind of batch reads its lines (`run --input` and `score --input` differ).
+pub trait LineFormat {
+    /// A parsed line.
+    type Item;
+    /// What the lines hold, for messages ("no prompts (the file is empty)").
+    const ITEMS: &'static str = "prompts";
+    /// What a refused batch did not do ("nothing was sampled").
+    const UNDONE: &'static str = "nothing was sampled";
+    /// Parses and checks one non-blank line; the error names what is wrong.
+    fn parse(&self, text: &str, line: usize) -> std::result::Result<Self::Item, String>;
+    /// The line's id (its line number when it gives none).
+    fn id<'i>(&self, item: &'i Self::Item) -> &'i Value;
+    /// Whether the line is a conversation to render (the chat setup is read once for all).
+    fn needs_chat(&self, item: &Self::Item) -> bool;
+}
+
+/// `run --input` lines: the flags' defaults, and `--tokens-only`'s restriction.
+pub struct RunLines<'a> {
+    /// The single-run flags every line starts from.
+    pub defaults: &'a LineDefaults,
+    /// `--tokens-only`.
+    pub tokens_only: bool,
+}
+
+impl LineFormat for RunLines<'_> {
+    type Item = BatchItem;
+
+    fn parse(&self, text: &str, line: usize) -> std::result::Result<BatchItem, String> {
+        let item = parse_line(text, line, self.defaults)?;
+        match line_problem(&item, self.tokens_only) {
+            Some(problem) => Err(problem),
+            None => Ok(item),
+        }
+    }
+
+    fn id<'i>(&self, item: &'i BatchItem) -> &'i Value {
+        &item.id
+    }
+
+    fn needs_chat(&self, item: &BatchItem) -> bool {
+        needs_chat(item, self.defaults)
+    }
 }
 
 /// One non-blank input line: its 1-based number, where it starts, and its text.
@@ -156,6 +202,20 @@ impl InputFile {
         resumed: &mut Resumed,
         shard: Option<Shard>,
     ) -> Result<Scan> {
+        let format = RunLines {
+            defaults,
+            tokens_only,
+        };
+        self.validate_with(&format, resumed, shard)
+    }
+
+    /// [`InputFile::validate_shard`] for lines of any format.
+    pub fn validate_with<F: LineFormat>(
+        &self,
+        format: &F,
+        resumed: &mut Resumed,
+        shard: Option<Shard>,
+    ) -> Result<Scan> {
         // Where each id was first seen: (offset, line number), to read it back on a hash match.
         let mut ids: IdIndex<(u64, usize)> = IdIndex::default();
         let mut reader = self.reader_from_start();
@@ -168,55 +228,50 @@ impl InputFile {
         let mut prompts = 0usize;
         for line in self.lines() {
             let number = line.number;
-            match self.check(line, defaults, tokens_only, &mut ids, &mut reader)? {
+            match self.check(line, format, &mut ids, &mut reader)? {
                 Err(problem) => bad.note(number, problem),
                 Ok(_) if shard.is_some_and(|s| !s.takes(number)) => prompts += 1,
                 Ok((item, key)) => {
                     prompts += 1;
                     scan.count += 1;
-                    scan.chat_lines += usize::from(needs_chat(&item, defaults));
+                    scan.chat_lines += usize::from(format.needs_chat(&item));
                     if resumed.contains(&key)? {
                         scan.done.insert(number);
                     }
                 }
             }
         }
-        bad.refuse(&self.label)?;
+        bad.refuse(&self.label, F::UNDONE)?;
         if prompts == 0 {
             return Err(Error::input(format!(
-                "{}: no prompts (the file is empty)",
-                self.label
+                "{}: no {} (the file is empty)",
+                self.label,
+                F::ITEMS
             )));
         }
         Ok(scan)
     }
 
     /// One line parsed and checked, its id recorded; the item and its id key, or the problem.
-    fn check(
+    fn check<F: LineFormat>(
         &self,
         line: Line,
-        defaults: &LineDefaults,
-        tokens_only: bool,
+        format: &F,
         ids: &mut IdIndex<(u64, usize)>,
         reader: &mut BufReader<At>,
-    ) -> Result<std::result::Result<(BatchItem, String), String>> {
-        let item = match line
-            .text
-            .and_then(|t| parse_line(&t, line.number, defaults))
-        {
+    ) -> Result<std::result::Result<(F::Item, String), String>> {
+        let item = match line.text.and_then(|t| format.parse(&t, line.number)) {
             Ok(item) => item,
             Err(message) => return Ok(Err(message)),
         };
-        if let Some(problem) = line_problem(&item, tokens_only) {
-            return Ok(Err(problem));
-        }
-        let key = id_key(&item.id);
+        let id = format.id(&item);
+        let key = id_key(id);
         let earlier = ids.find(&key, |(at, number)| {
             let text = line_at(reader, at).map_err(|e| self.read_error(e))?;
             Ok::<_, Error>(line_id_key(&text, number).as_deref() == Some(key.as_str()))
         })?;
         if let Some((_, first)) = earlier {
-            return Ok(Err(format!("id {} repeats line {first}", item.id)));
+            return Ok(Err(format!("id {id} repeats line {first}")));
         }
         ids.insert_new(&key, (line.offset, line.number));
         Ok(Ok((item, key)))
@@ -235,6 +290,18 @@ impl InputFile {
             line.text
                 .ok()
                 .and_then(|t| parse_line(&t, line.number, &defaults).ok())
+        })
+    }
+
+    /// [`InputFile::items`] for lines of any format.
+    pub fn items_with<F>(&self, format: F) -> impl Iterator<Item = F::Item> + Send + 'static
+    where
+        F: LineFormat + Send + 'static,
+    {
+        self.lines().filter_map(move |line| {
+            line.text
+                .ok()
+                .and_then(|t| format.parse(&t, line.number).ok())
         })
     }
 }
@@ -315,7 +382,7 @@ impl BadLines {
     }
 
     /// The refusal listing them, if there are any.
-    fn refuse(&self, label: &str) -> Result<()> {
+    fn refuse(&self, label: &str, undone: &str) -> Result<()> {
         if self.count == 0 {
             return Ok(());
         }
@@ -327,7 +394,7 @@ impl BadLines {
         let plural = if self.count == 1 { "" } else { "s" };
         Err(Error::Input {
             message: format!(
-                "{label}: {} bad line{plural}; nothing was sampled\n{}{more}",
+                "{label}: {} bad line{plural}; {undone}\n{}{more}",
                 self.count,
                 self.shown.join("\n")
             ),
@@ -346,6 +413,7 @@ mod tests {
             num_samples: 1,
             params: SamplingParams::default(),
             chat: false,
+            topk_logprobs: 0,
         }
     }
 

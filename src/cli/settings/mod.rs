@@ -10,7 +10,7 @@ pub use chat::ChatOptions;
 use super::args::RunArgs;
 use super::batch::shard::ShardSpec;
 use super::prompt::{PromptSource, Source};
-use crate::client::{SamplingParams, StopCondition};
+use crate::client::{SampleExtras, SamplingParams, StopCondition};
 use crate::error::Error;
 use crate::tokenizer::TokenizerSpec;
 
@@ -101,6 +101,8 @@ pub struct RunConfig {
     pub prompt_logprobs: bool,
     /// `--topk-prompt-logprobs`.
     pub topk_prompt_logprobs: u32,
+    /// `--topk-logprobs`: alternatives per sampled token (0 = not asked for).
+    pub topk_logprobs: u32,
     /// `--api-key` (the environment is consulted by the client layer).
     pub api_key: Option<String>,
     /// `--base-url`.
@@ -141,6 +143,7 @@ impl TryFrom<RunArgs> for RunConfig {
             tokenizer: args.tokenizer.as_deref().map(TokenizerSpec::parse),
             num_samples: args.num_samples.map_or(1, |n| n.0),
             topk_prompt_logprobs: args.topk_prompt_logprobs.unwrap_or(0),
+            topk_logprobs: args.topk_logprobs.map_or(0, |k| k.0),
             timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
             output: OutputOptions {
                 json: args.json,
@@ -323,6 +326,16 @@ impl RunConfig {
             .as_deref()
             .or(self.model_path.as_deref())
             .unwrap_or("")
+    }
+
+    /// What a sample asks for besides samples: the prompt flags, and `topk` sampled alternatives.
+    pub fn extras(&self, topk: u32) -> SampleExtras {
+        SampleExtras {
+            prompt_logprobs: self.prompt_logprobs,
+            topk_prompt_logprobs: self.topk_prompt_logprobs,
+            topk_sample_logprobs: topk,
+            prompt_logprobs_last_n: None,
+        }
     }
 }
 
