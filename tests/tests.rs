@@ -16,6 +16,7 @@ mod chat_pyfmt;
 mod cli_batch;
 mod cli_credentials;
 mod cli_run;
+mod cli_version;
 mod client_auth;
 mod client_credentials;
 mod client_deadline;

@@ -52,10 +52,23 @@ pub enum Command {
     Version(VersionArgs),
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Default)]
 /// Print the version and exit.
-#[argh(subcommand, name = "version", example = "tinkex version")]
-pub struct VersionArgs {}
+#[argh(
+    subcommand,
+    name = "version",
+    example = "tinkex version",
+    example = "Build facts for a bug report:\n  $ tinkex version --json"
+)]
+pub struct VersionArgs {
+    /// print version, git commit, build target and glibc floor as one JSON object
+    #[argh(switch)]
+    pub json: bool,
+
+    /// print version, git commit, build target and glibc floor as text
+    #[argh(switch)]
+    pub verbose: bool,
+}
 
 #[derive(FromArgs, Debug, Default)]
 /// Sample from a base model or saved weights and print the result.
@@ -255,7 +268,7 @@ pub enum Parsed {
     /// `tinkex run …`
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
-    Version,
+    Version(VersionArgs),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -276,13 +289,13 @@ pub fn parse(argv: &[String]) -> Parsed {
             ..
         }) => Parsed::Run(run),
         Ok(TopLevel {
-            command: Some(Command::Version(_)),
+            command: Some(Command::Version(version)),
             ..
-        }) => Parsed::Version,
+        }) => Parsed::Version(version),
         Ok(TopLevel {
             version: true,
             command: None,
-        }) => Parsed::Version,
+        }) => Parsed::Version(VersionArgs::default()),
         Ok(TopLevel {
             version: false,
             command: None,
@@ -425,8 +438,8 @@ mod tests {
 
     #[test]
     fn version_and_help() {
-        assert!(matches!(parse(&argv(&["--version"])), Parsed::Version));
-        assert!(matches!(parse(&argv(&["version"])), Parsed::Version));
+        assert!(matches!(parse(&argv(&["--version"])), Parsed::Version(_)));
+        assert!(matches!(parse(&argv(&["version"])), Parsed::Version(_)));
         match parse(&argv(&["run", "--help"])) {
             Parsed::Exit { output, code: 0 } => {
                 assert!(output.contains("--max-tokens"));

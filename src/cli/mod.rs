@@ -11,6 +11,7 @@ mod settings;
 mod signals;
 mod sink;
 mod values;
+mod version;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -43,8 +44,8 @@ pub fn main() -> i32 {
 
 fn dispatch(argv: &[String]) -> i32 {
     match args::parse(argv) {
-        Parsed::Version => {
-            println!("tinkex {}", crate::VERSION);
+        Parsed::Version(version_args) => {
+            print!("{}", version::text(&version_args));
             0
         }
         Parsed::Exit { output, code: 0 } => {
