@@ -5,6 +5,7 @@
 //! owns flags and output. Dependencies point one way: `cli` → `client`, `tokenizer`.
 
 pub mod chat;
+pub mod cleanup;
 pub mod cli;
 pub mod client;
 pub mod deadline;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use super::values::{MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP};
+use super::values::{
+    Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
+};
 
 /// Flags that take no value; every other `--long` flag takes one.
 const SWITCHES: &[&str] = &[
@@ -165,9 +167,9 @@ pub struct RunArgs {
     #[argh(option)]
     pub input: Option<String>,
 
-    /// batch mode: prompts sampled at once (default: 8)
+    /// batch mode: prompts sampled at once, 1 to 1024 (default: 8)
     #[argh(option)]
-    pub parallel: Option<Positive>,
+    pub parallel: Option<Concurrency>,
 
     /// batch mode: continue an interrupted --output journal, retrying failed lines
     #[argh(switch)]
@@ -233,9 +235,9 @@ pub struct RunArgs {
     #[argh(option)]
     pub timeout: Option<TimeoutSecs>,
 
-    /// HTTP connections to keep open, at least 1 (default: 8)
+    /// HTTP connections to keep open, 1 to 1024 (default: 8)
     #[argh(option)]
-    pub http_pool: Option<Positive>,
+    pub http_pool: Option<Concurrency>,
 
     /// print one JSON document instead of plain text
     #[argh(switch)]

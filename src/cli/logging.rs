@@ -1,4 +1,5 @@
-//! stderr logging: levels from -q/-v or RUST_LOG, one `tinkex:` prefix, secrets scrubbed.
+//! stderr logging: levels from -q/-v or RUST_LOG, one `tinkex:` prefix, secrets scrubbed,
+//! control characters escaped.
 
 use std::io::Write;
 
@@ -23,8 +24,12 @@ impl Log for ScrubbingLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        // Log lines quote the server (ids, queue reasons): scrubbed, and control characters
+        // escaped so no escape sequence reaches the terminal.
         let line = format_line(record);
         let line = redact::scrub(&line);
+        let body = line.strip_suffix('\n').unwrap_or(&line);
+        let line = format!("{}\n", redact::escape_controls(body));
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(line.as_bytes());
     }

@@ -395,7 +395,7 @@ mod tests {
         let config = RunConfig::try_from(RunArgs {
             prompt: None,
             input: Some("-".into()),
-            parallel: Some(crate::cli::values::Positive(32)),
+            parallel: Some(crate::cli::values::Concurrency(32)),
             ..base()
         })
         .unwrap();

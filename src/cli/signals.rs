@@ -1,42 +1,41 @@
-//! Ctrl-C and SIGTERM: stop the credential command and remove the temp output file, if any; exit 130 / 143.
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT: stop the credential command, remove registered temp
+//! files, and exit 128 + the signal (130, 143, 129, 131).
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
-/// The temp file to unlink if a signal arrives while it exists (a leaked C string, or null).
-static PENDING_TEMP: AtomicPtr<libc::c_char> = AtomicPtr::new(ptr::null_mut());
+/// The signals handled; each ends the run the same way.
+const HANDLED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// The first signal received (0: none). Written before exiting so that a later handler may
+/// instead leave the exit to the main thread (e.g. a batch that prints what it finished):
+/// that thread would poll this flag, and the handler would return instead of `_exit`.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(signal: libc::c_int) {
-    // Only async-signal-safe calls here: kill, unlink and _exit. The credential command
-    // runs in its own process group, which the terminal's Ctrl-C does not reach.
+    // Only async-signal-safe calls here: atomics, kill, unlink and _exit. The credential
+    // command runs in its own process group, which the terminal's Ctrl-C does not reach.
+    let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
     crate::client::kill_running_command();
-    let path = PENDING_TEMP.load(Ordering::SeqCst);
-    unsafe {
-        if !path.is_null() {
-            libc::unlink(path);
-        }
-        libc::_exit(128 + signal);
-    }
+    crate::cleanup::unlink_all();
+    // SAFETY: _exit is async-signal-safe and skips destructors that could take locks.
+    unsafe { libc::_exit(128 + signal) }
 }
 
 /// Installs the handlers; call once at startup.
 pub fn install() {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the sigaction struct is zeroed then filled; the handler only does
+    // async-signal-safe work. While it runs the other handled signals are blocked, so a
+    // second Ctrl-C cannot interrupt the cleanup halfway.
     unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        for signal in HANDLED {
+            libc::sigaddset(&mut action.sa_mask, signal);
+        }
+        for signal in HANDLED {
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
     }
-}
-
-/// Registers `path` as the temp file a signal must remove (None: nothing pending).
-pub fn set_pending_temp(path: Option<&Path>) {
-    let new = path
-        .and_then(|p| CString::new(p.as_os_str().as_bytes()).ok())
-        .map_or(ptr::null_mut(), CString::into_raw);
-    // The old string is leaked on purpose: a handler running on another thread may still
-    // hold it, and a few bytes per output file are cheaper than that race.
-    PENDING_TEMP.swap(new, Ordering::SeqCst);
 }

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -27,7 +28,8 @@ pub fn to_stdout(bytes: &[u8]) -> Result<Delivery> {
 
 /// Replaces `path` with `bytes` atomically: a temp file beside it, synced, then renamed.
 ///
-/// A failure at any step removes the temp file and leaves any existing file untouched.
+/// A failure at any step removes the temp file and leaves any existing file untouched. A
+/// replaced file keeps its mode; a new one gets the default (0666 minus the umask).
 pub fn to_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically(path, |out| out.write_all(bytes))
 }
@@ -50,24 +52,47 @@ pub fn write_atomically(
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(context("create its directory"), e))?;
     let temp = temp_path(&parent, path);
-    super::signals::set_pending_temp(Some(&temp));
-    let written = write_synced(&temp, fill).and_then(|()| fs::rename(&temp, path));
-    super::signals::set_pending_temp(None);
-    if let Err(e) = written {
+    let mode = fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
+    let registered = crate::cleanup::register(&temp);
+    let written = write_synced(&temp, mode, fill).and_then(|()| fs::rename(&temp, path));
+    if written.is_err() {
         let _ = fs::remove_file(&temp);
-        return Err(Error::io(context("write it"), e));
     }
+    drop(registered);
+    written.map_err(|e| Error::io(context("write it"), e))?;
+    sync_dir(&parent);
     Ok(())
 }
 
+/// Writes the temp file; when it replaces a file of mode `mode`, it is created 0600 (never
+/// more open than the old file while it fills) and given that mode once complete.
 fn write_synced(
     temp: &Path,
+    mode: Option<u32>,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    let file = File::options().write(true).create_new(true).open(temp)?;
-    let mut out = io::BufWriter::new(file);
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    if mode.is_some() {
+        options.mode(0o600);
+    }
+    let mut out = io::BufWriter::new(options.open(temp)?);
     fill(&mut out)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    if let Some(mode) = mode {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    file.sync_all()
+}
+
+/// Makes the rename durable: a crash right after it could otherwise bring the old file back.
+/// Best effort: some file systems refuse to sync a directory, and the data is in place.
+fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        log::debug!("cannot sync the directory {}: {e}", dir.display());
+    }
 }
 
 fn temp_path(dir: &Path, target: &Path) -> PathBuf {
@@ -106,6 +131,19 @@ mod tests {
         fs::write(&target, "old").unwrap();
         to_file_atomically(&target, b"new").unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        for mode in [0o600, 0o640, 0o755] {
+            fs::write(&target, "old").unwrap();
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode)).unwrap();
+            to_file_atomically(&target, b"new").unwrap();
+            let kept = fs::metadata(&target).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(kept, mode, "{mode:o}");
+        }
     }
 
     #[test]

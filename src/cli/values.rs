@@ -20,9 +20,14 @@ pub struct TopK(pub i64);
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TopP(pub f64);
 
-/// A count that must be at least 1 (`--num-samples`, `--http-pool`).
+/// A count that must be at least 1 (`--num-samples`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Positive(pub u32);
+
+/// `--parallel` and `--http-pool`: 1 to [`Concurrency::MAX`]. Each worker is a thread and
+/// each connection a socket, so a huge value would exhaust the process before any work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency(pub u32);
 
 /// `--timeout`: seconds, a finite number > 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,6 +98,19 @@ impl Positive {
     }
 }
 
+impl Concurrency {
+    /// The most workers or connections allowed.
+    pub const MAX: u32 = 1024;
+
+    /// Checks the range.
+    pub fn new(value: u64) -> Result<Self, String> {
+        match u32::try_from(value) {
+            Ok(n @ 1..=Concurrency::MAX) => Ok(Concurrency(n)),
+            _ => Err(format!("must be from 1 to {}", Concurrency::MAX)),
+        }
+    }
+}
+
 impl FromStr for MaxTokens {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -125,6 +143,14 @@ impl FromStr for Positive {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         Positive::new(parse_number::<u64>(text, "a whole number ≥ 1")?)
+    }
+}
+
+impl FromStr for Concurrency {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let what = format!("a whole number from 1 to {}", Concurrency::MAX);
+        Concurrency::new(parse_number::<u64>(text, &what)?)
     }
 }
 
@@ -209,6 +235,20 @@ mod tests {
         assert!("0".parse::<TimeoutSecs>().is_err());
         assert!("1e300".parse::<TimeoutSecs>().is_err());
         assert!("abc".parse::<TimeoutSecs>().is_err());
+    }
+
+    #[test]
+    fn concurrency_range() {
+        assert_eq!("1".parse::<Concurrency>(), Ok(Concurrency(1)));
+        assert_eq!("1024".parse::<Concurrency>(), Ok(Concurrency(1024)));
+        for bad in ["0", "1025", "100000", "4000000000", "99999999999999999999"] {
+            assert!(
+                bad.parse::<Concurrency>()
+                    .unwrap_err()
+                    .contains("1 to 1024"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -124,13 +124,16 @@ fn check_printed(credential: &str) -> Result<()> {
 /// (a grandchild would otherwise keep our pipe, and itself, alive). Stdout is read by
 /// polling in this thread: no helper thread can outlive the call.
 fn run_bounded(line: &str, deadline: &Deadline) -> Result<Option<(ExitStatus, Vec<u8>)>> {
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(line)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .process_group(0)
+        .process_group(0);
+    die_with_parent(&mut command);
+    let mut child = command
         .spawn()
         .map_err(|e| command_error(format!("{COMMAND_VAR} could not be started: {e}")))?;
     let pgid = libc::pid_t::try_from(child.id()).unwrap_or(0);
@@ -141,6 +144,27 @@ fn run_bounded(line: &str, deadline: &Deadline) -> Result<Option<(ExitStatus, Ve
     }
     RUNNING_GROUP.store(0, Ordering::SeqCst);
     outcome
+}
+
+/// Has the kernel SIGKILL the command if tinkex dies first, even by SIGKILL, when no
+/// handler can run. (It reaches the command itself; what the command started in turn is
+/// left to the command.) The kernel watches the spawning thread, which waits here.
+fn die_with_parent(command: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes the
+    // async-signal-safe calls prctl, getppid and _exit.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: then nobody would send the signal.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Reads the child's stdout until it exits, the output grows too large, or the deadline.

@@ -313,12 +313,13 @@ fn note_queue_state(state: &str, reason: Option<&str>) {
     }
     *last = Some(Instant::now());
     let what = match state {
-        "paused_capacity" => "paused: the service is at capacity",
-        "paused_rate_limit" => "paused: rate limit reached",
-        other => other,
+        "paused_capacity" => "paused: the service is at capacity".to_string(),
+        "paused_rate_limit" => "paused: rate limit reached".to_string(),
+        other => crate::redact::server_text(other),
     };
     match reason {
         Some(r) if !r.is_empty() => {
+            let r = crate::redact::server_text(r);
             log::info!(target: crate::client::STATUS_TARGET, "queue {what} ({r}); still waiting")
         }
         _ => log::info!(target: crate::client::STATUS_TARGET, "queue {what}; still waiting"),

@@ -43,7 +43,21 @@ const SENTINEL: (u32, f32) = (0, -99999.0);
 
 /// Decodes a protobuf result body; the error text says what is wrong.
 pub(crate) fn decode(body: &[u8]) -> Result<SampleResponse, String> {
+    decode_for_prompt(body, usize::MAX)
+}
+
+/// Decodes the result of a `prompt_len`-token prompt: per-prompt-token arrays longer than
+/// the prompt are refused before anything is allocated for them.
+pub(crate) fn decode_for_prompt(body: &[u8], prompt_len: usize) -> Result<SampleResponse, String> {
+    // prost checks every length prefix against the bytes left, so what it allocates is
+    // bounded by the body; the counts inside the messages are checked below.
     let pb = PbSampleResponse::decode(body).map_err(|e| format!("bad protobuf: {e}"))?;
+    if let Some(bytes) = &pb.prompt_logprobs {
+        check_rows(bytes.len() / 4, prompt_len, "prompt_logprobs")?;
+    }
+    if let Some(block) = &pb.topk_prompt_logprobs {
+        check_rows(block.length as usize, prompt_len, "topk_prompt_logprobs")?;
+    }
     let sequences = pb
         .sequences
         .into_iter()
@@ -83,18 +97,33 @@ fn sequence(pb: PbSampledSequence) -> Result<SampledSequence, String> {
     })
 }
 
-fn topk(pb: PbTopkLogprobs) -> Result<Vec<Option<TopkRow>>, String> {
-    let ids = ints(&pb.token_ids, "topk token_ids")?;
-    let lps = floats(&pb.logprobs, "topk logprobs")?;
-    let (k, length) = (pb.k as usize, pb.length as usize);
-    let cells = k.checked_mul(length).ok_or("topk size overflows")?;
-    if ids.len() != cells || lps.len() != cells {
+fn check_rows(rows: usize, prompt_len: usize, what: &str) -> Result<(), String> {
+    if rows > prompt_len {
         return Err(format!(
-            "topk arrays hold {} ids and {} logprobs, expected {length} × {k}",
-            ids.len(),
-            lps.len()
+            "{what} has {rows} rows for a prompt of {prompt_len} tokens"
         ));
     }
+    Ok(())
+}
+
+fn topk(pb: PbTopkLogprobs) -> Result<Vec<Option<TopkRow>>, String> {
+    let (k, length) = (pb.k as usize, pb.length as usize);
+    // Checked before anything is allocated: with k = 0 the arrays are empty whatever the
+    // length, and `length` rows would be allocated from a 20-byte body.
+    if length > 0 && k == 0 {
+        return Err(format!("topk has {length} rows of k = 0"));
+    }
+    let cells = k.checked_mul(length).ok_or("topk size overflows")?;
+    let expected = cells.checked_mul(4).ok_or("topk size overflows")?;
+    if pb.token_ids.len() != expected || pb.logprobs.len() != expected {
+        return Err(format!(
+            "topk arrays hold {} and {} bytes, expected {length} × {k} cells",
+            pb.token_ids.len(),
+            pb.logprobs.len()
+        ));
+    }
+    let ids = ints(&pb.token_ids, "topk token_ids")?;
+    let lps = floats(&pb.logprobs, "topk logprobs")?;
     let rows = (0..length).map(|row| {
         let mut cells: Vec<(u32, f32)> = (row * k..row * k + k)
             .map(|i| (ids[i] as u32, lps[i]))
@@ -169,5 +198,59 @@ mod tests {
             length: 1,
         });
         assert!(bad.unwrap_err().contains("expected 1 × 2"));
+    }
+
+    /// The 20-byte body of issue 13: a top-k block of k = 0 and length 0xFFFFFFFF once made
+    /// the decoder allocate ~100 GB and abort.
+    const ZERO_K_BODY: [u8; 20] = [
+        0x0a, 0x02, 0x08, 0x01, // sequences[0]: stop_reason length, no tokens
+        0x1a, 0x0c, // topk_prompt_logprobs, 12 bytes:
+        0x0a, 0x00, // token_ids: empty
+        0x12, 0x00, // logprobs: empty
+        0x18, 0x00, // k = 0
+        0x20, 0xff, 0xff, 0xff, 0xff, 0x0f, // length = 0xFFFFFFFF
+        0x20, 0x05, // prompt_cache_hit_tokens = 5
+    ];
+
+    #[test]
+    fn a_zero_k_topk_block_is_refused_before_allocating() {
+        let pb = PbSampleResponse::decode(&ZERO_K_BODY[..]).unwrap();
+        let block = pb.topk_prompt_logprobs.as_ref().unwrap();
+        assert_eq!((block.k, block.length), (0, u32::MAX));
+        let err = decode(&ZERO_K_BODY).unwrap_err();
+        assert!(err.contains("k = 0"), "{err}");
+        let err = decode_for_prompt(&ZERO_K_BODY, 4).unwrap_err();
+        assert!(
+            err.contains("4294967295 rows for a prompt of 4 tokens"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rows_past_the_prompt_are_refused() {
+        let block = PbTopkLogprobs {
+            token_ids: vec![0; 12],
+            logprobs: vec![0; 12],
+            k: 1,
+            length: 3,
+        };
+        let body = PbSampleResponse {
+            sequences: Vec::new(),
+            prompt_logprobs: Some(vec![0; 8]),
+            topk_prompt_logprobs: Some(block),
+            prompt_cache_hit_tokens: 0,
+        }
+        .encode_to_vec();
+        assert!(decode_for_prompt(&body, 3).is_ok());
+        let err = decode_for_prompt(&body, 2).unwrap_err();
+        assert!(err.contains("3 rows for a prompt of 2 tokens"), "{err}");
+        // Sizes are checked against the arrays' bytes, not the other way round.
+        let bad = topk(PbTopkLogprobs {
+            token_ids: Vec::new(),
+            logprobs: Vec::new(),
+            k: u32::MAX,
+            length: u32::MAX,
+        });
+        assert!(bad.is_err());
     }
 }

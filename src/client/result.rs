@@ -45,7 +45,7 @@ struct JsonResponse {
 /// Classifies a 2xx answer by its content type, never by what was asked for.
 pub(crate) fn classify(reply: &Reply, prompt_len: usize, step: &str, rid: &str) -> PollAnswer {
     let mut response = if reply.content_type.contains("application/x-protobuf") {
-        match proto::decode(&reply.body) {
+        match proto::decode_for_prompt(&reply.body, prompt_len) {
             Ok(r) => r,
             Err(what) => return PollAnswer::Failed(status::bad_answer(step, &what, Some(rid))),
         }
@@ -55,8 +55,31 @@ pub(crate) fn classify(reply: &Reply, prompt_len: usize, step: &str, rid: &str) 
             Err(answer) => return answer,
         }
     };
+    if let Some(what) = too_many_rows(&response, prompt_len) {
+        return PollAnswer::Failed(status::bad_answer(step, &what, Some(rid)));
+    }
     response.align_to_prompt(prompt_len);
     PollAnswer::Done(response)
+}
+
+/// Per-prompt-token arrays longer than the prompt: the answer is not for this request.
+fn too_many_rows(response: &SampleResponse, prompt_len: usize) -> Option<String> {
+    let rows = [
+        (
+            "prompt_logprobs",
+            response.prompt_logprobs.as_ref().map(Vec::len),
+        ),
+        (
+            "topk_prompt_logprobs",
+            response.topk_prompt_logprobs.as_ref().map(Vec::len),
+        ),
+    ];
+    rows.into_iter().find_map(|(what, len)| {
+        let len = len.filter(|len| *len > prompt_len)?;
+        Some(format!(
+            "{what} has {len} rows for a prompt of {prompt_len} tokens"
+        ))
+    })
 }
 
 fn from_json(body: &[u8], step: &str, rid: &str) -> Result<SampleResponse, PollAnswer> {
@@ -141,5 +164,44 @@ mod tests {
         };
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("request id r9"));
+    }
+
+    #[test]
+    fn rows_past_the_prompt_are_a_server_error() {
+        let body = r#"{"sequences":[],"prompt_logprobs":[-0.5,-1.5,-2.5]}"#;
+        let PollAnswer::Failed(err) = classify(&json_reply(body), 2, "s", "r") else {
+            panic!("expected a failure");
+        };
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(
+            err.to_string().contains("3 rows for a prompt of 2 tokens"),
+            "{err}"
+        );
+        let mut reply = json_reply("");
+        reply.content_type = "application/x-protobuf".into();
+        // A top-k block of k = 0 and length 0xFFFFFFFF (see proto.rs).
+        reply.body = vec![0x1a, 0x08, 0x18, 0x00, 0x20, 0xff, 0xff, 0xff, 0xff, 0x0f];
+        let PollAnswer::Failed(err) = classify(&reply, 2, "s", "r") else {
+            panic!("expected a failure");
+        };
+        assert_eq!(err.exit_code(), 4, "{err}");
+    }
+
+    #[test]
+    fn hostile_error_text_is_escaped_and_capped() {
+        let body = format!(
+            r#"{{"error":"\u001b]0;pwned\u0007{}","category":"user"}}"#,
+            "e".repeat(5000)
+        );
+        let PollAnswer::Failed(err) = classify(&json_reply(&body), 1, "s", "r\u{1b}[2J") else {
+            panic!("expected a failure");
+        };
+        let text = err.to_string();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        assert!(text.contains("\\u{1b}]0;pwned\\u{7}"), "{text}");
+        assert!(text.len() < 1200, "{}", text.len());
     }
 }

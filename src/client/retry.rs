@@ -86,7 +86,9 @@ impl RetryPolicy {
         deadline: &Deadline,
         step: &str,
     ) -> Result<()> {
-        let wanted = nominal.mul_f64(self.scale);
+        // Not `mul_f64`: a huge TINKEX_RETRY_SCALE would overflow it and panic.
+        let wanted = Duration::try_from_secs_f64(nominal.as_secs_f64() * self.scale)
+            .unwrap_or(Duration::MAX);
         let actual = deadline.cap(wanted);
         let started = Instant::now();
         if !actual.is_zero() {
@@ -101,6 +103,37 @@ impl RetryPolicy {
         }
         Ok(())
     }
+}
+
+/// The longest `Retry-After` kept; anything longer is clamped to it (the deadline and the
+/// retry rules cut every wait shorter still).
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A `Retry-After` value as a wait: seconds (fractions allowed) or an HTTP date. Never panics:
+/// negative or past values wait zero, huge ones are clamped to [`MAX_RETRY_AFTER`], and
+/// anything unreadable (NaN, garbage, empty) is `None`.
+pub(crate) fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let secs = match value.parse::<f64>() {
+        Ok(secs) => secs,
+        Err(_) => http_date_from_now(value)?,
+    };
+    if secs.is_nan() {
+        return None;
+    }
+    let clamped = secs.clamp(0.0, MAX_RETRY_AFTER.as_secs_f64());
+    Some(Duration::try_from_secs_f64(clamped).unwrap_or(MAX_RETRY_AFTER))
+}
+
+/// Seconds from now until an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), negative if past.
+fn http_date_from_now(value: &str) -> Option<f64> {
+    static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
+    let when = PARSER.parse_timestamp(value).ok()?;
+    let millis = when.as_millisecond() - jiff::Timestamp::now().as_millisecond();
+    Some(millis as f64 / 1000.0)
 }
 
 /// Setup calls: 0.5·2ⁿ s with ±25 % jitter, at most 10 s; `Retry-After` ≤ 60 s wins.
@@ -258,6 +291,56 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.exit_code(), 5);
         assert!(err.to_string().contains("creating the session"));
+    }
+
+    #[test]
+    fn a_huge_scale_or_retry_after_never_panics() {
+        let policy = RetryPolicy::scaled(1e300);
+        let deadline = Deadline::after(Duration::from_millis(20));
+        let mut clock = VirtualClock::start();
+        let err = policy
+            .sleep(&mut clock, Duration::from_secs(60), &deadline, "x")
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        // A Retry-After past 60 s is not honoured: the back-off applies.
+        assert!(setup_delay(0, Some(Duration::MAX)) < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn retry_after_never_panics_and_is_clamped() {
+        let secs = |s: u64| Some(Duration::from_secs(s));
+        let table: &[(&str, Option<Duration>)] = &[
+            ("", None),
+            ("  ", None),
+            ("3", secs(3)),
+            (" 1.5 ", Some(Duration::from_millis(1500))),
+            ("0", secs(0)),
+            ("-5", secs(0)),
+            ("-1e300", secs(0)),
+            ("1e20", Some(MAX_RETRY_AFTER)),
+            ("1e400", Some(MAX_RETRY_AFTER)),
+            ("inf", Some(MAX_RETRY_AFTER)),
+            ("-inf", secs(0)),
+            ("NaN", None),
+            ("garbage", None),
+            ("\u{1b}[31m", None),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", secs(0)),
+            ("Thu, 01 Jan 2099 00:00:00 GMT", Some(MAX_RETRY_AFTER)),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", None),
+            ("Sun, 99 Nov 1994 08:49:37 GMT", None),
+        ];
+        for (value, expected) in table {
+            assert_eq!(retry_after(value), *expected, "Retry-After: {value:?}");
+        }
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&soon)
+            .unwrap();
+        let wait = retry_after(&date).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
     }
 
     #[test]

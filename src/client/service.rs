@@ -139,7 +139,7 @@ impl ServiceClient {
         let req = Request::post("/api/v1/create_sampling_session", to_json(&body));
         let answer = self.core.setup_json(STEP, &req, false)?;
         let id = string_field(&answer, "sampling_session_id", STEP)?;
-        log::info!("sampling session id: {id}");
+        log::info!("sampling session id: {}", crate::redact::server_text(&id));
         Ok(SamplingClient::new(Arc::clone(&self.core), id, spec))
     }
 
@@ -207,12 +207,13 @@ fn create_session(core: &Core) -> Result<String> {
     let req = Request::post("/api/v1/create_session", to_json(&body));
     let answer = core.setup_json(STEP, &req, false)?;
     let session_id = string_field(&answer, "session_id", STEP)?;
-    log::info!("session id: {session_id}");
+    log::info!("session id: {}", crate::redact::server_text(&session_id));
     let message = |key: &str| {
         answer
             .get(key)
             .and_then(Value::as_str)
             .filter(|m| !m.is_empty())
+            .map(crate::redact::server_text)
     };
     if let Some(m) = message("info_message") {
         log::info!("server: {m}");

@@ -4,34 +4,29 @@ use serde_json::Value;
 
 use crate::client::transport::{NetError, Reply};
 use crate::error::{Category, Error};
+use crate::redact;
 
-/// The server's own explanation: `detail`, `error` or `message`, else a body snippet.
+/// The server's own explanation (`detail`, `error` or `message`, else the body), ready to
+/// show: scrubbed, escaped and capped by [`redact::server_text`].
 pub(crate) fn server_text(body: &[u8]) -> Option<String> {
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
         for key in ["detail", "error", "message"] {
             match map.get(key) {
-                Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
+                Some(Value::String(s)) if !s.is_empty() => return Some(redact::server_text(s)),
                 Some(Value::Null) | None => {}
-                Some(other) => return Some(shorten(&other.to_string())),
+                Some(other) => return Some(redact::server_text(&other.to_string())),
             }
         }
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
-    (!text.is_empty()).then(|| shorten(text))
+    (!text.is_empty()).then(|| redact::server_text(text))
 }
 
-fn shorten(text: &str) -> String {
-    let mut cut: String = text.chars().take(300).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut.replace('\n', " ")
-}
-
+/// Appends the request id, which came from the server and so is shown like its text.
 fn with_request_id(mut message: String, request_id: Option<&str>) -> String {
     if let Some(rid) = request_id {
-        message.push_str(&format!(" (request id {rid})"));
+        message.push_str(&format!(" (request id {})", redact::server_text(rid)));
     }
     message
 }
@@ -94,8 +89,8 @@ pub(crate) fn net_fatal(step: &str, err: &NetError, request_id: Option<&str>) ->
 pub(crate) fn error_field(step: &str, value: &Value, request_id: Option<&str>) -> Option<Error> {
     let text = match value.get("error")? {
         Value::Null => return None,
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => redact::server_text(s),
+        other => redact::server_text(&other.to_string()),
     };
     let category = match value.get("category").and_then(Value::as_str) {
         Some("user") => Category::User,
@@ -108,10 +103,14 @@ pub(crate) fn error_field(step: &str, value: &Value, request_id: Option<&str>) -
     })
 }
 
-/// A 2xx answer we cannot understand.
+/// A 2xx answer we cannot understand; `what` may quote the answer (serde names the value it
+/// choked on), so it is shown as server text.
 pub(crate) fn bad_answer(step: &str, what: &str, request_id: Option<&str>) -> Error {
     Error::Protocol(with_request_id(
-        format!("{step} failed: the server's answer is not valid: {what}"),
+        format!(
+            "{step} failed: the server's answer is not valid: {}",
+            redact::server_text(what)
+        ),
         request_id,
     ))
 }
@@ -151,6 +150,27 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert_eq!(reply_error("x", &reply(403, "{}"), None).exit_code(), 3);
         assert_eq!(reply_error("x", &reply(502, "oops"), None).exit_code(), 4);
+    }
+
+    #[test]
+    fn server_text_is_scrubbed_before_it_is_cut() {
+        let key = "tml-status-test-key-0123456789";
+        crate::redact::register_secret(key);
+        // A plain-text body once was cut at 300 characters before the scrubber ran.
+        let body = format!("{}{key}", "x".repeat(283));
+        let err = reply_error("s", &reply(500, &body), None).to_string();
+        assert!(!err.contains("tml-stat"), "{err}");
+        assert!(err.contains("[REDACTED]"), "{err}");
+        let body = format!(r#"{{"detail":"{}{key}"}}"#, "x".repeat(995));
+        let err = reply_error("s", &reply(500, &body), None).to_string();
+        assert!(!err.contains("tml-stat") && err.ends_with("…\""), "{err}");
+        let err = bad_answer(
+            "s",
+            &format!("invalid type: string \"\u{1b}[2J{key}\""),
+            None,
+        );
+        assert!(!err.to_string().contains('\u{1b}'), "{err}");
+        assert!(!err.to_string().contains("tml-stat"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::client::random;
 use crate::client::redact::Redactor;
+use crate::client::retry;
+use crate::redact;
 
 /// Result bodies are read whole up to this size; past it the answer is refused.
 pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -25,6 +27,9 @@ pub(crate) struct Request {
     pub body: Option<Vec<u8>>,
     pub accept: &'static str,
     pub headers: Vec<(&'static str, String)>,
+    /// Fields of the JSON answer that hold a credential (`auth/token`'s `jwt`): registered
+    /// as secrets before anything about the answer is logged.
+    pub secret_fields: &'static [&'static str],
 }
 
 impl Request {
@@ -36,6 +41,7 @@ impl Request {
             body: Some(body),
             accept: "application/json",
             headers: Vec::new(),
+            secret_fields: &[],
         }
     }
 
@@ -47,7 +53,14 @@ impl Request {
             body: None,
             accept: "application/json",
             headers: Vec::new(),
+            secret_fields: &[],
         }
+    }
+
+    /// Marks fields of the JSON answer as credentials (see [`Request::secret_fields`]).
+    pub(crate) fn secret_answer(mut self, fields: &'static [&'static str]) -> Request {
+        self.secret_fields = fields;
+        self
     }
 
     /// Adds a header.
@@ -190,12 +203,17 @@ impl Transport {
         let ms = started.elapsed().as_millis();
         match &outcome {
             Ok(reply) => {
+                register_secret_fields(reply, req.secret_fields);
                 log::info!("{method} {} -> {} ({ms} ms)", req.path, reply.status);
+                let preview = if req.secret_fields.is_empty() {
+                    body_preview(reply)
+                } else {
+                    format!("<{} bytes holding a credential>", reply.body.len())
+                };
                 log::trace!(
-                    "{method} {} answer ({}): {}",
+                    "{method} {} answer ({}): {preview}",
                     req.path,
-                    reply.content_type,
-                    self.redactor.redact(&body_preview(reply))
+                    reply.content_type
                 );
             }
             Err(err) => log::info!("{method} {} -> {} ({ms} ms)", req.path, err.describe()),
@@ -269,12 +287,7 @@ fn read_reply(
             .unwrap_or("")
             .to_string()
     };
-    let retry_after = header("retry-after")
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
+    let retry_after = retry::retry_after(&header("retry-after"));
     let mut reader = body.into_reader();
     let mut data = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -304,14 +317,15 @@ fn net_error(err: ureq::Error) -> NetError {
     match err {
         ureq::Error::Timeout(which) => NetError::Timeout(format!("{which}")),
         ureq::Error::Io(io) => io_error(io),
-        other => NetError::Failed(other.to_string()),
+        // ureq may quote what the server sent (a bad header, a status line): show it as server text.
+        other => NetError::Failed(redact::server_text(&other.to_string())),
     }
 }
 
 fn io_error(err: std::io::Error) -> NetError {
     use std::io::ErrorKind;
     // ureq reports its own timeouts during body reads as io errors wrapping ureq::Error::Timeout.
-    let text = err.to_string();
+    let text = redact::server_text(&err.to_string());
     match err.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => NetError::Timeout(text),
         _ if text.contains("timeout") => NetError::Timeout(text),
@@ -319,16 +333,26 @@ fn io_error(err: std::io::Error) -> NetError {
     }
 }
 
+/// Registers the credentials an answer carries in `fields`, whatever they look like (a
+/// session token need not be a JWT, which the scrubber would spot by its shape).
+fn register_secret_fields(reply: &Reply, fields: &[&str]) {
+    if fields.is_empty() {
+        return;
+    }
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(&reply.body) {
+        for field in fields {
+            if let Some(secret) = map.get(*field).and_then(serde_json::Value::as_str) {
+                redact::register_secret(secret);
+            }
+        }
+    }
+}
+
 fn body_preview(reply: &Reply) -> String {
     if reply.content_type.contains("protobuf") {
         return format!("<{} bytes of protobuf>", reply.body.len());
     }
-    let text = String::from_utf8_lossy(&reply.body);
-    let mut cut: String = text.chars().take(2000).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
+    redact::server_text(&String::from_utf8_lossy(&reply.body))
 }
 
 /// Whether `base` is `http://` to a host other than this machine.
@@ -362,6 +386,25 @@ mod tests {
         assert!(!plain_http_off_loopback("http://localhost"));
         assert!(!plain_http_off_loopback("http://[::1]:8080/base"));
         assert!(!plain_http_off_loopback("https://example.com"));
+    }
+
+    #[test]
+    fn credentials_in_an_answer_are_registered_before_logging() {
+        let reply = Reply {
+            status: 200,
+            content_type: "application/json".into(),
+            retry_after: None,
+            www_authenticate: String::new(),
+            body: br#"{"jwt":"opaque-session-token-42"}"#.to_vec(),
+        };
+        assert_eq!(
+            redact::scrub("opaque-session-token-42"),
+            "opaque-session-token-42"
+        );
+        register_secret_fields(&reply, &["jwt"]);
+        assert_eq!(redact::scrub("t=opaque-session-token-42"), "t=[REDACTED]");
+        let req = Request::post("/api/v1/auth/token", b"{}".to_vec()).secret_answer(&["jwt"]);
+        assert_eq!(req.secret_fields, &["jwt"]);
     }
 
     #[test]

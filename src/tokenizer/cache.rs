@@ -88,6 +88,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    // Removed by the signal handlers too, should the process be interrupted mid-write.
+    let _registered = crate::cleanup::register(&tmp);
     let result = (|| {
         let mut out = fs::OpenOptions::new()
             .write(true)

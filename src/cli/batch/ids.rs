@@ -3,9 +3,8 @@
 //! from its file to confirm it, so a collision between two distinct ids is never misreported.
 
 use std::collections::hash_map::{Entry, HashMap};
-use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, Seek, SeekFrom};
 
 /// The hash of an id's canonical text; the same in every run and on every machine.
 pub fn hash_id(key: &str) -> u64 {
@@ -73,7 +72,7 @@ impl<V: Copy> IdIndex<V> {
 }
 
 /// The line starting at byte `offset` of `reader`'s file, without its newline.
-pub fn line_at(reader: &mut BufReader<File>, offset: u64) -> io::Result<String> {
+pub fn line_at(reader: &mut (impl BufRead + Seek), offset: u64) -> io::Result<String> {
     reader.seek(SeekFrom::Start(offset))?;
     let mut bytes = Vec::new();
     reader.read_until(b'\n', &mut bytes)?;

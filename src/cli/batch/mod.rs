@@ -4,7 +4,7 @@ mod encode;
 mod ids;
 mod input;
 mod journal;
-mod pipeline;
+pub mod pipeline;
 mod progress;
 mod source;
 
@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use self::encode::{chat_setup, Encoder};
 use self::input::{BatchItem, LineDefaults};
 use self::journal::{Journal, Resumed};
-use self::pipeline::{Finished, PipelineOptions, Tally};
+use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
 use self::source::InputFile;
 use super::logging::STATUS_TARGET;
@@ -42,7 +42,7 @@ struct Shared<'a> {
 pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let input = InputFile::open(&batch.input)?;
+    let input = InputFile::open(&batch.input, &deadline)?;
     let defaults = LineDefaults {
         num_samples: config.num_samples,
         params: config.params.clone(),
@@ -94,52 +94,56 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
             },
             config,
         };
+        let done = scan.done;
         let items = input
-            .items(&defaults)?
-            .filter(|item| !scan.done.contains(item.line));
+            .items(defaults.clone())
+            .filter(move |item| !done.contains(item.line));
         let mut progress = Progress::new(total - skipped, batch.progress);
         let options = PipelineOptions {
             parallel: batch.parallel,
             fail_fast: batch.fail_fast,
+            deadline,
         };
         let tally = pipeline::run(
             items,
             options,
             |item| process(item, &shared),
-            |finished, tally| {
+            move |finished, tally| {
                 journal.append(&finished.line)?;
-                progress.update(tally.ok + tally.failures());
+                progress.update(tally.written());
                 Ok(())
             },
         )?;
         summarize(&tally, total, skipped, started);
         Ok(tally)
     })();
-    service.finish(matches!(&result, Ok(tally) if tally.failures() == 0));
+    let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
+    service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
-        tally if tally.failures() == 0 => Ok(()),
+        tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally)),
     }
 }
 
+impl Job for BatchItem {
+    fn failure_line(&self, category: Category, message: &str) -> String {
+        let line = json!({
+            "id": self.id,
+            "line": self.line,
+            "error": {"category": category.name(), "message": crate::redact::scrub(message)},
+        });
+        line.to_string()
+    }
+}
+
 /// Samples one item and turns the outcome into its output line.
-fn process(item: BatchItem, shared: &Shared) -> Finished {
-    match sample_item(&item, shared) {
+fn process(item: &BatchItem, shared: &Shared) -> Finished {
+    match sample_item(item, shared) {
         Ok(line) => Finished {
             line,
             failure: None,
         },
-        Err(error) => {
-            let line = json!({
-                "id": item.id,
-                "line": item.line,
-                "error": {"category": error.category().name(), "message": crate::redact::scrub(&error.to_string())},
-            });
-            Finished {
-                line: line.to_string(),
-                failure: Some(error.category()),
-            }
-        }
+        Err(error) => Finished::failed(item, error.category(), &error.to_string()),
     }
 }
 
@@ -227,21 +231,30 @@ fn severity(category: Category) -> u8 {
 }
 
 fn failure(tally: &Tally) -> Error {
+    let timed_out = tally.timed_out.then_some(Category::Timeout);
     let category = tally
         .failed
         .keys()
         .copied()
+        .chain(timed_out)
         .max_by_key(|c| severity(*c))
         .unwrap_or(Category::Unexpected);
     let plural = if tally.failures() == 1 { "" } else { "s" };
-    Error::Api {
-        category,
-        status: None,
-        message: format!(
+    let mut parts = Vec::new();
+    if tally.failures() > 0 {
+        parts.push(format!(
             "{} prompt{plural} failed ({}); their lines in the output hold the errors",
             tally.failures(),
             breakdown(tally)
-        ),
+        ));
+    }
+    if tally.timed_out {
+        parts.push("--batch-timeout passed before the batch was done; prompts without a line in the output were not sampled".to_string());
+    }
+    Error::Api {
+        category,
+        status: None,
+        message: parts.join("; "),
     }
 }
 

@@ -1,8 +1,11 @@
 //! The batch input file: stdin spooled to a temp file, then read line by line (never all at once).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
@@ -10,16 +13,41 @@ use super::journal::Resumed;
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::PromptSource;
 use crate::error::{Error, Result};
+use crate::Deadline;
 
 /// How many bad lines the refusal lists.
 const SHOWN_ERRORS: usize = 10;
 
-/// A readable input file; a spooled stdin copy is removed on drop.
+/// A readable input file, opened once; stdin and pipes are first spooled to an unnamed
+/// temp file (it has no name to leak or to plant a symlink at, and vanishes with the process).
 #[derive(Debug)]
 pub struct InputFile {
-    path: PathBuf,
+    file: Arc<File>,
     label: String,
-    spooled: bool,
+}
+
+/// A reader of the shared input with its own position (`pread`), so passes do not interfere.
+struct At {
+    file: Arc<File>,
+    position: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for At {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.position = match to {
+            SeekFrom::Start(at) => at,
+            _ => return Err(io::Error::other("input readers seek from the start only")),
+        };
+        Ok(self.position)
+    }
 }
 
 /// What the validation pass learned.
@@ -41,65 +69,75 @@ struct Line {
 }
 
 impl InputFile {
-    /// Opens `--input`, spooling stdin to a temp file so memory stays flat.
-    pub fn open(source: &PromptSource) -> Result<InputFile> {
-        match source {
+    /// Opens `--input`, spooling stdin (or a pipe) to a temp file so memory stays flat; a
+    /// pipe that stays open without data ends at `deadline`.
+    pub fn open(source: &PromptSource, deadline: &Deadline) -> Result<InputFile> {
+        let (file, label) = match source {
             PromptSource::File(path) => {
-                File::open(path)
-                    .map_err(|e| Error::unreadable(&format!("--input {}", path.display()), &e))?;
-                Ok(InputFile {
-                    path: path.clone(),
-                    label: format!("--input {}", path.display()),
-                    spooled: false,
-                })
-            }
-            PromptSource::Stdin => {
-                let path =
-                    std::env::temp_dir().join(format!("tinkex-input-{}.jsonl", std::process::id()));
-                let mut file = File::create(&path)
-                    .map_err(|e| Error::io("cannot spool stdin to a temp file", e))?;
-                let spooled = InputFile {
-                    path,
-                    label: "--input - (stdin)".into(),
-                    spooled: true,
+                let label = format!("--input {}", path.display());
+                let file = File::open(path).map_err(|e| Error::unreadable(&label, &e))?;
+                let kind = file
+                    .metadata()
+                    .map_err(|e| Error::unreadable(&label, &e))?
+                    .file_type();
+                if kind.is_dir() {
+                    return Err(Error::input(format!("{label}: is a directory")));
+                }
+                // A pipe or device can be read only once, and the input is read twice.
+                let file = match kind.is_file() {
+                    true => file,
+                    false => spool(file, &label, deadline)?,
                 };
-                io::copy(&mut io::stdin().lock(), &mut file)
-                    .map_err(|e| Error::io("cannot read stdin", e))?;
-                Ok(spooled)
+                (file, label)
             }
-            PromptSource::Text(_) => Err(Error::Unexpected(
-                "batch input cannot be inline text".into(),
-            )),
-        }
+            PromptSource::Stdin => (
+                spool(io::stdin().lock(), "--input - (stdin)", deadline)?,
+                "--input - (stdin)".to_string(),
+            ),
+            PromptSource::Text(_) => {
+                return Err(Error::Unexpected(
+                    "batch input cannot be inline text".into(),
+                ))
+            }
+        };
+        Ok(InputFile {
+            file: Arc::new(file),
+            label,
+        })
+    }
+
+    /// A buffered reader of the input from its start, independent of every other.
+    fn reader_from_start(&self) -> BufReader<At> {
+        BufReader::new(At {
+            file: Arc::clone(&self.file),
+            position: 0,
+        })
     }
 
     /// Non-blank lines with their numbers and offsets; a line that is not UTF-8 holds an error.
-    fn lines(&self) -> Result<impl Iterator<Item = Line> + Send> {
-        let file = File::open(&self.path).map_err(|e| Error::unreadable(&self.label, &e))?;
+    fn lines(&self) -> impl Iterator<Item = Line> + Send + 'static {
         let mut next_offset = 0u64;
-        let lines =
-            BufReader::new(file)
-                .split(b'\n')
-                .enumerate()
-                .filter_map(move |(index, bytes)| {
-                    let offset = next_offset;
-                    let text = match bytes {
-                        Ok(bytes) => {
-                            next_offset += bytes.len() as u64 + 1;
-                            String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
-                        }
-                        Err(e) => Err(format!("cannot read: {e}")),
-                    };
-                    match text {
-                        Ok(text) if text.trim().is_empty() => None,
-                        text => Some(Line {
-                            number: index + 1,
-                            offset,
-                            text,
-                        }),
+        self.reader_from_start()
+            .split(b'\n')
+            .enumerate()
+            .filter_map(move |(index, bytes)| {
+                let offset = next_offset;
+                let text = match bytes {
+                    Ok(bytes) => {
+                        next_offset += bytes.len() as u64 + 1;
+                        String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
                     }
-                });
-        Ok(lines)
+                    Err(e) => Err(format!("cannot read: {e}")),
+                };
+                match text {
+                    Ok(text) if text.trim().is_empty() => None,
+                    text => Some(Line {
+                        number: index + 1,
+                        offset,
+                        text,
+                    }),
+                }
+            })
     }
 
     /// The first pass: every line parsed and checked (ids unique, kept as hashes), and the
@@ -112,14 +150,14 @@ impl InputFile {
     ) -> Result<Scan> {
         // Where each id was first seen: (offset, line number), to read it back on a hash match.
         let mut ids: IdIndex<(u64, usize)> = IdIndex::default();
-        let mut reader = None;
+        let mut reader = self.reader_from_start();
         let mut scan = Scan {
             count: 0,
             done: LineSet::default(),
             chat_lines: 0,
         };
         let mut bad = BadLines::default();
-        for line in self.lines()? {
+        for line in self.lines() {
             let number = line.number;
             match self.check(line, defaults, tokens_only, &mut ids, &mut reader)? {
                 Err(problem) => bad.note(number, problem),
@@ -149,7 +187,7 @@ impl InputFile {
         defaults: &LineDefaults,
         tokens_only: bool,
         ids: &mut IdIndex<(u64, usize)>,
-        reader: &mut Option<BufReader<File>>,
+        reader: &mut BufReader<At>,
     ) -> Result<std::result::Result<(BatchItem, String), String>> {
         let item = match line
             .text
@@ -163,7 +201,6 @@ impl InputFile {
         }
         let key = id_key(&item.id);
         let earlier = ids.find(&key, |(at, number)| {
-            let reader = self.reader(reader)?;
             let text = line_at(reader, at).map_err(|e| self.read_error(e))?;
             Ok::<_, Error>(line_id_key(&text, number).as_deref() == Some(key.as_str()))
         })?;
@@ -174,30 +211,58 @@ impl InputFile {
         Ok(Ok((item, key)))
     }
 
-    /// A second handle on the input, opened on first use, to read earlier lines back.
-    fn reader<'r>(&self, slot: &'r mut Option<BufReader<File>>) -> Result<&'r mut BufReader<File>> {
-        if slot.is_none() {
-            let file = File::open(&self.path).map_err(|e| self.read_error(e))?;
-            *slot = Some(BufReader::new(file));
-        }
-        slot.as_mut()
-            .ok_or_else(|| Error::Unexpected("input reader missing".into()))
-    }
-
     fn read_error(&self, error: io::Error) -> Error {
         Error::unreadable(&self.label, &error)
     }
 
     /// The second pass: items in input order (already validated, so bad lines cannot occur).
-    pub fn items<'a>(
-        &'a self,
-        defaults: &'a LineDefaults,
-    ) -> Result<impl Iterator<Item = BatchItem> + Send + 'a> {
-        Ok(self.lines()?.filter_map(move |line| {
+    pub fn items(
+        &self,
+        defaults: LineDefaults,
+    ) -> impl Iterator<Item = BatchItem> + Send + 'static {
+        self.lines().filter_map(move |line| {
             line.text
                 .ok()
-                .and_then(|t| parse_line(&t, line.number, defaults).ok())
-        }))
+                .and_then(|t| parse_line(&t, line.number, &defaults).ok())
+        })
+    }
+}
+
+/// Copies `from` into an unnamed temp file (mode 0600, in `TMPDIR`) and returns it.
+fn spool(mut from: impl Read + AsRawFd, label: &str, deadline: &Deadline) -> Result<File> {
+    let mut file =
+        tempfile::tempfile().map_err(|e| Error::io("cannot spool the input to a temp file", e))?;
+    // Reads of 64 KiB go straight to the descriptor (stdin's buffer stays empty), so polling
+    // the descriptor tells truly whether a read would block.
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        wait_readable(from.as_raw_fd(), deadline, label)?;
+        let n = match from.read(&mut buffer) {
+            Ok(0) => return Ok(file),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(format!("cannot read {label}"), e)),
+        };
+        file.write_all(&buffer[..n])
+            .map_err(|e| Error::io("cannot spool the input to a temp file", e))?;
+    }
+}
+
+/// Waits until `fd` has data (or its end) to read; a timeout error at `deadline`.
+fn wait_readable(fd: RawFd, deadline: &Deadline, label: &str) -> Result<()> {
+    loop {
+        let wait = deadline.cap(Duration::from_secs(1)).as_millis() as libc::c_int;
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut poll, 1, wait) } != 0 {
+            // Ready, at its end, or an error: the read that follows reports which.
+            return Ok(());
+        }
+        deadline.check(&format!("reading {label}"))?;
     }
 }
 
@@ -260,14 +325,6 @@ impl BadLines {
     }
 }
 
-impl Drop for InputFile {
-    fn drop(&mut self) {
-        if self.spooled {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,7 +342,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.jsonl");
         std::fs::write(&path, content).unwrap();
-        let file = InputFile::open(&PromptSource::File(path)).unwrap();
+        let forever = Deadline::after(Duration::from_secs(600));
+        let file = InputFile::open(&PromptSource::File(path), &forever).unwrap();
         (dir, file)
     }
 
@@ -294,7 +352,7 @@ mod tests {
         let (_dir, file) = input("{\"prompt\": \"a\"}\n\n  \n{\"tokens\": [1]}\n");
         file.validate(&defaults(), false, &mut Resumed::default())
             .unwrap();
-        let lines: Vec<usize> = file.items(&defaults()).unwrap().map(|i| i.line).collect();
+        let lines: Vec<usize> = file.items(defaults()).map(|i| i.line).collect();
         assert_eq!(lines, vec![1, 4]);
     }
 

@@ -1,0 +1,117 @@
+//! Temp files to remove if a signal ends the process: a fixed set of slots a handler can read.
+//!
+//! Any layer that writes a temp file (the `--output` file, the tokenizer caches) registers it
+//! here and keeps the [`Guard`] while the file exists; a signal handler calls [`unlink_all`].
+//! This module depends on nothing else in the crate, so low layers need not know the CLI.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+/// How many temp files can be registered at once; more are simply not cleaned up on a signal.
+/// A run writes at most a few at a time (one output file, one or two cache files).
+const SLOTS: usize = 16;
+
+/// The registered paths: leaked C strings owned by their guards, or null.
+static PATHS: [AtomicPtr<libc::c_char>; SLOTS] = [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS];
+
+/// Set by [`unlink_all`] before it reads any slot: a guard dropped after that leaks its
+/// string instead of freeing it, because the handler may be reading it.
+static UNLINKING: AtomicBool = AtomicBool::new(false);
+
+/// Keeps a temp file registered; dropping it unregisters the file (it does not delete it).
+#[derive(Debug)]
+#[must_use = "the file is unregistered when the guard is dropped"]
+pub struct Guard {
+    /// The slot and the string stored there; None when no slot was free.
+    held: Option<(usize, *mut libc::c_char)>,
+}
+
+// SAFETY: the pointer is only a token for compare-and-swap and for freeing our own string.
+unsafe impl Send for Guard {}
+
+/// Registers `path` for removal on a signal until the returned guard is dropped.
+pub fn register(path: &Path) -> Guard {
+    let Ok(text) = CString::new(path.as_os_str().as_bytes()) else {
+        return Guard { held: None };
+    };
+    let raw = text.into_raw();
+    for (slot, cell) in PATHS.iter().enumerate() {
+        let free = cell.compare_exchange(ptr::null_mut(), raw, Ordering::SeqCst, Ordering::SeqCst);
+        if free.is_ok() {
+            return Guard {
+                held: Some((slot, raw)),
+            };
+        }
+    }
+    // SAFETY: `raw` came from `into_raw` above and was never shared.
+    drop(unsafe { CString::from_raw(raw) });
+    log::debug!("no cleanup slot free for {}", path.display());
+    Guard { held: None }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Some((slot, raw)) = self.held.take() else {
+            return;
+        };
+        let _ =
+            PATHS[slot].compare_exchange(raw, ptr::null_mut(), Ordering::SeqCst, Ordering::SeqCst);
+        // The slot is cleared before the flag is read: if the flag is still false, a handler
+        // starting now will find the slot empty, so the string can be freed.
+        if !UNLINKING.load(Ordering::SeqCst) {
+            // SAFETY: `raw` came from `into_raw` in `register` and is no longer reachable.
+            drop(unsafe { CString::from_raw(raw) });
+        }
+    }
+}
+
+/// Unlinks every registered file. Async-signal-safe: atomics and `unlink(2)` only.
+pub fn unlink_all() {
+    UNLINKING.store(true, Ordering::SeqCst);
+    for cell in &PATHS {
+        let path = cell.load(Ordering::SeqCst);
+        if !path.is_null() {
+            // SAFETY: a registered string stays allocated once UNLINKING is set (see Drop).
+            unsafe {
+                libc::unlink(path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(path: &Path) -> bool {
+        let wanted = CString::new(path.as_os_str().as_bytes()).unwrap();
+        PATHS.iter().any(|cell| {
+            let p = cell.load(Ordering::SeqCst);
+            // SAFETY: test-only read while the registering guard is alive in this test.
+            !p.is_null() && unsafe { std::ffi::CStr::from_ptr(p) } == wanted.as_c_str()
+        })
+    }
+
+    #[test]
+    fn a_guard_registers_until_dropped() {
+        let path = Path::new("/nonexistent/tinkex-cleanup-test-a");
+        let guard = register(path);
+        assert!(registered(path));
+        drop(guard);
+        assert!(!registered(path));
+    }
+
+    #[test]
+    fn more_files_than_slots_are_not_an_error() {
+        let paths: Vec<_> = (0..SLOTS + 3)
+            .map(|n| format!("/nonexistent/tinkex-cleanup-test-b{n}"))
+            .collect();
+        let guards: Vec<Guard> = paths.iter().map(|p| register(Path::new(p))).collect();
+        assert!(guards.iter().filter(|g| g.held.is_none()).count() >= 3);
+        drop(guards);
+        assert!(paths.iter().all(|p| !registered(Path::new(p))));
+    }
+}
