@@ -11,7 +11,7 @@ import sys
 
 MAX_DEPTH = 3  # tinkex CMD SUBCMD: deeper nesting is not expected
 MAX_COMMANDS = 200  # bound the walk whatever the binary prints
-HEADER = re.compile(r"^[A-Z][A-Za-z]*( [a-z]+){0,2}:$")
+HEADER = re.compile(r"^[A-Z][A-Za-z]*( [A-Za-z]+){0,2}:$")
 
 
 def help_text(binary, path):
@@ -111,8 +111,8 @@ def section_lines(sections, usage):
     for name, lines in sections.items():
         if name == "Commands":
             continue
-        out.append(f".SS {esc(name)}" if name != "Options" else ".SS Options")
-        if name == "Options":
+        out.append(f'.SS "{esc(name)}"')
+        if name in ("Options", "Positional Arguments"):
             out += option_lines(lines, usage)
         elif name == "Examples":
             out += block_lines(lines)
