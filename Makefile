@@ -60,3 +60,14 @@ bench: bench-startup bench-batch
 bench-batch:
 	$(CARGO) build --release -j$(JOBS) --bin tinkex --example batch_bench
 	./target/release/examples/batch_bench
+
+# Release artifacts for servers without Rust (README "Install"): a binary for glibc ≥ 2.17 built
+# with cargo-zigbuild (installed into target/dist-venv when missing), dist/*.tar.gz, dist/*.deb,
+# dist/SHA256SUMS, then dist-check. Not part of `make test` or CI.
+.PHONY: dist dist-check
+dist:
+	JOBS=$(JOBS) bash tools/dist.sh dist
+
+# Checks dist/: glibc ≤ 2.17, libraries, stripped, size, the demo from the tarball, dpkg install.
+dist-check:
+	JOBS=$(JOBS) bash tools/dist.sh check

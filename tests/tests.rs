@@ -23,6 +23,7 @@ mod cli_score;
 mod cli_score_batch;
 mod cli_tokenizers;
 mod cli_topk;
+mod cli_version;
 mod client_auth;
 mod client_credentials;
 mod client_deadline;

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 
 target="${CARGO_TARGET_DIR:-target}/${PROFILE:-debug}"
 server_bin="$target/examples/demo_server"
-tinkex_bin="$target/tinkex"
+# TINKEX_BIN: another tinkex binary to demo (make dist-check runs the packaged one).
+tinkex_bin="${TINKEX_BIN:-$target/tinkex}"
 for bin in "$server_bin" "$tinkex_bin"; do
   [ -x "$bin" ] || { echo "demo: $bin is missing; run 'make demo' (it builds first)" >&2; exit 1; }
 done

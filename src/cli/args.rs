@@ -113,10 +113,23 @@ pub struct MergeArgs {
     pub journals: Vec<PathBuf>,
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Default)]
 /// Print the version and exit.
-#[argh(subcommand, name = "version", example = "tinkex version")]
-pub struct VersionArgs {}
+#[argh(
+    subcommand,
+    name = "version",
+    example = "tinkex version",
+    example = "Build facts for a bug report:\n  $ tinkex version --json"
+)]
+pub struct VersionArgs {
+    /// print version, git commit, build target and glibc floor as one JSON object
+    #[argh(switch)]
+    pub json: bool,
+
+    /// print version, git commit, build target and glibc floor as text
+    #[argh(switch)]
+    pub verbose: bool,
+}
 
 #[derive(FromArgs, Debug, Default)]
 /// Sample from a base model or saved weights and print the result.
@@ -324,7 +337,7 @@ pub enum Parsed {
     /// `tinkex run …`
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
-    Version,
+    Version(VersionArgs),
     /// `tinkex cache` or `tinkex prefetch`: the tokenizer commands.
     Tokenizers(super::tokenizers::Command),
     /// `tinkex merge …`
@@ -350,9 +363,9 @@ pub fn parse(argv: &[String]) -> Parsed {
             ..
         }) => Parsed::Run(run),
         Ok(TopLevel {
-            command: Some(Command::Version(_)),
+            command: Some(Command::Version(version)),
             ..
-        }) => Parsed::Version,
+        }) => Parsed::Version(version),
         Ok(TopLevel {
             command: Some(command),
             ..
@@ -362,8 +375,8 @@ pub fn parse(argv: &[String]) -> Parsed {
             Command::TrainingRun(a) => Parsed::Read(Box::new(ReadArgs::TrainingRun(a))),
             Command::Auth(a) => Parsed::Read(Box::new(ReadArgs::Auth(a))),
             Command::Run(run) => Parsed::Run(run),
+            Command::Version(version) => Parsed::Version(version),
             Command::Score(score) => Parsed::Score(score),
-            Command::Version(_) => Parsed::Version,
             Command::Cache(a) => Parsed::Tokenizers(super::tokenizers::Command::Cache(a)),
             Command::Prefetch(a) => Parsed::Tokenizers(super::tokenizers::Command::Prefetch(a)),
             Command::Merge(merge) => Parsed::Merge(Box::new(merge)),
@@ -371,7 +384,7 @@ pub fn parse(argv: &[String]) -> Parsed {
         Ok(TopLevel {
             version: true,
             command: None,
-        }) => Parsed::Version,
+        }) => Parsed::Version(VersionArgs::default()),
         Ok(TopLevel {
             version: false,
             command: None,
@@ -542,8 +555,8 @@ mod tests {
 
     #[test]
     fn version_and_help() {
-        assert!(matches!(parse(&argv(&["--version"])), Parsed::Version));
-        assert!(matches!(parse(&argv(&["version"])), Parsed::Version));
+        assert!(matches!(parse(&argv(&["--version"])), Parsed::Version(_)));
+        assert!(matches!(parse(&argv(&["version"])), Parsed::Version(_)));
         match parse(&argv(&["run", "--help"])) {
             Parsed::Help(output) => {
                 assert!(output.contains("--max-tokens"));

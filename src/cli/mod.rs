@@ -16,6 +16,7 @@ mod signals;
 mod sink;
 mod tokenizers;
 mod values;
+mod version;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -53,8 +54,8 @@ pub fn main() -> i32 {
 
 fn dispatch(argv: &[String]) -> i32 {
     match args::parse(argv) {
-        Parsed::Version => {
-            println!("tinkex {}", crate::VERSION);
+        Parsed::Version(version_args) => {
+            print!("{}", version::text(&version_args));
             0
         }
         Parsed::Help(output) => {
