@@ -3,6 +3,7 @@
 mod args;
 mod batch;
 mod chat;
+mod live;
 mod logging;
 mod output;
 mod prompt;

@@ -266,7 +266,10 @@ fn sample_and_write(
         config.prompt_logprobs,
         config.topk_prompt_logprobs,
     )?;
-    let response = future.wait(None)?;
+    let response = {
+        let _ticker = super::live::Ticker::start("tinkex: waiting for the result…".into());
+        future.wait(None)?
+    };
     let stop_tokens = stop_token_ids(&config.params.stop);
     let outcome = Outcome {
         model: config.model_label(),
