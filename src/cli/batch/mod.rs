@@ -3,6 +3,7 @@
 mod encode;
 mod ids;
 mod input;
+mod interrupt;
 mod journal;
 pub mod pipeline;
 mod progress;
@@ -14,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use self::encode::{chat_setup, Encoder};
 use self::input::{BatchItem, LineDefaults};
+use self::interrupt::Interrupt;
 use self::journal::{Journal, Resumed};
 use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
@@ -104,21 +106,33 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
             fail_fast: batch.fail_fast,
             deadline,
         };
+        let interrupt = Interrupt::start(total, skipped, config.output.path.as_deref());
+        let counter = interrupt.clone();
         let tally = pipeline::run(
             items,
             options,
             |item| process(item, &shared),
             move |finished, tally| {
-                journal.append(&finished.line)?;
+                {
+                    let _writing = counter.writing();
+                    journal.append(&finished.line)?;
+                    counter.wrote();
+                }
                 progress.update(tally.written());
                 Ok(())
             },
-        )?;
+        );
+        interrupt.finish();
+        let tally = tally?;
         summarize(&tally, total, skipped, started);
         Ok(tally)
     })();
     let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
     service.finish(matches!(&result, Ok(tally) if complete(tally)));
+    // A reader that went away (`| head`) ends a batch on stdout quietly, as it does a single run.
+    if config.output.path.is_none() && matches!(&result, Err(e) if is_broken_pipe(e)) {
+        return Ok(());
+    }
     match result? {
         tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally)),
@@ -134,6 +148,11 @@ impl Job for BatchItem {
         });
         line.to_string()
     }
+}
+
+/// Whether `error` is stdout's reader going away.
+fn is_broken_pipe(error: &Error) -> bool {
+    matches!(error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Samples one item and turns the outcome into its output line.
