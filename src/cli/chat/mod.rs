@@ -163,17 +163,19 @@ impl ChatSetup {
         files: &ChatFiles,
     ) -> Result<ChatSetup> {
         let mut args = options.template_args.clone();
-        if let Some(think) = options.think {
-            let (key, value) = chat::think_arg(model, think)?;
-            args.entry(key).or_insert(value);
-        }
         let template = options
             .chat_template
             .as_deref()
             .map(chat::ChatTemplate::from_file)
             .transpose()?;
-        let renderer = chat::choose_renderer(model, options.renderer, template.is_some(), &args);
         let tok_config = tokenizer_config(files)?;
+        if let Some(think) = options.think {
+            // A family tinkex does not know may still read a switch in its template.
+            let source = template.as_ref().or(tok_config.template.as_ref());
+            let (key, value) = chat::think_arg_in(model, think, source.map(|t| t.source.as_str()))?;
+            args.entry(key).or_insert(value);
+        }
+        let renderer = chat::choose_renderer(model, options.renderer, template.is_some(), &args);
         let default_stop = default_stop(model, renderer, tokenizer, &tok_config);
         Ok(ChatSetup {
             renderer,
