@@ -15,6 +15,7 @@ mod chat_profiles;
 mod chat_pyfmt;
 mod cli_batch;
 mod cli_credentials;
+mod cli_first_minutes;
 mod cli_run;
 mod client_auth;
 mod client_credentials;
