@@ -1,12 +1,13 @@
 //! Python's spelling of values: `json.dumps` as transformers' `tojson` calls it, and `str()`.
 
+use tinkex::chat::limits::Bounded;
 use tinkex::chat::pyfmt::{float_repr, json_to_value, write_json, write_py_str, JsonOptions};
 
 fn dumps(json: &str, opts: &JsonOptions) -> String {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
-    let mut out = String::new();
+    let mut out = Bounded::new("test");
     write_json(&mut out, &json_to_value(&v), opts, 0).unwrap();
-    out
+    out.into_string()
 }
 
 #[test]
@@ -48,7 +49,10 @@ fn floats_follow_python_repr() {
 fn py_str_spells_python_values() {
     let v: serde_json::Value =
         serde_json::from_str(r#"{"a": [true, null, 1.0, "it's"], "b": "x"}"#).unwrap();
-    let mut out = String::new();
-    write_py_str(&mut out, &json_to_value(&v));
-    assert_eq!(out, r#"{'a': [True, None, 1.0, "it's"], 'b': 'x'}"#);
+    let mut out = Bounded::new("test");
+    write_py_str(&mut out, &json_to_value(&v)).unwrap();
+    assert_eq!(
+        out.as_str(),
+        r#"{'a': [True, None, 1.0, "it's"], 'b': 'x'}"#
+    );
 }

@@ -6,6 +6,10 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod catalog_cli;
+mod catalog_client;
+mod catalog_demo;
+mod catalog_support;
 mod chat_batch;
 mod chat_cli;
 mod chat_cli_errors;
@@ -39,6 +43,7 @@ mod hostile_batch_cli;
 mod hostile_gen;
 mod hostile_regress;
 mod hostile_server;
+mod hostile_templates;
 mod hostile_util;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_gen;

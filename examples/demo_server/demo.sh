@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: start the offline demo server on a free loopback port, run tinkex against it
-# (plain, then --json), print what it prints, and stop the server. Needs no API key.
+# (a sample, plain then --json; then model list and checkpoint list from the demo catalog),
+# print what it prints, and stop the server. Needs no API key.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,3 +38,10 @@ echo "\$ tinkex run --base-model Qwen/Qwen3-8B --tokenizer fixtures/qwen3/tokeni
 echo
 echo "\$ tinkex run ... --prompt \"Hello\" --json"
 "${demo_env[@]}" "$tinkex_bin" "${args[@]}" --json
+echo
+read_args=(--base-url "$url" --api-key tml-demo)
+echo "\$ tinkex model list"
+"${demo_env[@]}" "$tinkex_bin" model list "${read_args[@]}"
+echo
+echo "\$ tinkex checkpoint list --limit 5"
+"${demo_env[@]}" "$tinkex_bin" checkpoint list --limit 5 "${read_args[@]}"

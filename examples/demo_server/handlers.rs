@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use super::auth::{self, Jwts};
+use super::catalog;
 use super::faults::{Endpoint, FaultKind, FaultPlan};
 use super::reply::{Answer, Call, Handled, Reply};
 use super::sampling;
@@ -44,6 +45,10 @@ impl Ctx {
 
 /// Answers one call.
 pub fn handle(ctx: &Ctx, call: &Call) -> Reply {
+    // The read endpoints take no faults: the fault plan counts only the sampling run's calls.
+    if let Some(reply) = catalog::handle(ctx, call) {
+        return reply;
+    }
     let (endpoint, arg) = match route(&call.method, &call.path) {
         Ok(route) => route,
         Err(answer) => return Reply::Answer(answer),

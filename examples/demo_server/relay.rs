@@ -6,7 +6,7 @@
 //! tiny_http reports as the request's remote address).
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,7 +122,7 @@ fn link(client: TcpStream, inner_addr: SocketAddr, links: &Links) -> io::Result<
         thread::Builder::new()
             .name("demo-relay-pump".into())
             .spawn(move || {
-                let _ = io::copy(&mut from, &mut to);
+                let _ = pump(&mut from, &mut to);
                 // One side is gone: close both so neither end waits on a half-open link.
                 let _ = from.shutdown(Shutdown::Both);
                 let _ = to.shutdown(Shutdown::Both);
@@ -131,3 +131,40 @@ fn link(client: TcpStream, inner_addr: SocketAddr, links: &Links) -> io::Result<
     }
     Ok(())
 }
+
+/// Copies `from` to `to` until either side closes, acknowledging every read at once.
+///
+/// tiny_http writes an answer's head and body in separate writes without TCP_NODELAY, so
+/// on a kept-alive connection the body waited for the relay's delayed ACK: 40 ms per
+/// answer larger than one write (measured: 45 ms for a 26 KB GET, 2 ms with this).
+fn pump(from: &mut TcpStream, to: &mut TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        quick_ack(from);
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buf[..n])?;
+    }
+}
+
+/// Turns Linux's delayed ACK off for the next reads (the kernel turns it back on by itself).
+#[cfg(target_os = "linux")]
+fn quick_ack(socket: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a c_int option of the right size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_socket: &TcpStream) {}

@@ -9,6 +9,8 @@
 
 #[path = "auth.rs"]
 mod auth;
+#[path = "catalog.rs"]
+mod catalog;
 #[path = "faults.rs"]
 pub mod faults;
 #[path = "handlers.rs"]

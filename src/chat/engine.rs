@@ -4,18 +4,31 @@
 use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::ValueKind;
+use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, ErrorKind, State, Value};
 use serde_json::Map;
 
+use super::limits::{self, Bounded, PromptWriter};
 use super::messages::Message;
 use super::pyfmt;
 use super::template::ChatTemplate;
 use crate::error::{Error, Result};
 
-/// The work one render may do (instructions, plus about one unit per 64 bytes created): a
-/// thousand-message conversation with the largest templates measured needs well under a tenth.
-pub const FUEL: u64 = 50_000_000;
+/// The work one render may do (instructions, plus one unit per 64 bytes created). It also
+/// bounds the memory a render can take (4M × 64 B = 256 MiB of data created in all) and how
+/// deep a template can nest its own values. Measured with the fixture templates: 1,000
+/// messages of 4 KB (a 4 MB prompt) need at most 0.8M (nemotron3-nano), 10,000 short messages
+/// at most 1.7M (kimi-k3).
+pub const FUEL: u64 = 4_000_000;
+
+/// The render thread's stack: minijinja's own recursion (its 500-level limit, and dropping or
+/// comparing the nested values a template builds) must not depend on the caller's stack, which
+/// is small on batch workers. Only the pages touched count against memory.
+const RENDER_STACK: usize = 256 << 20;
+
+/// One render at a time in the whole process, so `--parallel` workers cannot multiply the
+/// memory a hostile template takes; rendering is quick next to sampling.
+static RENDER_LOCK: Mutex<()> = Mutex::new(());
 
 /// How a template render is set up beyond the messages and template arguments.
 #[derive(Debug, Clone, Default)]
@@ -42,17 +55,75 @@ pub fn render_template(
             "'messages' cannot be a template argument; pass --messages FILE instead",
         ));
     }
+    for value in messages
+        .iter()
+        .flat_map(|m| std::iter::once(&m.content).chain(m.extra.values()))
+        .chain(args.values())
+    {
+        if json_depth(value) > limits::MAX_DEPTH {
+            return Err(Error::input(format!(
+                "a message or template argument is nested deeper than {} levels",
+                limits::MAX_DEPTH
+            )));
+        }
+    }
+    let _one_at_a_time = RENDER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let render = || render_locked(template, special_tokens, messages, args, opts);
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("chat-template".into())
+            .stack_size(RENDER_STACK)
+            .spawn_scoped(scope, render);
+        match thread {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had (e.g. a low limit on threads): render on this one.
+            Err(_) => render(),
+        }
+    })
+}
+
+fn render_locked(
+    template: &ChatTemplate,
+    special_tokens: &Map<String, serde_json::Value>,
+    messages: &[Message],
+    args: &Map<String, serde_json::Value>,
+    opts: &RenderOptions,
+) -> Result<String> {
     let raised = Arc::new(Mutex::new(None::<String>));
     let env = environment(raised.clone(), opts.now, opts.fuel.unwrap_or(FUEL));
     let source = plain_generation_blocks(&template.source);
     let compiled = env
         .template_from_named_str("chat template", &source)
-        .map_err(|e| template_error(template, &e, None))?;
+        .map_err(|e| template_error(template, &e, None, false))?;
     let ctx = context(special_tokens, messages, args, opts);
-    compiled.render(ctx).map_err(|e| {
-        let raised = raised.lock().ok().and_then(|m| m.clone());
-        template_error(template, &e, raised)
-    })
+    let mut prompt = PromptWriter::default();
+    // Only the output is needed: drop the captured state while `env` still lives.
+    let rendered = compiled.render_captured_to(ctx, &mut prompt).map(drop);
+    match rendered {
+        Ok(()) => String::from_utf8(prompt.bytes)
+            .map_err(|_| Error::input("the chat template wrote invalid UTF-8")),
+        Err(e) => {
+            let raised = raised.lock().ok().and_then(|m| m.clone());
+            Err(template_error(template, &e, raised, prompt.overflowed))
+        }
+    }
+}
+
+/// How deeply `value` nests (a scalar is 1), found without recursing.
+fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(value, 1)];
+    while let Some((v, depth)) = todo.pop() {
+        deepest = deepest.max(depth);
+        match v {
+            serde_json::Value::Array(items) => todo.extend(items.iter().map(|i| (i, depth + 1))),
+            serde_json::Value::Object(map) => todo.extend(map.values().map(|i| (i, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn context(
@@ -91,12 +162,36 @@ fn environment(
     env.set_fuel(Some(fuel));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.set_formatter(|out, _state, value| {
-        let mut text = String::new();
-        pyfmt::write_py_str(&mut text, value);
-        out.write_str(&text).map_err(minijinja::Error::from)
+    env.set_formatter(|out, state, value| {
+        if let Some(text) = value.as_str() {
+            if text.len() > limits::MAX_BYTES {
+                return Err(limits::too_large("a printed value"));
+            }
+            return out.write_str(text).map_err(minijinja::Error::from);
+        }
+        let mut text = Bounded::for_state(state, "a printed value");
+        pyfmt::write_py_str(&mut text, value)?;
+        out.write_str(text.as_str()).map_err(minijinja::Error::from)
     });
     env.add_filter("tojson", pyfmt::tojson_filter);
+    env.add_filter("string", string_filter);
+    env.add_filter("pprint", pprint_filter);
+    // minijinja pays for these before allocating; they also keep to the size of a value.
+    for (name, filter) in [
+        ("join", Value::from_function(minijinja::filters::join)),
+        ("format", Value::from_function(minijinja::filters::format)),
+    ] {
+        env.add_filter(name, move |state: &mut State, args: Rest<ValueOrKwargs>| {
+            let args: Vec<Value> = args.iter().cloned().map(Value::from).collect();
+            let value = filter.call(state, &args)?;
+            match value.as_str() {
+                Some(text) if text.len() > limits::MAX_BYTES => {
+                    Err(limits::too_large(&format!("the {name} filter's result")))
+                }
+                _ => Ok(value),
+            }
+        });
+    }
     env.add_test("iterable", is_iterable);
     env.add_test("sequence", is_sequence);
     env.add_function(
@@ -112,6 +207,23 @@ fn environment(
         strftime_now(state, &fmt, now)
     });
     env
+}
+
+/// Jinja2's `string`: Python's `str()`, bounded like printing (minijinja's own recurses freely).
+fn string_filter(state: &State, value: &Value) -> std::result::Result<Value, minijinja::Error> {
+    if value.as_str().is_some() {
+        return Ok(value.clone());
+    }
+    let mut text = Bounded::for_state(state, "the string filter's result");
+    pyfmt::write_py_str(&mut text, value)?;
+    Ok(Value::from(text.into_string()))
+}
+
+/// Jinja2's `pprint` (Python's `pformat`), as `repr()`: minijinja's own is slow on deep values.
+fn pprint_filter(state: &State, value: &Value) -> std::result::Result<String, minijinja::Error> {
+    let mut text = Bounded::for_state(state, "the pprint filter's result");
+    pyfmt::write_py_repr(&mut text, value, 0)?;
+    Ok(text.into_string())
 }
 
 /// Jinja2's `iterable`: anything `iter()` accepts — strings, lists, dicts, undefined; not none.
@@ -196,7 +308,12 @@ fn split_markers(inner: &str) -> (&str, &str, &str) {
     (open, &inner[..inner.len() - close.len()], close)
 }
 
-fn template_error(template: &ChatTemplate, e: &minijinja::Error, raised: Option<String>) -> Error {
+fn template_error(
+    template: &ChatTemplate,
+    e: &minijinja::Error,
+    raised: Option<String>,
+    overflowed: bool,
+) -> Error {
     let origin = &template.origin;
     if let Some(msg) = raised {
         return Error::Input {
@@ -208,6 +325,7 @@ fn template_error(template: &ChatTemplate, e: &minijinja::Error, raised: Option<
     }
     let line = e.line().map(|l| format!(" (line {l})")).unwrap_or_default();
     let what = match e.kind() {
+        _ if overflowed => "renders a prompt larger than 64 MiB".to_string(),
         ErrorKind::OutOfFuel => "used more than its work budget".to_string(),
         ErrorKind::SyntaxError => format!("has a syntax error{line}: {}", e.detail().unwrap_or("")),
         _ => format!("failed{line}: {}", detail(e)),

@@ -76,7 +76,14 @@ fn text_part(part: &Value) -> Option<&str> {
 
 /// Parses a `--messages` file: a JSON array of `{"role": …, "content": …, …}` objects.
 /// `origin` names the file in errors, which also give the index of the bad message.
+/// More than [`MAX_BYTES`](super::limits::MAX_BYTES) is refused: it could only render to a
+/// prompt past that limit. serde_json refuses nesting deeper than 128 levels.
 pub fn parse_messages(bytes: &[u8], origin: &str) -> Result<Vec<Message>> {
+    if bytes.len() > super::limits::MAX_BYTES {
+        return Err(Error::input(format!(
+            "{origin} is larger than 64 MiB, the limit for a chat prompt"
+        )));
+    }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::input(format!("{origin} is not valid JSON: {e}")))?;
     messages_from_value(value, origin)

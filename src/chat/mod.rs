@@ -6,6 +6,7 @@
 //! without adding special tokens (the prompt already holds BOS where the model wants it).
 
 mod engine;
+pub mod limits;
 mod messages;
 mod models;
 mod profiles;

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::limits::Bounded;
 use super::messages::Message;
 use super::pyfmt;
 use crate::error::{Error, Result};
@@ -195,12 +196,12 @@ fn tool_calls(message: &Message, index: usize) -> Result<Vec<(String, String)>> 
             let args = match function.get("arguments") {
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
-                    let mut s = String::new();
+                    let mut s = Bounded::new("a tool call's arguments");
                     let opts = pyfmt::JsonOptions::default();
                     pyfmt::write_json(&mut s, &pyfmt::json_to_value(other), &opts, 0).map_err(
                         |e| profile_error(index, "gpt_oss_no_sysprompt", &e.to_string()),
                     )?;
-                    s
+                    s.into_string()
                 }
                 None => "{}".into(),
             };

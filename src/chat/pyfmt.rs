@@ -5,10 +5,10 @@
 //! separators. minijinja spells all of these differently, so rendering byte-identical prompts
 //! needs these replacements.
 
-use std::fmt::Write as _;
-
 use minijinja::value::{Kwargs, Rest, ValueKind};
-use minijinja::{Error, ErrorKind, Value};
+use minijinja::{Error, ErrorKind, State, Value};
+
+use super::limits::{check_depth, Bounded};
 
 /// The options of Python's `json.dumps` that transformers' `tojson` filter exposes.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,7 @@ pub struct JsonOptions {
 
 /// The `tojson` filter: `json.dumps(value, ensure_ascii=False, indent=…, separators=…, sort_keys=…)`.
 pub fn tojson_filter(
+    state: &State,
     value: &Value,
     positional: Rest<Value>,
     kwargs: Kwargs,
@@ -57,9 +58,9 @@ pub fn tojson_filter(
             _ => opts.sort_keys = v.is_true(),
         }
     }
-    let mut out = String::new();
+    let mut out = Bounded::for_state(state, "tojson's result");
     write_json(&mut out, value, &opts, 0)?;
-    Ok(out)
+    Ok(out.into_string())
 }
 
 fn indent_string(v: &Value) -> Result<Option<String>, Error> {
@@ -120,39 +121,41 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
     }
 }
 
-/// Writes `value` as Python's `json.dumps` would, at nesting `level`.
+/// Writes `value` as Python's `json.dumps` would, at nesting `level` (at most
+/// [`MAX_DEPTH`](super::limits::MAX_DEPTH) deep; `out` bounds the size).
 pub fn write_json(
-    out: &mut String,
+    out: &mut Bounded,
     value: &Value,
     opts: &JsonOptions,
     level: usize,
 ) -> Result<(), Error> {
+    check_depth(level, "tojson")?;
     match value.kind() {
-        ValueKind::Map => return write_json_map(out, value, opts, level),
-        ValueKind::Seq | ValueKind::Iterable => {
-            let items: Vec<Value> = value.try_iter()?.collect();
-            return write_container(out, opts, level, ('[', ']'), items.len(), |out, i| {
-                write_json(out, &items[i], opts, level + 1)
-            });
-        }
+        ValueKind::Map => write_json_map(out, value, opts, level),
+        // Items are written as they come: a lazy `[x] * n` is never collected.
+        ValueKind::Seq | ValueKind::Iterable => write_container(
+            out,
+            opts,
+            level,
+            ('[', ']'),
+            value.try_iter()?,
+            |out, item| write_json(out, &item, opts, level + 1),
+        ),
         ValueKind::None => out.push_str("null"),
         ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),
-        ValueKind::Number => write_number(out, value, true),
+        ValueKind::Number => out.push_str(&number_text(value, true)),
         ValueKind::String => {
             write_json_string(out, value.as_str().unwrap_or_default(), opts.ensure_ascii)
         }
-        _ => {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("Object of type {} is not JSON serializable", value.kind()),
-            ))
-        }
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Object of type {} is not JSON serializable", value.kind()),
+        )),
     }
-    Ok(())
 }
 
 fn write_json_map(
-    out: &mut String,
+    out: &mut Bounded,
     value: &Value,
     opts: &JsonOptions,
     level: usize,
@@ -170,10 +173,10 @@ fn write_json_map(
         .as_ref()
         .map_or(": ", |s| s.1.as_str())
         .to_string();
-    write_container(out, opts, level, ('{', '}'), pairs.len(), |out, i| {
-        write_json_string(out, &pairs[i].0, opts.ensure_ascii);
-        out.push_str(&key_sep);
-        write_json(out, &pairs[i].1, opts, level + 1)
+    write_container(out, opts, level, ('{', '}'), pairs, |out, (key, item)| {
+        write_json_string(out, &key, opts.ensure_ascii)?;
+        out.push_str(&key_sep)?;
+        write_json(out, &item, opts, level + 1)
     })
 }
 
@@ -183,11 +186,7 @@ fn json_key(key: &Value) -> Result<String, Error> {
         ValueKind::String => Ok(key.as_str().unwrap_or_default().to_string()),
         ValueKind::None => Ok("null".into()),
         ValueKind::Bool => Ok(if key.is_true() { "true" } else { "false" }.into()),
-        ValueKind::Number => {
-            let mut s = String::new();
-            write_number(&mut s, key, true);
-            Ok(s)
-        }
+        ValueKind::Number => Ok(number_text(key, true)),
         other => Err(Error::new(
             ErrorKind::InvalidOperation,
             format!("keys must be str, int, float, bool or None, not {other}"),
@@ -195,74 +194,71 @@ fn json_key(key: &Value) -> Result<String, Error> {
     }
 }
 
-fn write_container(
-    out: &mut String,
+fn write_container<T>(
+    out: &mut Bounded,
     opts: &JsonOptions,
     level: usize,
     (open, close): (char, char),
-    len: usize,
-    mut item: impl FnMut(&mut String, usize) -> Result<(), Error>,
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut Bounded, T) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    out.push(open);
-    if len == 0 {
-        out.push(close);
-        return Ok(());
+    out.push(open)?;
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_none() {
+        return out.push(close);
     }
     let default_sep = if opts.indent.is_some() { "," } else { ", " };
     let item_sep = opts
         .separators
         .as_ref()
         .map_or(default_sep, |s| s.0.as_str());
-    for i in 0..len {
+    for (i, next) in items.enumerate() {
         if i > 0 {
-            out.push_str(item_sep);
+            out.push_str(item_sep)?;
         }
         if let Some(indent) = &opts.indent {
-            out.push('\n');
-            out.push_str(&indent.repeat(level + 1));
+            out.push('\n')?;
+            out.push_repeated(indent, level + 1)?;
         }
-        item(out, i)?;
+        item(out, next)?;
     }
     if let Some(indent) = &opts.indent {
-        out.push('\n');
-        out.push_str(&indent.repeat(level));
+        out.push('\n')?;
+        out.push_repeated(indent, level)?;
     }
-    out.push(close);
-    Ok(())
+    out.push(close)
 }
 
 /// A JSON string literal as Python writes it (`ensure_ascii` escapes non-ASCII with surrogates).
-pub fn write_json_string(out: &mut String, s: &str, ensure_ascii: bool) {
-    out.push('"');
+pub fn write_json_string(out: &mut Bounded, s: &str, ensure_ascii: bool) -> Result<(), Error> {
+    out.push('"')?;
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
+            '"' => out.push_str("\\\"")?,
+            '\\' => out.push_str("\\\\")?,
+            '\n' => out.push_str("\\n")?,
+            '\r' => out.push_str("\\r")?,
+            '\t' => out.push_str("\\t")?,
+            '\u{8}' => out.push_str("\\b")?,
+            '\u{c}' => out.push_str("\\f")?,
             c if (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e) => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
+                    out.push_str(&format!("\\u{unit:04x}"))?;
                 }
             }
-            c => out.push(c),
+            c => out.push(c)?,
         }
     }
-    out.push('"');
+    out.push('"')
 }
 
 /// A number as Python prints it: integers as is, floats by `repr` (`1.0`, `1e+16`, `inf`).
-fn write_number(out: &mut String, value: &Value, json: bool) {
+fn number_text(value: &Value, json: bool) -> String {
     if value.is_integer() {
-        let _ = write!(out, "{value}");
-        return;
+        return value.to_string();
     }
-    let f = f64::try_from(value.clone()).unwrap_or(f64::NAN);
-    out.push_str(&float_repr(f, json));
+    float_repr(f64::try_from(value.clone()).unwrap_or(f64::NAN), json)
 }
 
 /// Python's `repr(float)`; in JSON, NaN and the infinities are spelled `NaN`/`Infinity`.
@@ -296,73 +292,73 @@ pub fn float_repr(f: f64, json: bool) -> String {
 }
 
 /// Python's `str(value)`, which Jinja2 uses to print `{{ value }}`.
-pub fn write_py_str(out: &mut String, value: &Value) {
+pub fn write_py_str(out: &mut Bounded, value: &Value) -> Result<(), Error> {
     match value.kind() {
-        ValueKind::Undefined => {}
+        ValueKind::Undefined => Ok(()),
         ValueKind::String => out.push_str(value.as_str().unwrap_or_default()),
-        _ => write_py_repr(out, value),
+        _ => write_py_repr(out, value, 0),
     }
 }
 
-/// Python's `repr(value)` for the JSON-like values templates handle.
-fn write_py_repr(out: &mut String, value: &Value) {
+/// Python's `repr(value)` for the JSON-like values templates handle, at nesting `level`.
+pub fn write_py_repr(out: &mut Bounded, value: &Value, level: usize) -> Result<(), Error> {
+    check_depth(level, "printing a value")?;
     match value.kind() {
-        ValueKind::Undefined => {}
+        ValueKind::Undefined => Ok(()),
         ValueKind::None => out.push_str("None"),
         ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
-        ValueKind::Number => write_number(out, value, false),
+        ValueKind::Number => out.push_str(&number_text(value, false)),
         ValueKind::String => write_py_string_repr(out, value.as_str().unwrap_or_default()),
-        ValueKind::Seq => {
-            out.push('[');
+        ValueKind::Seq | ValueKind::Iterable => {
+            out.push('[')?;
             for (i, item) in value.try_iter().into_iter().flatten().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(", ")?;
                 }
-                write_py_repr(out, &item);
+                write_py_repr(out, &item, level + 1)?;
             }
-            out.push(']');
+            out.push(']')
         }
         ValueKind::Map => {
-            out.push('{');
+            out.push('{')?;
             for (i, key) in value.try_iter().into_iter().flatten().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(", ")?;
                 }
-                write_py_repr(out, &key);
-                out.push_str(": ");
-                write_py_repr(out, &value.get_item(&key).unwrap_or_default());
+                write_py_repr(out, &key, level + 1)?;
+                out.push_str(": ")?;
+                write_py_repr(out, &value.get_item(&key).unwrap_or_default(), level + 1)?;
             }
-            out.push('}');
+            out.push('}')
         }
-        _ => {
-            let _ = write!(out, "{value}");
-        }
+        // Functions, macros, bytes: minijinja's own spelling, which holds no nested values.
+        _ => out.push_str(&value.to_string()),
     }
 }
 
 /// Python's `repr(str)`: single quotes unless the text has `'` and no `"`.
-fn write_py_string_repr(out: &mut String, s: &str) {
+fn write_py_string_repr(out: &mut Bounded, s: &str) -> Result<(), Error> {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
-    out.push(quote);
+    out.push(quote)?;
     for c in s.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\")?,
+            '\n' => out.push_str("\\n")?,
+            '\r' => out.push_str("\\r")?,
+            '\t' => out.push_str("\\t")?,
             c if c == quote => {
-                out.push('\\');
-                out.push(c);
+                out.push('\\')?;
+                out.push(c)?;
             }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
+                out.push_str(&format!("\\x{:02x}", c as u32))?;
             }
-            c => out.push(c),
+            c => out.push(c)?,
         }
     }
-    out.push(quote);
+    out.push(quote)
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use super::catalog::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
@@ -52,6 +53,14 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// `tinkex version`
     Version(VersionArgs),
+    /// `tinkex model …`
+    Model(ModelArgs),
+    /// `tinkex checkpoint …`
+    Checkpoint(CheckpointArgs),
+    /// `tinkex training-run …`
+    TrainingRun(TrainingRunArgs),
+    /// `tinkex auth …`
+    Auth(AuthArgs),
 }
 
 #[derive(FromArgs, Debug)]
@@ -258,6 +267,8 @@ pub enum Parsed {
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
     Version,
+    /// A read command: `model`, `checkpoint`, `training-run`, `auth`.
+    Read(Box<ReadArgs>),
     /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
     Exit {
         /// What to print.
@@ -281,6 +292,17 @@ pub fn parse(argv: &[String]) -> Parsed {
             command: Some(Command::Version(_)),
             ..
         }) => Parsed::Version,
+        Ok(TopLevel {
+            command: Some(command),
+            ..
+        }) => match command {
+            Command::Model(a) => Parsed::Read(Box::new(ReadArgs::Model(a))),
+            Command::Checkpoint(a) => Parsed::Read(Box::new(ReadArgs::Checkpoint(a))),
+            Command::TrainingRun(a) => Parsed::Read(Box::new(ReadArgs::TrainingRun(a))),
+            Command::Auth(a) => Parsed::Read(Box::new(ReadArgs::Auth(a))),
+            Command::Run(run) => Parsed::Run(run),
+            Command::Version(_) => Parsed::Version,
+        },
         Ok(TopLevel {
             version: true,
             command: None,

@@ -2,6 +2,7 @@
 
 mod args;
 mod batch;
+mod catalog;
 mod chat;
 mod live;
 mod logging;
@@ -57,6 +58,7 @@ fn dispatch(argv: &[String]) -> i32 {
             0
         }
         Parsed::Exit { output, .. } => report(&Error::Usage(output)),
+        Parsed::Read(read) => catalog::main(*read),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
                 Ok(config) => config,

@@ -36,7 +36,36 @@ pub struct Config {
     pub tags: Vec<String>,
     /// Project the session belongs to (`TINKER_PROJECT_ID`).
     pub project_id: Option<String>,
+    /// Where the credential came from (`tinkex auth status` names it; never the value).
+    pub credential_source: CredentialSource,
     pub(crate) timing: Timing,
+}
+
+/// Where a credential was found, in the SDK's order of sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Handed to [`Config::new`] by a library user.
+    Given,
+    /// `--api-key`.
+    Flag,
+    /// `TINKER_API_KEY`.
+    Env,
+    /// `TINKER_CREDENTIAL_CMD`.
+    Command,
+    /// The default key `tinker auth login` stored in this file.
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialSource::Given => f.write_str("the configuration"),
+            CredentialSource::Flag => f.write_str("--api-key"),
+            CredentialSource::Env => f.write_str("TINKER_API_KEY"),
+            CredentialSource::Command => f.write_str(COMMAND_VAR),
+            CredentialSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 /// Protocol time constants, kept together so tests can shrink them.
@@ -79,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("tags", &self.tags)
             .field("project_id", &self.project_id)
+            .field("credential_source", &self.credential_source)
             .finish()
     }
 }
@@ -95,6 +125,7 @@ impl Config {
             retry: RetryPolicy::default(),
             tags: Vec::new(),
             project_id: None,
+            credential_source: CredentialSource::Given,
             timing: Timing::default(),
         }
     }
@@ -141,6 +172,7 @@ impl Config {
         };
         let mut config = Config::new(credential.key, base_url.trim());
         config.credential_cmd = credential.command;
+        config.credential_source = credential.source;
         config.deadline = deadline;
         config.http_pool = http_pool.max(1);
         config.retry = retry;
@@ -202,6 +234,8 @@ pub(crate) struct Credential {
     pub key: String,
     /// `TINKER_CREDENTIAL_CMD`, kept whenever it is set (the server may ask for it).
     pub command: Option<String>,
+    /// Which source gave [`Credential::key`] (the command, when the key is empty).
+    pub source: CredentialSource,
 }
 
 /// Finds the credential, in the SDK's order: `--api-key`, `TINKER_API_KEY`,
@@ -215,10 +249,16 @@ pub(crate) fn resolve_credential(
 ) -> Result<Credential> {
     let command = non_empty(lookup(COMMAND_VAR));
     let given = non_empty(flag)
-        .map(|key| (key, "--api-key", "the API key given with --api-key"))
+        .map(|key| {
+            (
+                key,
+                CredentialSource::Flag,
+                "the API key given with --api-key",
+            )
+        })
         .or_else(|| {
             non_empty(lookup("TINKER_API_KEY"))
-                .map(|key| (key, "TINKER_API_KEY", "the API key in TINKER_API_KEY"))
+                .map(|key| (key, CredentialSource::Env, "the API key in TINKER_API_KEY"))
         });
     if let Some((key, source, what)) = given {
         crate::redact::register_secret(&key);
@@ -226,7 +266,11 @@ pub(crate) fn resolve_credential(
         if !(bad_prefix && command.is_some()) {
             check_key(&key, what)?;
             log::debug!("credential: from {source}");
-            return Ok(Credential { key, command });
+            return Ok(Credential {
+                key,
+                command,
+                source,
+            });
         }
         log::warn!("{what} is neither a 'tml-' key nor a JWT; using {COMMAND_VAR} instead");
     }
@@ -235,6 +279,7 @@ pub(crate) fn resolve_credential(
         return Ok(Credential {
             key: String::new(),
             command,
+            source: CredentialSource::Command,
         });
     }
     let Some(stored) = credentials::stored_key(lookup("HOME").as_deref())? else {
@@ -246,6 +291,7 @@ pub(crate) fn resolve_credential(
     Ok(Credential {
         key: stored.key,
         command: None,
+        source: CredentialSource::File(stored.path),
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::client::auth::{self, Auth};
-use crate::client::config::Config;
+use crate::client::config::{Config, SDK_VERSION};
 use crate::client::redact::Redactor;
 use crate::client::retry::{self, Billing, VirtualClock};
 use crate::client::status::{self, Last};
@@ -74,6 +74,18 @@ impl Core {
             self.config.base_url,
             err.cause()
         ))
+    }
+
+    /// Validates `config`, then the handshake every command starts with: `client/config`
+    /// (with the raw key) and, when the server asks for it, the JWT exchange.
+    pub(crate) fn connect(config: Config) -> Result<Core> {
+        config.validate()?;
+        let core = Core::new(config);
+        let body = serde_json::json!({ "sdk_version": SDK_VERSION }).to_string();
+        let req = Request::post("/api/v1/client/config", body.into_bytes());
+        let flags = core.setup_json("fetching the client configuration", &req, true)?;
+        core.auth.configure(&core, &flags)?;
+        Ok(core)
     }
 
     /// The run's deadline.

@@ -3,8 +3,10 @@
 //! [`ServiceClient`] opens a session; [`SamplingClient`] submits sampling
 //! requests; [`SampleFuture`] waits for their results. Nothing here prints:
 //! status goes to the `log` crate (queue state on target `tinkex::status`).
+//! [`CatalogClient`] lists models, training runs and checkpoints (no session).
 
 mod auth;
+mod catalog;
 mod config;
 mod core;
 mod credentials;
@@ -21,7 +23,11 @@ mod status;
 mod transport;
 mod types;
 
-pub use config::{retry_scale_from_env, Config, DEFAULT_BASE_URL, SDK_VERSION};
+pub use catalog::{
+    CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
+    TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE,
+};
+pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
 pub use future::SampleFuture;
 pub use retry::RetryPolicy;

@@ -108,12 +108,7 @@ impl ServiceClient {
     /// Handshakes (`client/config`, JWT exchange when enabled), creates the session
     /// and starts its heartbeat.
     pub fn new(config: Config) -> Result<ServiceClient> {
-        config.validate()?;
-        let core = Arc::new(Core::new(config));
-        let body = serde_json::json!({ "sdk_version": SDK_VERSION }).to_string();
-        let req = Request::post("/api/v1/client/config", body.into_bytes());
-        let flags = core.setup_json("fetching the client configuration", &req, true)?;
-        core.auth.configure(&core, &flags)?;
+        let core = Arc::new(Core::connect(config)?);
         let session_id = create_session(&core)?;
         let heartbeat = Heartbeat::start(Arc::clone(&core), session_id.clone());
         Ok(ServiceClient {
