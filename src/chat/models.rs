@@ -249,8 +249,12 @@ pub fn think_arg(model: &str, think: bool) -> Result<(String, Value)> {
 /// `template`) reads, if any.
 pub fn think_arg_in(model: &str, think: bool, template: Option<&str>) -> Result<(String, Value)> {
     let flag = if think { "--think" } else { "--no-think" };
-    let known = family(model).and_then(|f| f.think_arg);
-    match known.or_else(|| template.and_then(template_switch)) {
+    // A family tinkex knows is trusted (Llama 3 has no switch whatever its template says).
+    let switch = match family(model) {
+        Some(family) => family.think_arg,
+        None => template.and_then(template_switch),
+    };
+    match switch {
         Some(name) => Ok((name.to_string(), Value::Bool(think))),
         None => Err(Error::Input {
             message: format!("{flag}: {model} has no thinking switch tinkex knows"),

@@ -297,7 +297,8 @@ pub fn print_prompt(config: &RunConfig, deadline: &Deadline) -> Result<()> {
     }
 }
 
-/// The prompt as printed: its text, then `N tokens`; or `{"text", "tokens"}` as JSON.
+/// The prompt as printed: its text, then `N tokens`; or `{"text", "tokens"}` as JSON, with
+/// chat mode's `"chat": {"renderer", "stop"}` in the same shape as sampling's `--json`.
 fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Result<Vec<u8>> {
     let text = match &prepared.text {
         Some(text) => text.clone(),
@@ -309,13 +310,8 @@ fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Resul
         doc.insert("text".into(), json!(text));
         doc.insert("tokens".into(), json!(prepared.tokens));
         if let Some(renderer) = prepared.renderer {
-            doc.insert("renderer".into(), json!(renderer.name()));
+            doc.insert("chat".into(), chat_value(renderer, prepared.stop.as_ref()));
         }
-        match &prepared.stop {
-            Some(StopCondition::Strings(s)) => doc.insert("stop".into(), json!(s)),
-            Some(StopCondition::Tokens(ids)) => doc.insert("stop_tokens".into(), json!(ids)),
-            None => None,
-        };
         let mut out = serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_default();
         out.push('\n');
         return Ok(out.into_bytes());
