@@ -6,8 +6,9 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::hostile_batch_api::{signal, wait_until, SlowApi};
-use crate::support::{run_args, tinkex, with_args, MockTinker, KEY};
+use crate::support::mock::run_args;
+use crate::support::slow_api::{signal, wait_until, SlowApi};
+use crate::support::{tinkex, with_args, MockTinker, KEY};
 
 const RESULT: &str = r#"{"sequences":[{"tokens":[7],"logprobs":[-1.0],"stop_reason":"length"}]}"#;
 
