@@ -269,3 +269,80 @@ fn the_thinking_switch_of_an_unknown_family_is_found_in_its_template() {
     assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
     assert!(out.stdout.starts_with("[user] hi\n> "), "{}", out.stdout);
 }
+
+#[test]
+fn typos_get_the_closest_flag_or_command() {
+    let run_hint = "tinkex: hint: run 'tinkex run --help' for the flags and an example\n";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--max-token", "5"],
+            "tinkex: error: unknown flag '--max-token'\ntinkex: hint: did you mean --max-tokens?\n",
+        ),
+        (
+            &["run", "--num_samples", "2"],
+            "tinkex: error: unknown flag '--num_samples'\ntinkex: hint: did you mean --num-samples?\n",
+        ),
+        (
+            &["run", "--basemodel", "m"],
+            "tinkex: error: unknown flag '--basemodel'\ntinkex: hint: did you mean --base-model?\n",
+        ),
+        (
+            &["rnu"],
+            "tinkex: error: unknown command 'rnu'\ntinkex: hint: did you mean 'run'?\n",
+        ),
+    ];
+    for (args, stderr) in cases {
+        let out = tinkex(args).run();
+        assert_eq!(out.parts(), (2, "", *stderr), "{args:?}");
+    }
+    let out = tinkex(&["run", "--frobnicate"]).run();
+    let want = format!("tinkex: error: unknown flag '--frobnicate'\n{run_hint}");
+    assert_eq!(out.parts(), (2, "", want.as_str()));
+    // -h is --help.
+    let short = tinkex(&["run", "-h"]).run();
+    let long = tinkex(&["run", "--help"]).run();
+    assert_eq!((short.code, short.stderr.as_str()), (0, ""));
+    assert_eq!(short.stdout, long.stdout);
+}
+
+#[test]
+fn piped_stdin_is_the_prompt_when_none_is_given() {
+    let api = MockTinker::answering(RESULT);
+    let out = api
+        .tinkex(&["--base-model", "m", "--tokens-only", "-q"])
+        .stdin(b"[1, 2]")
+        .run();
+    assert_eq!(out.parts(), (0, "7\n", ""));
+    // No stdin at all (/dev/null, as under cron) is still "no prompt given".
+    let out = api.tinkex(&["--base-model", "m", "--tokens-only"]).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.starts_with("tinkex: error: no prompt given:"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn json_in_batch_mode_changes_nothing() {
+    let api = MockTinker::answering(RESULT);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    fs::write(&input, token_lines(2)).unwrap();
+    let input = input.display().to_string();
+    let plain = [
+        "--base-model",
+        "m",
+        "--tokens-only",
+        "-q",
+        "--input",
+        &input,
+    ];
+    let without = api.tinkex(&plain).run();
+    let with_json: Vec<&str> = plain.iter().copied().chain(["--json"]).collect();
+    let with = api.tinkex(&with_json).run();
+    assert_eq!(without.code, 0, "{without:?}");
+    assert_eq!(with.parts(), without.parts());
+    let help = tinkex(&["run", "--help"]).run().stdout;
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("batch output is always JSON lines"), "{help}");
+}

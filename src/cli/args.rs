@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use super::catalog::args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
+use super::suggest;
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
@@ -235,7 +236,7 @@ pub struct RunArgs {
     #[argh(option)]
     pub http_pool: Option<Concurrency>,
 
-    /// print one JSON document instead of plain text
+    /// print one JSON document instead of plain text (batch output is always JSON lines: there --json is accepted and changes nothing)
     #[argh(switch)]
     pub json: bool,
 
@@ -271,8 +272,8 @@ pub enum Parsed {
     Read(Box<ReadArgs>),
     /// `--help`: the text for stdout (exit 0).
     Help(String),
-    /// A usage error: its one-line message (exit 2).
-    Usage(String),
+    /// A usage error (exit 2), with a suggestion when a flag or command was mistyped.
+    Usage(crate::error::Error),
 }
 
 /// Parses the full argv (program name first).
@@ -307,22 +308,41 @@ pub fn parse(argv: &[String]) -> Parsed {
         Ok(TopLevel {
             version: false,
             command: None,
-        }) => Parsed::Usage(
-            "no command given (tinkex run … samples; tinkex version prints the version)".into(),
-        ),
+        }) => Parsed::Usage(crate::error::Error::usage(
+            "no command given (tinkex run … samples; tinkex version prints the version)",
+        )),
         Err(exit) => match exit.status {
             Ok(()) => Parsed::Help(exit.output),
-            Err(()) => Parsed::Usage(first_line(&exit.output)),
+            Err(()) => {
+                let (flags, commands) = known_at(&args);
+                Parsed::Usage(suggest::usage_error(&exit.output, &flags, &commands))
+            }
         },
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim()
-        .to_string()
+/// The flags and commands valid where parsing stopped: those of the deepest command that
+/// `args` names (read from argh's own help text, so every command and flag is covered).
+fn known_at(args: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut path: Vec<&str> = Vec::new();
+    let mut known = help_lists(&path);
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        if !known.1.iter().any(|c| c == arg) {
+            break;
+        }
+        path.push(arg);
+        known = help_lists(&path);
+    }
+    known
+}
+
+fn help_lists(path: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut args = path.to_vec();
+    args.push("--help");
+    match TopLevel::from_args(&["tinkex"], &args) {
+        Err(exit) => suggest::listed_in_help(&exit.output),
+        Ok(_) => (Vec::new(), Vec::new()),
+    }
 }
 
 /// Splits GNU-style `--flag=value` and expands `-vv`, leaving flag values untouched.
@@ -339,6 +359,9 @@ fn normalize(args: &[String]) -> Vec<String> {
         if arg == "--" {
             options_ended = true;
             out.push(arg.clone());
+        } else if arg == "-h" {
+            // Every user types it; argh only knows `--help`.
+            out.push("--help".into());
         } else if let Some((flag, value)) =
             arg.strip_prefix("--").and_then(|rest| rest.split_once('='))
         {
@@ -378,7 +401,7 @@ mod tests {
 
     fn usage_error(args: &[&str]) -> String {
         match parse(&argv(args)) {
-            Parsed::Usage(output) => output,
+            Parsed::Usage(output) => output.to_string(),
             other => panic!("expected a usage error, got {other:?}"),
         }
     }

@@ -14,6 +14,7 @@ mod run;
 mod settings;
 mod signals;
 mod sink;
+mod suggest;
 mod values;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -22,7 +23,7 @@ use std::panic::{self, AssertUnwindSafe};
 #[doc(hidden)]
 pub use batch::pipeline as batch_pipeline;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::redact;
 use args::Parsed;
 use logging::report;
@@ -60,7 +61,7 @@ fn dispatch(argv: &[String]) -> i32 {
             print!("{output}");
             0
         }
-        Parsed::Usage(message) => report(&Error::usage(message)),
+        Parsed::Usage(error) => report(&error),
         Parsed::Read(read) => catalog::main(*read),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
