@@ -137,9 +137,9 @@ fn version_and_help_need_no_network() {
     }
     let out = tinkex(&["run", "--help"]).run();
     assert_eq!(out.code, 0);
-    assert!(out
-        .stdout
-        .contains("--max-tokens      most tokens per sample, at least 1 (default: 128)"));
+    assert!(out.stdout.contains(
+        "--max-tokens <N>                most tokens per sample, at least 1 (default: 128)"
+    ));
     assert!(out.stdout.contains("Error codes:\n  0 success"));
     assert_eq!(out.stderr, "");
 }

@@ -5,31 +5,11 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use super::catalog::args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
+use super::help;
 use super::suggest;
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
-
-/// Flags that take no value; every other `--long` flag takes one.
-const SWITCHES: &[&str] = &[
-    "--help",
-    "--version",
-    "--json",
-    "--logprobs",
-    "--tokens-only",
-    "--quiet",
-    "--verbose",
-    "--prompt-logprobs",
-    "--offline",
-    "--no-tokenizer-cache",
-    "--resume",
-    "--fail-fast",
-    "--progress",
-    "--chat",
-    "--think",
-    "--no-think",
-    "--print-prompt",
-];
 
 #[derive(FromArgs, Debug)]
 /// A fast, synchronous command-line client for the Tinker sampling API.
@@ -281,6 +261,9 @@ pub fn parse(argv: &[String]) -> Parsed {
     let program = "tinkex";
     let args = normalize(argv.get(1..).unwrap_or_default());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if args.first() == Some(&"run") && args.contains(&"--help") {
+        return Parsed::Help(run_help());
+    }
     match TopLevel::from_args(&[program], &args) {
         Ok(TopLevel {
             command: Some(Command::Run(run)),
@@ -318,6 +301,19 @@ pub fn parse(argv: &[String]) -> Parsed {
                 Parsed::Usage(suggest::usage_error(&exit.output, &flags, &commands))
             }
         },
+    }
+}
+
+/// `tinkex run --help`: argh's text for `run`, regrouped with value names.
+fn run_help() -> String {
+    help::run_help(&argh_run_help())
+}
+
+/// The help argh itself writes for `run` (its descriptions, examples, notes, exit codes).
+fn argh_run_help() -> String {
+    match RunArgs::from_args(&["tinkex", "run"], &["--help"]) {
+        Err(exit) => exit.output,
+        Ok(_) => String::new(),
     }
 }
 
@@ -374,7 +370,7 @@ fn normalize(args: &[String]) -> Vec<String> {
         {
             out.extend(std::iter::repeat_n("-v".to_string(), arg.len() - 1));
         } else {
-            value_expected = arg.starts_with("--") && !SWITCHES.contains(&arg.as_str());
+            value_expected = arg.starts_with("--") && !help::is_switch(arg);
             out.push(arg.clone());
         }
     }
@@ -423,10 +419,8 @@ mod tests {
 
     #[test]
     fn every_switch_takes_no_value() {
-        for switch in SWITCHES
-            .iter()
-            .filter(|s| !matches!(**s, "--help" | "--version"))
-        {
+        let switches = help::all_run_flags().filter(|f| f.value.is_none());
+        for switch in switches.map(|f| f.name) {
             let run = run_args(&["run", switch, "--prompt=hi"]);
             assert_eq!(
                 run.prompt.as_deref(),
@@ -475,32 +469,64 @@ mod tests {
         assert!(matches!(parse(&argv(&[])), Parsed::Usage(_)));
     }
 
-    /// The switches argh's help lists (`[--flag]` without a value in the usage line, `-q`
-    /// and `-v` by their long names) are exactly the ones `normalize` knows take no value.
+    /// The table the grouped help and `normalize` use holds exactly argh's flags for `run`,
+    /// each a switch exactly when argh's usage line shows it without a value, and every
+    /// one of them appears in `run --help`.
     #[test]
-    fn switches_match_the_help() {
-        let help = |args: &[&str]| match parse(&argv(args)) {
+    fn the_flag_table_matches_argh_and_the_help() {
+        let argh_text = argh_run_help();
+        let usage = argh_text.lines().next().unwrap_or_default();
+        let mut argh_flags: Vec<(String, bool)> = Vec::new();
+        for group in usage.split('[').skip(1) {
+            let group = group.split(']').next().unwrap_or_default();
+            let (flag, switch) = match group.split_once(' ') {
+                Some((flag, _)) => (flag, false),
+                None => (group, true),
+            };
+            let flag = match flag {
+                "-q" => "--quiet",
+                "-v" => "--verbose",
+                other => other,
+            };
+            argh_flags.push((flag.to_string(), switch));
+        }
+        let mut table: Vec<(String, bool)> = help::all_run_flags()
+            .map(|f| (f.name.to_string(), f.value.is_none()))
+            .collect();
+        argh_flags.sort();
+        table.sort();
+        assert_eq!(table, argh_flags, "the help table and RunArgs differ");
+        let text = match parse(&argv(&["run", "-h"])) {
             Parsed::Help(text) => text,
             other => panic!("expected help, got {other:?}"),
         };
-        let mut listed = vec!["--help".to_string()];
-        for text in [help(&["--help"]), help(&["run", "--help"])] {
-            let usage = text.lines().next().unwrap_or_default();
-            for group in usage.split('[').skip(1) {
-                let group = group.split(']').next().unwrap_or_default();
-                let long = match group {
-                    "-q" => "--quiet",
-                    "-v" => "--verbose",
-                    flag if flag.starts_with("--") && !flag.contains(' ') => flag,
-                    _ => continue,
-                };
-                listed.push(long.to_string());
-            }
+        assert!(text.starts_with("Usage: tinkex run [OPTIONS]\n"), "{text}");
+        for flag in help::all_run_flags() {
+            let shown = match flag.value {
+                Some(value) => format!("{} <{value}>", flag.name),
+                None => flag.name.to_string(),
+            };
+            assert!(text.contains(&shown), "{shown} is missing from run --help");
         }
-        listed.sort();
-        listed.dedup();
-        let mut known: Vec<String> = SWITCHES.iter().map(|s| s.to_string()).collect();
-        known.sort();
-        assert_eq!(listed, known, "SWITCHES and the switches in --help differ");
+        for group in [
+            "Model:",
+            "Prompt:",
+            "Sampling:",
+            "Chat:",
+            "Batch:",
+            "Output:",
+            "Connection:",
+        ] {
+            assert!(text.contains(&format!("\n{group}\n")), "{group}");
+        }
+    }
+
+    /// Every switch of every command is one `normalize` knows takes no value.
+    #[test]
+    fn switches_of_other_commands_are_known() {
+        for flag in ["--help", "--version", "--json", "--quiet", "--verbose"] {
+            assert!(help::is_switch(flag), "{flag}");
+        }
+        assert!(!help::is_switch("--prompt"));
     }
 }

@@ -5,6 +5,7 @@ mod batch;
 mod catalog;
 mod chat;
 mod encode;
+mod help;
 mod live;
 mod logging;
 mod output;
