@@ -50,6 +50,7 @@ impl Deadline {
         Error::Timeout {
             step: step.to_string(),
             seconds: self.total.as_secs_f64(),
+            cause: None,
         }
     }
 

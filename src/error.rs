@@ -103,12 +103,14 @@ pub enum Error {
     Protocol(String),
 
     /// The run's deadline passed while a step was waiting.
-    #[error("timed out after {seconds:.0} s while {step}")]
+    #[error("timed out after {seconds} s while {step}{}", last_error(.cause.as_deref()))]
     Timeout {
         /// What was waiting, e.g. "waiting for the sample result".
         step: String,
-        /// The configured deadline, in seconds.
+        /// The configured deadline, in seconds (shown as given: `0.05`, `60`).
         seconds: f64,
+        /// What went wrong in the attempts the deadline cut short (`connection refused`).
+        cause: Option<String>,
     },
 
     /// A local file could not be read or written.
@@ -132,7 +134,39 @@ pub enum Error {
     Unexpected(String),
 }
 
+/// `: last error: {cause}`, or nothing.
+fn last_error(cause: Option<&str>) -> String {
+    cause
+        .map(|c| format!(": last error: {c}"))
+        .unwrap_or_default()
+}
+
+/// The hint after a server that could not be reached.
+pub const UNREACHABLE_HINT: &str = "check --base-url or TINKER_BASE_URL, and that the server is up";
+
+/// The hint after any tokenizer failure.
+pub const TOKENIZER_HINT: &str = "pass --tokenizer FILE|DIR for a local copy, or --tokens-only with token ids (--prompt-file) to skip tokenization";
+
 impl Error {
+    /// Adds `cause` (the last failed attempt) to a timeout that has none; other errors pass.
+    pub fn with_cause(self, cause: Option<&str>) -> Error {
+        match (self, cause) {
+            (
+                Error::Timeout {
+                    step,
+                    seconds,
+                    cause: None,
+                },
+                Some(cause),
+            ) => Error::Timeout {
+                step,
+                seconds,
+                cause: Some(cause.to_string()),
+            },
+            (error, _) => error,
+        }
+    }
+
     /// The category that decides the exit code.
     pub fn category(&self) -> Category {
         match self {
@@ -159,13 +193,11 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Input { hint, .. } | Error::Auth { hint, .. } => hint.as_deref(),
-            Error::Tokenizer {
-                category: Category::User,
-                ..
-            } => Some(
-                "pass --tokenizer PATH, or give --prompt-file with token ids and --tokens-only",
-            ),
+            // Whatever the cause (not found, offline, the hub down), a local copy or no
+            // tokenizer at all is the way forward.
+            Error::Tokenizer { .. } => Some(TOKENIZER_HINT),
             Error::Usage(_) => Some("run 'tinkex run --help' for the flags and an example"),
+            Error::Network(_) => Some(UNREACHABLE_HINT),
             _ => None,
         }
     }

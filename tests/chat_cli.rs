@@ -82,8 +82,7 @@ fn print_prompt_json_matches_the_transformers_golden() {
         let doc: Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(doc["text"], want["text"], "{conv}");
         assert_eq!(doc["tokens"], want["tokens"], "{conv}");
-        assert_eq!(doc["renderer"], "hf");
-        assert_eq!(doc["stop_tokens"], json!([151645]));
+        assert_eq!(doc["chat"], json!({"renderer": "hf", "stop": [151645]}));
         // The think_history conversation holds <think> in history: one warning, on stderr.
         let warned = conv == "think_history";
         assert_eq!(
@@ -129,8 +128,10 @@ fn base_models_use_role_colon_with_its_stop_string() {
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["text"], want["text"]);
     assert_eq!(doc["tokens"], want["tokens"]);
-    assert_eq!(doc["renderer"], "role_colon");
-    assert_eq!(doc["stop"], json!(["\n\nUser:"]));
+    assert_eq!(
+        doc["chat"],
+        json!({"renderer": "role_colon", "stop": ["\n\nUser:"]})
+    );
 }
 
 #[test]

@@ -31,16 +31,16 @@ fn result_json(sequences: &[(&[u32], &str)]) -> String {
 fn flag_values_are_checked_with_the_flag_named() {
     let base = ["run", "--base-model", "m", "--prompt", "hi"];
     let cases: &[(&[&str], &str)] = &[
-        (&["--max-tokens", "0"], "Error parsing option '--max-tokens' with value '0': must be at least 1"),
-        (&["--temperature", "-1"], "Error parsing option '--temperature' with value '-1': must be a finite number ≥ 0"),
-        (&["--temperature=nan"], "Error parsing option '--temperature' with value 'nan': must be a finite number ≥ 0"),
-        (&["--top-k", "0"], "Error parsing option '--top-k' with value '0': must be -1 (off) or at least 1"),
-        (&["--top-p", "1.5"], "Error parsing option '--top-p' with value '1.5': must be greater than 0 and at most 1"),
-        (&["--num-samples", "0"], "Error parsing option '--num-samples' with value '0': must be at least 1"),
-        (&["--timeout", "-5"], "Error parsing option '--timeout' with value '-5': must be a number of seconds greater than 0 (at most one year)"),
-        (&["--stop-token", "x"], "Error parsing option '--stop-token' with value 'x': expected a token id (a whole number ≥ 0), got 'x'"),
-        (&["--seed", "1.5"], "Error parsing option '--seed' with value '1.5': invalid digit found in string"),
-        (&["--frobnicate"], "Unrecognized argument: --frobnicate"),
+        (&["--max-tokens", "0"], "invalid value '0' for --max-tokens: must be at least 1"),
+        (&["--temperature", "-1"], "invalid value '-1' for --temperature: must be a finite number ≥ 0"),
+        (&["--temperature=nan"], "invalid value 'nan' for --temperature: must be a finite number ≥ 0"),
+        (&["--top-k", "0"], "invalid value '0' for --top-k: must be -1 (off) or at least 1"),
+        (&["--top-p", "1.5"], "invalid value '1.5' for --top-p: must be greater than 0 and at most 1"),
+        (&["--num-samples", "0"], "invalid value '0' for --num-samples: must be at least 1"),
+        (&["--timeout", "-5"], "invalid value '-5' for --timeout: must be a number of seconds greater than 0 (at most one year)"),
+        (&["--stop-token", "x"], "invalid value 'x' for --stop-token: expected a token id (a whole number ≥ 0), got 'x'"),
+        (&["--seed", "1.5"], "invalid value '1.5' for --seed: invalid digit found in string"),
+        (&["--frobnicate"], "unknown flag '--frobnicate'"),
     ];
     for (extra, message) in cases {
         let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
@@ -137,9 +137,9 @@ fn version_and_help_need_no_network() {
     }
     let out = tinkex(&["run", "--help"]).run();
     assert_eq!(out.code, 0);
-    assert!(out
-        .stdout
-        .contains("--max-tokens      most tokens per sample, at least 1 (default: 128)"));
+    assert!(out.stdout.contains(
+        "--max-tokens <N>                most tokens per sample, at least 1 (default: 128)"
+    ));
     assert!(out.stdout.contains("Error codes:\n  0 success"));
     assert_eq!(out.stderr, "");
 }

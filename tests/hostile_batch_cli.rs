@@ -125,7 +125,7 @@ fn parallel_and_http_pool_out_of_range_are_usage_errors_before_any_file() {
         ];
         let out = tinkex(&args).run();
         let message = format!(
-            "tinkex: error: Error parsing option '{flag}' with value '{value}': must be from 1 to 1024\n{HINT}"
+            "tinkex: error: invalid value '{value}' for {flag}: must be from 1 to 1024\n{HINT}"
         );
         assert_eq!(out.parts(), (2, "", message.as_str()));
         assert!(!output.exists(), "{flag} {value} created the output");

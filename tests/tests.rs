@@ -18,6 +18,7 @@ mod chat_profiles;
 mod chat_pyfmt;
 mod cli_batch;
 mod cli_credentials;
+mod cli_first_minutes;
 mod cli_run;
 mod cli_score;
 mod cli_score_batch;

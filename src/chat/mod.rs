@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 pub use engine::{plain_generation_blocks, render_template, RenderOptions, FUEL};
 pub use messages::{has_think_block, messages_from_value, parse_messages, Message, ROLES};
 pub use models::{
-    choose_renderer, default_stops, renderer_for_model, think_arg, Renderer, Stop, RENDERER_NAMES,
+    choose_renderer, default_stops, renderer_for_model, think_arg, think_arg_in, Renderer, Stop,
+    RENDERER_NAMES,
 };
 pub use profiles::{render_profile, Profile};
 pub use template::{

@@ -221,10 +221,40 @@ pub fn default_stops(
     stops
 }
 
+/// The thinking switch a template reads: `enable_thinking`, else a variable named `thinking`
+/// (not a message field such as `message.thinking` or `message['thinking']`).
+pub fn template_switch(source: &str) -> Option<&'static str> {
+    ["enable_thinking", "thinking"]
+        .into_iter()
+        .find(|name| reads_variable(source, name))
+}
+
+/// Whether `name` occurs in `source` as a whole identifier that is not an attribute or key.
+fn reads_variable(source: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    source.match_indices(name).any(|(at, _)| {
+        let before = source[..at].chars().next_back();
+        let after = source[at + name.len()..].chars().next();
+        !before.is_some_and(|c| word(c) || matches!(c, '.' | '\'' | '"'))
+            && !after.is_some_and(|c| word(c) || matches!(c, '\'' | '"'))
+    })
+}
+
 /// The template argument `--think` (`true`) or `--no-think` (`false`) sets for `model`.
 pub fn think_arg(model: &str, think: bool) -> Result<(String, Value)> {
+    think_arg_in(model, think, None)
+}
+
+/// [`think_arg`], and when the family is unknown, the switch the chat template (its source
+/// `template`) reads, if any.
+pub fn think_arg_in(model: &str, think: bool, template: Option<&str>) -> Result<(String, Value)> {
     let flag = if think { "--think" } else { "--no-think" };
-    match family(model).and_then(|f| f.think_arg) {
+    // A family tinkex knows is trusted (Llama 3 has no switch whatever its template says).
+    let switch = match family(model) {
+        Some(family) => family.think_arg,
+        None => template.and_then(template_switch),
+    };
+    match switch {
         Some(name) => Ok((name.to_string(), Value::Bool(think))),
         None => Err(Error::Input {
             message: format!("{flag}: {model} has no thinking switch tinkex knows"),
@@ -232,5 +262,35 @@ pub fn think_arg(model: &str, think: bool) -> Result<(String, Value)> {
                 "it works for Qwen3, Qwen3.5, Nemotron and DeepSeek-V3.1; for other templates pass --template-arg NAME=true|false".into(),
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_names_its_thinking_switch() {
+        let qwen_like = "{%- if enable_thinking is defined and enable_thinking is false %}";
+        assert_eq!(template_switch(qwen_like), Some("enable_thinking"));
+        assert_eq!(
+            template_switch("{% if thinking %}<think>{% endif %}"),
+            Some("thinking")
+        );
+        // Message fields are not switches.
+        let fields = "{{ message.thinking }}{{ m['thinking'] }}{{ m[\"thinking\"] }}";
+        assert_eq!(template_switch(fields), None);
+        assert_eq!(template_switch("{{ thinking_budget }}"), None);
+    }
+
+    #[test]
+    fn an_unknown_family_uses_the_templates_switch() {
+        let template = Some("{% if enable_thinking %}x{% endif %}");
+        let (name, value) = think_arg_in("acme/new-model", false, template).unwrap();
+        assert_eq!(
+            (name.as_str(), value),
+            ("enable_thinking", Value::Bool(false))
+        );
+        assert!(think_arg_in("acme/new-model", true, Some("{{ messages }}")).is_err());
     }
 }

@@ -6,32 +6,11 @@ use argh::FromArgs;
 
 use super::batch::shard::ShardSpec;
 use super::catalog::args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
+use super::help;
+use super::suggest;
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
-
-/// Flags that take no value; every other `--long` flag takes one.
-const SWITCHES: &[&str] = &[
-    "--help",
-    "--version",
-    "--json",
-    "--logprobs",
-    "--tokens-only",
-    "--quiet",
-    "--verbose",
-    "--prompt-logprobs",
-    "--offline",
-    "--no-tokenizer-cache",
-    "--resume",
-    "--fail-fast",
-    "--progress",
-    "--chat",
-    "--think",
-    "--no-think",
-    "--print-prompt",
-    "--allow-missing",
-    "--per-token",
-];
 
 #[derive(FromArgs, Debug)]
 /// A fast, synchronous command-line client for the Tinker sampling API.
@@ -306,7 +285,7 @@ pub struct RunArgs {
     #[argh(option)]
     pub http_pool: Option<Concurrency>,
 
-    /// print one JSON document instead of plain text
+    /// print one JSON document instead of plain text (batch output is always JSON lines: there --json is accepted and changes nothing)
     #[argh(switch)]
     pub json: bool,
 
@@ -348,8 +327,8 @@ pub enum Parsed {
     Read(Box<ReadArgs>),
     /// `--help`: the text for stdout (exit 0).
     Help(String),
-    /// A usage error: its one-line message (exit 2).
-    Usage(String),
+    /// A usage error (exit 2), with a suggestion when a flag or command was mistyped.
+    Usage(crate::error::Error),
 }
 
 /// Parses the full argv (program name first).
@@ -357,6 +336,9 @@ pub fn parse(argv: &[String]) -> Parsed {
     let program = "tinkex";
     let args = normalize(argv.get(1..).unwrap_or_default());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if args.first() == Some(&"run") && args.contains(&"--help") {
+        return Parsed::Help(run_help());
+    }
     match TopLevel::from_args(&[program], &args) {
         Ok(TopLevel {
             command: Some(Command::Run(run)),
@@ -388,22 +370,54 @@ pub fn parse(argv: &[String]) -> Parsed {
         Ok(TopLevel {
             version: false,
             command: None,
-        }) => Parsed::Usage(
-            "no command given (tinkex run … samples; tinkex version prints the version)".into(),
-        ),
+        }) => Parsed::Usage(crate::error::Error::usage(
+            "no command given (tinkex run … samples; tinkex version prints the version)",
+        )),
         Err(exit) => match exit.status {
             Ok(()) => Parsed::Help(exit.output),
-            Err(()) => Parsed::Usage(first_line(&exit.output)),
+            Err(()) => {
+                let (flags, commands) = known_at(&args);
+                Parsed::Usage(suggest::usage_error(&exit.output, &flags, &commands))
+            }
         },
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim()
-        .to_string()
+/// `tinkex run --help`: argh's text for `run`, regrouped with value names.
+fn run_help() -> String {
+    help::run_help(&argh_run_help())
+}
+
+/// The help argh itself writes for `run` (its descriptions, examples, notes, exit codes).
+fn argh_run_help() -> String {
+    match RunArgs::from_args(&["tinkex", "run"], &["--help"]) {
+        Err(exit) => exit.output,
+        Ok(_) => String::new(),
+    }
+}
+
+/// The flags and commands valid where parsing stopped: those of the deepest command that
+/// `args` names (read from argh's own help text, so every command and flag is covered).
+fn known_at(args: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut path: Vec<&str> = Vec::new();
+    let mut known = help_lists(&path);
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        if !known.1.iter().any(|c| c == arg) {
+            break;
+        }
+        path.push(arg);
+        known = help_lists(&path);
+    }
+    known
+}
+
+fn help_lists(path: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut args = path.to_vec();
+    args.push("--help");
+    match TopLevel::from_args(&["tinkex"], &args) {
+        Err(exit) => suggest::listed_in_help(&exit.output),
+        Ok(_) => (Vec::new(), Vec::new()),
+    }
 }
 
 /// Splits GNU-style `--flag=value` and expands `-vv`, leaving flag values untouched.
@@ -420,6 +434,9 @@ fn normalize(args: &[String]) -> Vec<String> {
         if arg == "--" {
             options_ended = true;
             out.push(arg.clone());
+        } else if arg == "-h" {
+            // Every user types it; argh only knows `--help`.
+            out.push("--help".into());
         } else if let Some((flag, value)) =
             arg.strip_prefix("--").and_then(|rest| rest.split_once('='))
         {
@@ -432,7 +449,7 @@ fn normalize(args: &[String]) -> Vec<String> {
         {
             out.extend(std::iter::repeat_n("-v".to_string(), arg.len() - 1));
         } else {
-            value_expected = arg.starts_with("--") && !SWITCHES.contains(&arg.as_str());
+            value_expected = arg.starts_with("--") && !help::is_switch(arg);
             out.push(arg.clone());
         }
     }
@@ -459,7 +476,7 @@ mod tests {
 
     fn usage_error(args: &[&str]) -> String {
         match parse(&argv(args)) {
-            Parsed::Usage(output) => output,
+            Parsed::Usage(output) => output.to_string(),
             other => panic!("expected a usage error, got {other:?}"),
         }
     }
@@ -481,12 +498,8 @@ mod tests {
 
     #[test]
     fn every_switch_takes_no_value() {
-        for switch in SWITCHES.iter().filter(|s| {
-            !matches!(
-                **s,
-                "--help" | "--version" | "--allow-missing" | "--per-token"
-            )
-        }) {
+        let switches = help::all_run_flags().filter(|f| f.value.is_none());
+        for switch in switches.map(|f| f.name) {
             let run = run_args(&["run", switch, "--prompt=hi"]);
             assert_eq!(
                 run.prompt.as_deref(),
@@ -569,38 +582,92 @@ mod tests {
         assert!(matches!(parse(&argv(&[])), Parsed::Usage(_)));
     }
 
-    /// The switches argh's help lists (`[--flag]` without a value in the usage line, `-q`
-    /// and `-v` by their long names) are exactly the ones `normalize` knows take no value.
+    /// The table the grouped help and `normalize` use holds exactly argh's flags for `run`,
+    /// each a switch exactly when argh's usage line shows it without a value, and every
+    /// one of them appears in `run --help`.
     #[test]
-    fn switches_match_the_help() {
-        let help = |args: &[&str]| match parse(&argv(args)) {
+    fn the_flag_table_matches_argh_and_the_help() {
+        let argh_text = argh_run_help();
+        let usage = argh_text.lines().next().unwrap_or_default();
+        let mut argh_flags: Vec<(String, bool)> = Vec::new();
+        for group in usage.split('[').skip(1) {
+            let group = group.split(']').next().unwrap_or_default();
+            let (flag, switch) = match group.split_once(' ') {
+                Some((flag, _)) => (flag, false),
+                None => (group, true),
+            };
+            let flag = match flag {
+                "-q" => "--quiet",
+                "-v" => "--verbose",
+                other => other,
+            };
+            argh_flags.push((flag.to_string(), switch));
+        }
+        let mut table: Vec<(String, bool)> = help::all_run_flags()
+            .map(|f| (f.name.to_string(), f.value.is_none()))
+            .collect();
+        argh_flags.sort();
+        table.sort();
+        assert_eq!(table, argh_flags, "the help table and RunArgs differ");
+        let text = match parse(&argv(&["run", "-h"])) {
             Parsed::Help(text) => text,
             other => panic!("expected help, got {other:?}"),
         };
-        let mut listed = vec!["--help".to_string()];
-        for text in [
-            help(&["--help"]),
-            help(&["run", "--help"]),
-            help(&["merge", "--help"]),
-            help(&["score", "--help"]),
+        assert!(text.starts_with("Usage: tinkex run [OPTIONS]\n"), "{text}");
+        for flag in help::all_run_flags() {
+            let shown = match flag.value {
+                Some(value) => format!("{} <{value}>", flag.name),
+                None => flag.name.to_string(),
+            };
+            assert!(text.contains(&shown), "{shown} is missing from run --help");
+        }
+        for group in [
+            "Model:",
+            "Prompt:",
+            "Sampling:",
+            "Chat:",
+            "Batch:",
+            "Output:",
+            "Connection:",
         ] {
+            assert!(text.contains(&format!("\n{group}\n")), "{group}");
+        }
+    }
+
+    /// Every switch of every command is one `normalize` knows takes no value.
+    #[test]
+    fn switches_of_other_commands_are_known() {
+        for flag in ["--help", "--version", "--json", "--quiet", "--verbose"] {
+            assert!(help::is_switch(flag), "{flag}");
+        }
+        assert!(!help::is_switch("--prompt"));
+        let commands: &[&[&str]] = &[
+            &["--help"],
+            &["merge", "--help"],
+            &["score", "--help"],
+            &["version", "--help"],
+            &["cache", "--help"],
+            &["prefetch", "--help"],
+            &["model", "list", "--help"],
+            &["checkpoint", "list", "--help"],
+            &["training-run", "list", "--help"],
+            &["auth", "status", "--help"],
+        ];
+        for command in commands {
+            let text = match parse(&argv(command)) {
+                Parsed::Help(text) => text,
+                other => panic!("expected help for {command:?}, got {other:?}"),
+            };
             let usage = text.lines().next().unwrap_or_default();
             for group in usage.split('[').skip(1) {
                 let group = group.split(']').next().unwrap_or_default();
-                let long = match group {
-                    "-q" => "--quiet",
-                    "-v" => "--verbose",
-                    "--" => continue, // merge's end of flags, before its journals
-                    flag if flag.starts_with("--") && !flag.contains(' ') => flag,
-                    _ => continue,
-                };
-                listed.push(long.to_string());
+                if group.starts_with("--") && group.len() > 2 && !group.contains(' ') {
+                    assert!(
+                        help::is_switch(group),
+                        "{group} of {command:?} is not a known switch"
+                    );
+                }
             }
         }
-        listed.sort();
-        listed.dedup();
-        let mut known: Vec<String> = SWITCHES.iter().map(|s| s.to_string()).collect();
-        known.sort();
-        assert_eq!(listed, known, "SWITCHES and the switches in --help differ");
     }
 }

@@ -1,8 +1,6 @@
 //! stderr logging: levels from -q/-v or RUST_LOG, one `tinkex:` prefix, secrets scrubbed,
 //! control characters escaped; and the one-line error report every command ends with.
 
-use std::io::Write;
-
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use super::settings::Verbosity;
@@ -30,8 +28,18 @@ impl Log for ScrubbingLogger {
         let line = redact::scrub(&line);
         let body = line.strip_suffix('\n').unwrap_or(&line);
         let line = format!("{}\n", redact::escape_controls(body));
-        let mut stderr = std::io::stderr().lock();
-        let _ = stderr.write_all(line.as_bytes());
+        // A queue state goes into a running ticker's in-place line instead of a line of its own.
+        if record.target() == STATUS_TARGET {
+            if let Some(queue) = line
+                .strip_prefix("tinkex: ")
+                .filter(|l| l.starts_with("queue "))
+            {
+                if super::live::absorb_queue(queue.trim_end()) {
+                    return;
+                }
+            }
+        }
+        super::live::print(&line);
     }
 
     fn flush(&self) {}

@@ -5,6 +5,8 @@ mod batch;
 mod catalog;
 mod chat;
 mod encode;
+mod help;
+mod live;
 mod logging;
 mod output;
 mod prepare;
@@ -14,6 +16,7 @@ mod score;
 mod settings;
 mod signals;
 mod sink;
+mod suggest;
 mod tokenizers;
 mod values;
 mod version;
@@ -62,10 +65,7 @@ fn dispatch(argv: &[String]) -> i32 {
             print!("{output}");
             0
         }
-        Parsed::Usage(message) if argv.get(1).is_some_and(|c| c == "score") => {
-            report(&score::usage(message))
-        }
-        Parsed::Usage(message) => report(&Error::usage(message)),
+        Parsed::Usage(error) => report(&usage_for_command(error, argv)),
         Parsed::Merge(merge) => merge_command(*merge),
         Parsed::Read(read) => catalog::main(*read),
         Parsed::Tokenizers(command) => tokenizers::execute(command).unwrap_or_else(|e| report(&e)),
@@ -90,6 +90,27 @@ fn dispatch(argv: &[String]) -> i32 {
             logging::init(config.run.verbosity);
             score::execute(&config).map_or_else(|error| report(&error), |()| 0)
         }
+    }
+}
+
+/// A usage error's hint names the command typed (`tinkex score --help`), not always `run`.
+fn usage_for_command(error: Error, argv: &[String]) -> Error {
+    let command = argv.get(1).map(String::as_str).unwrap_or_default();
+    match error {
+        Error::Usage(message) if command == "score" => score::usage(message),
+        Error::Usage(message)
+            if command != "run"
+                && command.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                && !command.is_empty() =>
+        {
+            Error::Input {
+                message,
+                hint: Some(format!(
+                    "run 'tinkex {command} --help' for its flags and an example"
+                )),
+            }
+        }
+        other => other,
     }
 }
 

@@ -67,7 +67,10 @@ fn sample_and_write(
         params,
         config.extras(config.topk_logprobs),
     )?;
-    let response = future.wait(None)?;
+    let response = {
+        let _ticker = super::live::Ticker::start("tinkex: waiting for the result…".into());
+        future.wait(None)?
+    };
     let outcome = Outcome {
         model: config.model_label(),
         prompt_tokens,

@@ -1,6 +1,7 @@
 //! The state every client handle shares: config, transport and credential, plus
 //! the authenticated send and the retry loop of setup calls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -27,6 +28,8 @@ pub(crate) struct Core {
     pub config: Config,
     pub transport: Transport,
     pub auth: Auth,
+    /// Whether the user was told that the server cannot be reached (told once per run).
+    told_unreachable: AtomicBool,
 }
 
 impl Core {
@@ -39,7 +42,36 @@ impl Core {
             config,
             transport,
             auth,
+            told_unreachable: AtomicBool::new(false),
         }
+    }
+
+    /// Says once, at the first failed connection, that the server cannot be reached and for
+    /// how long tinkex keeps trying (a status line: the CLI shows it unless `-q`).
+    pub(crate) fn note_unreachable(&self, err: &NetError) {
+        if self.told_unreachable.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let seconds = self
+            .deadline()
+            .cap(retry::RETRY_WINDOW)
+            .as_secs_f64()
+            .ceil();
+        log::info!(
+            target: crate::client::STATUS_TARGET,
+            "cannot reach {} ({}); retrying for up to {seconds} s",
+            self.config.base_url,
+            err.cause()
+        );
+    }
+
+    /// The final error when retries against an unreachable server ran out: URL and cause.
+    pub(crate) fn unreachable(&self, step: &str, err: &NetError) -> Error {
+        Error::Network(format!(
+            "{step} failed after retrying: cannot reach {} ({})",
+            self.config.base_url,
+            err.cause()
+        ))
     }
 
     /// Validates `config`, then the handshake every command starts with: `client/config`
@@ -98,15 +130,22 @@ impl Core {
         let mut clock = VirtualClock::start();
         let mut billing = Billing::default();
         let mut retries = 0u32;
+        // What the last failed attempt was, kept for a timeout that cuts the retries short.
+        let mut cause: Option<String> = None;
         loop {
-            deadline.check(step)?;
+            deadline
+                .check(step)
+                .map_err(|e| e.with_cause(cause.as_deref()))?;
             let timeout = deadline.cap(self.config.timing.request_timeout);
             let (last, retry_after) = match self.send(req, timeout, None, raw_key) {
                 Err(Failure::Fatal(err)) => return Err(err),
                 Err(Failure::Net(NetError::TooLarge)) => {
                     return Err(status::net_fatal(step, &NetError::TooLarge, None))
                 }
-                Err(Failure::Net(err)) => (Last::Net(err), None),
+                Err(Failure::Net(err)) => {
+                    self.note_unreachable(&err);
+                    (Last::Net(err), None)
+                }
                 Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
                 Ok(reply) if reply.status == 402 => {
                     if !billing.allow_retry(clock.elapsed(), step) {
@@ -122,13 +161,21 @@ impl Core {
                 Ok(reply) => return Err(fatal_reply(step, &reply, None)),
             };
             billing.reset();
-            deadline.check(step)?;
+            cause = Some(short(&last));
+            deadline
+                .check(step)
+                .map_err(|e| e.with_cause(cause.as_deref()))?;
             if retries >= retry::SETUP_MAX_RETRIES || clock.elapsed() >= retry::RETRY_WINDOW {
-                return Err(status::exhausted(step, &last, None));
+                return Err(match &last {
+                    Last::Net(err) => self.unreachable(step, err),
+                    Last::Reply(_) => status::exhausted(step, &last, None),
+                });
             }
             let delay = retry::setup_delay(retries, retry_after);
             log::debug!("{step}: retrying in {delay:?} ({})", describe(&last));
-            policy.sleep(&mut clock, delay, deadline, step)?;
+            policy
+                .sleep(&mut clock, delay, deadline, step)
+                .map_err(|e| e.with_cause(cause.as_deref()))?;
             retries += 1;
         }
     }
@@ -158,6 +205,14 @@ pub(crate) fn fatal_reply(step: &str, reply: &Reply, request_id: Option<&str>) -
         auth::refused(step, reply.status, &reply.body)
     } else {
         status::reply_error(step, reply, request_id)
+    }
+}
+
+/// A failed attempt in a few words, for a timeout's `last error`: `connection refused`, `HTTP 503`.
+pub(crate) fn short(last: &Last) -> String {
+    match last {
+        Last::Reply(reply) => format!("HTTP {}", reply.status),
+        Last::Net(err) => err.cause(),
     }
 }
 

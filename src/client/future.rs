@@ -50,6 +50,7 @@ impl SampleFuture {
                 Some(t) if t < by_deadline => Err(Error::Timeout {
                     step: WAIT_STEP.to_string(),
                     seconds: t.as_secs_f64(),
+                    cause: None,
                 }),
                 _ => Err(self.deadline.timeout_error(WAIT_STEP)),
             },

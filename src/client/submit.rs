@@ -14,7 +14,7 @@ use crate::client::transport::{NetError, Request};
 use crate::client::types::{
     string_field, to_json, ModelInput, SampleExtras, SamplerSpec, SamplingParams, StopCondition,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 const SUBMIT_STEP: &str = "submitting the sample request";
 
@@ -141,7 +141,10 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
             Err(Failure::Net(NetError::TooLarge)) => {
                 return Err(status::net_fatal(SUBMIT_STEP, &NetError::TooLarge, None))
             }
-            Err(Failure::Net(err)) => Last::Net(err),
+            Err(Failure::Net(err)) => {
+                core.note_unreachable(&err);
+                Last::Net(err)
+            }
             Ok(reply) if (200..300).contains(&reply.status) => {
                 return accepted(&reply.body, seq_id);
             }
@@ -165,14 +168,21 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
             Ok(reply) => return Err(fatal_reply(SUBMIT_STEP, &reply, None)),
         };
         billing.reset();
+        let cause = Some(crate::client::core::short(&last));
+        let with_cause = |e: Error| e.with_cause(cause.as_deref());
         // A request cut short by the deadline is the deadline's failure, not an exhausted retry.
-        deadline.check(SUBMIT_STEP)?;
+        deadline.check(SUBMIT_STEP).map_err(with_cause)?;
         if clock.elapsed() >= retry::RETRY_WINDOW {
-            return Err(status::exhausted(SUBMIT_STEP, &last, None));
+            return Err(match &last {
+                Last::Net(err) => core.unreachable(SUBMIT_STEP, err),
+                Last::Reply(_) => status::exhausted(SUBMIT_STEP, &last, None),
+            });
         }
         let delay = retry::asample_delay(retries);
         log::debug!("asample: retrying seq_id {seq_id} in {delay:?}");
-        policy.sleep(&mut clock, delay, deadline, SUBMIT_STEP)?;
+        policy
+            .sleep(&mut clock, delay, deadline, SUBMIT_STEP)
+            .map_err(with_cause)?;
         retries += 1;
     }
 }

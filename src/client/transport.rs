@@ -101,6 +101,28 @@ impl NetError {
             NetError::TooLarge => format!("the answer is larger than {} MB", MAX_BODY >> 20),
         }
     }
+
+    /// The cause in a few lowercase words, for `cannot reach URL (cause)`: `connection refused`.
+    pub(crate) fn cause(&self) -> String {
+        match self {
+            NetError::Failed(what) => short_cause(what),
+            NetError::Timeout(_) => "the request timed out".to_string(),
+            other => other.describe(),
+        }
+    }
+}
+
+/// `Connection refused (os error 111)` → `connection refused`.
+fn short_cause(text: &str) -> String {
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "connection failed".to_string(),
+    }
 }
 
 /// Body progress of a request in flight, watched by another thread.
@@ -373,6 +395,20 @@ fn plain_http_off_loopback(base: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_are_short_and_lowercase() {
+        let refused = NetError::Failed("Connection refused (os error 111)".into());
+        assert_eq!(refused.cause(), "connection refused");
+        assert_eq!(
+            NetError::Failed("dns: no such host".into()).cause(),
+            "dns: no such host"
+        );
+        assert_eq!(
+            NetError::Timeout("x".into()).cause(),
+            "the request timed out"
+        );
+    }
 
     #[test]
     fn plain_http_warning_only_off_loopback() {

@@ -4,6 +4,7 @@
 pub(crate) mod encode;
 mod ids;
 pub(crate) mod input;
+mod interrupt;
 pub(crate) mod journal;
 mod merge;
 pub(super) mod merge_cmd;
@@ -19,6 +20,7 @@ use serde_json::{json, Map, Value};
 
 use self::encode::{chat_setup, Encoder};
 use self::input::{BatchItem, LineDefaults};
+use self::interrupt::Interrupt;
 use self::journal::{Journal, Resumed};
 use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
@@ -83,6 +85,7 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
             batch,
             deadline,
             started,
+            output: config.output.path.as_deref(),
         };
         sample_all(plan, &run, &shared, journal)
     })();
@@ -199,10 +202,12 @@ pub(crate) struct BatchRun<'a> {
     pub deadline: Deadline,
     /// When the batch began, for the summary.
     pub started: Instant,
+    /// The `--output` journal, named in the interrupt summary (None: stdout).
+    pub output: Option<&'a std::path::Path>,
 }
 
 /// Samples every line not done yet, journaling each result in input order.
-fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal) -> Result<Tally> {
+fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, journal: Journal) -> Result<Tally> {
     let total = plan.scan.count;
     let skipped = plan.scan.done.len();
     let shard = plan.shard;
@@ -215,22 +220,16 @@ fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal)
         .items(plan.defaults.clone())
         .filter(move |item| shard.is_none_or(|s| s.takes(item.line)))
         .filter(move |item| !done.contains(item.line));
-    let mut progress = Progress::new(total - skipped, run.batch.progress);
-    let options = PipelineOptions {
-        parallel: run.batch.parallel,
-        fail_fast: run.batch.fail_fast,
-        deadline: run.deadline,
-    };
-    let tally = pipeline::run(
+    let Some(tally) = journal_all(
         items,
-        options,
+        run,
+        (total, skipped),
         |item| process(item, shared),
-        move |finished, tally| {
-            journal.append(&finished.line)?;
-            progress.update(tally.written());
-            Ok(())
-        },
-    )?;
+        journal,
+    )?
+    else {
+        return Ok(Tally::default());
+    };
     // Retried lines were appended after the kept ones: restore input order for `tinkex merge`.
     let output = shared.config.output.path.as_deref();
     if let Some(path) = output.filter(|_| run.batch.resume) {
@@ -238,6 +237,45 @@ fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal)
     }
     summarize(&tally, (total, skipped), shard, run.started);
     Ok(tally)
+}
+
+/// Runs `work` over `items` on the pipeline and journals each line in input order, with
+/// progress and the Ctrl-C summary; None when stdout's reader went away (`| head`), which
+/// ends a batch quietly, as it does a single run. `counts`: lines to do, lines already done.
+pub(crate) fn journal_all<J, W>(
+    items: impl Iterator<Item = J> + Send + 'static,
+    run: &BatchRun,
+    (total, skipped): (usize, usize),
+    work: W,
+    mut journal: Journal,
+) -> Result<Option<Tally>>
+where
+    J: Job,
+    W: Fn(&J) -> Finished + Sync,
+{
+    let mut progress = Progress::new(total - skipped, run.batch.progress);
+    let options = PipelineOptions {
+        parallel: run.batch.parallel,
+        fail_fast: run.batch.fail_fast,
+        deadline: run.deadline,
+    };
+    let to_stdout = matches!(journal, Journal::Stdout);
+    let interrupt = Interrupt::start(total, skipped, run.output);
+    let counter = interrupt.clone();
+    let tally = pipeline::run(items, options, work, move |finished, tally| {
+        {
+            let _writing = counter.writing();
+            journal.append(&finished.line)?;
+            counter.wrote();
+        }
+        progress.update(tally.written());
+        Ok(())
+    });
+    interrupt.finish();
+    match tally {
+        Err(error) if to_stdout && is_broken_pipe(&error) => Ok(None),
+        other => other.map(Some),
+    }
 }
 
 impl Job for BatchItem {
@@ -249,6 +287,11 @@ impl Job for BatchItem {
         });
         line.to_string()
     }
+}
+
+/// Whether `error` is stdout's reader going away.
+fn is_broken_pipe(error: &Error) -> bool {
+    matches!(error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Samples one item and turns the outcome into its output line.

@@ -1,16 +1,22 @@
-//! Batch progress on stderr: done/total, rate and ETA, at most once every few seconds.
+//! Batch progress on stderr: done/total, rate and ETA. On a terminal one line is redrawn in
+//! place; to a file or pipe (`--progress`) a new line is printed every few seconds.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use crate::cli::live;
 use crate::cli::logging::STATUS_TARGET;
 
-/// How often a progress line may be printed.
+/// How often a progress line may be printed to a file or pipe.
 const EVERY: Duration = Duration::from_secs(3);
+
+/// How often the in-place line on a terminal may be redrawn.
+const EVERY_IN_PLACE: Duration = Duration::from_millis(250);
 
 /// Tracks completed prompts and prints a line when it is time.
 pub struct Progress {
     enabled: bool,
+    in_place: bool,
     total: usize,
     started: Instant,
     last: Instant,
@@ -22,19 +28,35 @@ impl Progress {
         let now = Instant::now();
         Progress {
             enabled: forced || std::io::stderr().is_terminal(),
+            in_place: live::enabled(),
             total,
             started: now,
             last: now,
         }
     }
 
-    /// Notes that `done` prompts are finished; prints a line at most every few seconds.
+    /// Notes that `done` prompts are finished; draws or prints a line when it is time.
     pub fn update(&mut self, done: usize) {
-        if !self.enabled || self.last.elapsed() < EVERY {
+        let every = if self.in_place { EVERY_IN_PLACE } else { EVERY };
+        if !self.enabled || self.last.elapsed() < every {
             return;
         }
         self.last = Instant::now();
-        log::info!(target: STATUS_TARGET, "{}", line(done, self.total, self.started.elapsed()));
+        let text = line(done, self.total, self.started.elapsed());
+        if self.in_place {
+            live::show(&format!("tinkex: {text}"));
+        } else {
+            log::info!(target: STATUS_TARGET, "{text}");
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// The in-place line goes away with the batch; the summary line follows on a clean row.
+    fn drop(&mut self) {
+        if self.in_place {
+            live::clear();
+        }
     }
 }
 

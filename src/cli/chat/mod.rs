@@ -146,17 +146,19 @@ impl ChatSetup {
         files: &ChatFiles,
     ) -> Result<ChatSetup> {
         let mut args = options.template_args.clone();
-        if let Some(think) = options.think {
-            let (key, value) = chat::think_arg(model, think)?;
-            args.entry(key).or_insert(value);
-        }
         let template = options
             .chat_template
             .as_deref()
             .map(chat::ChatTemplate::from_file)
             .transpose()?;
-        let renderer = chat::choose_renderer(model, options.renderer, template.is_some(), &args);
         let tok_config = tokenizer_config(files)?;
+        if let Some(think) = options.think {
+            // A family tinkex does not know may still read a switch in its template.
+            let source = template.as_ref().or(tok_config.template.as_ref());
+            let (key, value) = chat::think_arg_in(model, think, source.map(|t| t.source.as_str()))?;
+            args.entry(key).or_insert(value);
+        }
+        let renderer = chat::choose_renderer(model, options.renderer, template.is_some(), &args);
         let default_stop = default_stop(model, renderer, tokenizer, &tok_config);
         Ok(ChatSetup {
             renderer,
@@ -272,7 +274,8 @@ pub fn print_prompt(config: &RunConfig, source: Option<&PromptSource>) -> Result
     output::deliver(config.output.path.as_deref(), &bytes).map(|_| ())
 }
 
-/// The prompt as printed: its text, then `N tokens`; or `{"text", "tokens"}` as JSON.
+/// The prompt as printed: its text, then `N tokens`; or `{"text", "tokens"}` as JSON, with
+/// chat mode's `"chat": {"renderer", "stop"}` in the same shape as sampling's `--json`.
 fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Result<Vec<u8>> {
     let text = match &prepared.text {
         Some(text) => text.clone(),
@@ -284,13 +287,8 @@ fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Resul
         doc.insert("text".into(), json!(text));
         doc.insert("tokens".into(), json!(prepared.tokens));
         if let Some(renderer) = prepared.renderer {
-            doc.insert("renderer".into(), json!(renderer.name()));
+            doc.insert("chat".into(), chat_value(renderer, prepared.stop.as_ref()));
         }
-        match &prepared.stop {
-            Some(StopCondition::Strings(s)) => doc.insert("stop".into(), json!(s)),
-            Some(StopCondition::Tokens(ids)) => doc.insert("stop_tokens".into(), json!(ids)),
-            None => None,
-        };
         let mut out = serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_default();
         out.push('\n');
         return Ok(out.into_bytes());

@@ -13,11 +13,10 @@ use super::output::{results_entries, Report};
 use crate::cli::batch::encode::{chat_setup, Encoder};
 use crate::cli::batch::input::{BatchItem, LineInput};
 use crate::cli::batch::journal::{Journal, Resumed};
-use crate::cli::batch::pipeline::{self, Finished, Job, PipelineOptions, Tally};
-use crate::cli::batch::progress::Progress;
+use crate::cli::batch::pipeline::{Finished, Job, Tally};
 use crate::cli::batch::source::{InputFile, LineFormat, Scan};
 use crate::cli::batch::{
-    conclude_as, early_tokenizer, summarize, with_sampler, BatchRun, UNBOUNDED,
+    conclude_as, early_tokenizer, journal_all, summarize, with_sampler, BatchRun, UNBOUNDED,
 };
 use crate::cli::encode::TokenizerLoader;
 use crate::cli::logging::STATUS_TARGET;
@@ -109,6 +108,7 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
             batch,
             deadline,
             started,
+            output: run.output.path.as_deref(),
         };
         score_lines(lines, &clock, &shared, journal)
     })();
@@ -134,12 +134,7 @@ struct Lines<'a> {
 }
 
 /// Scores every line not done yet, journaling each result in input order.
-fn score_lines(
-    lines: Lines,
-    run: &BatchRun,
-    shared: &Shared,
-    mut journal: Journal,
-) -> Result<Tally> {
+fn score_lines(lines: Lines, run: &BatchRun, shared: &Shared, journal: Journal) -> Result<Tally> {
     let total = lines.scan.count;
     let skipped = lines.scan.done.len();
     if skipped > 0 {
@@ -150,28 +145,16 @@ fn score_lines(
         .input
         .items_with(lines.format)
         .filter(move |item| !done.contains(item.line));
-    let mut progress = Progress::new(total - skipped, run.batch.progress);
-    let options = PipelineOptions {
-        parallel: run.batch.parallel,
-        fail_fast: run.batch.fail_fast,
-        deadline: run.deadline,
+    let work = |item: &ScoreItem| match score_item(item, shared) {
+        Ok(line) => Finished {
+            line,
+            failure: None,
+        },
+        Err(error) => Finished::failed(item, error.category(), &error.to_string()),
     };
-    let tally = pipeline::run(
-        items,
-        options,
-        |item| match score_item(item, shared) {
-            Ok(line) => Finished {
-                line,
-                failure: None,
-            },
-            Err(error) => Finished::failed(item, error.category(), &error.to_string()),
-        },
-        move |finished, tally| {
-            journal.append(&finished.line)?;
-            progress.update(tally.written());
-            Ok(())
-        },
-    )?;
+    let Some(tally) = journal_all(items, run, (total, skipped), work, journal)? else {
+        return Ok(Tally::default());
+    };
     summarize(&tally, (total, skipped), None, run.started);
     Ok(tally)
 }

@@ -310,6 +310,8 @@ fn single_prompt(args: &RunArgs) -> Result<Option<PromptSource>, Error> {
 fn prompt_source(args: &RunArgs) -> Result<PromptSource, Error> {
     match (&args.prompt, &args.prompt_file) {
         (Some(_), Some(_)) => Err(Error::usage("give either --prompt or --prompt-file, not both")),
+        // `echo hi | tinkex run …`: piped stdin is the prompt, as with `--prompt-file -`.
+        (None, None) if stdin_is_piped() => Ok(PromptSource::Stdin),
         (None, None) => Err(Error::usage("no prompt given: pass --prompt TEXT or --prompt-file PATH ('-' for stdin), or --input FILE for a batch")),
         (Some(text), None) if text.is_empty() => Err(Error::usage("--prompt is empty")),
         (Some(text), None) => Ok(PromptSource::Text(text.clone())),
@@ -317,6 +319,20 @@ fn prompt_source(args: &RunArgs) -> Result<PromptSource, Error> {
         (None, Some(path)) if path.is_empty() => Err(Error::usage("--prompt-file is empty")),
         (None, Some(path)) => Ok(PromptSource::File(PathBuf::from(path))),
     }
+}
+
+/// Whether stdin is a pipe, a socket or a file: something that was given on purpose. A
+/// terminal or `/dev/null` (a cron job's usual stdin), both character devices, is not.
+fn stdin_is_piped() -> bool {
+    // SAFETY: fstat on fd 0 into a zeroed struct; a closed fd is an error, not UB.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut stat) } != 0 {
+        return false;
+    }
+    matches!(
+        stat.st_mode & libc::S_IFMT,
+        libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFREG
+    )
 }
 
 impl RunConfig {

@@ -85,7 +85,11 @@ impl CatalogClient {
                 deadline.check(STEP)?;
                 return Err(match err {
                     NetError::TooLarge => status::net_fatal(STEP, &err, None),
-                    other => Error::Network(format!("{STEP} failed: {}", other.describe())),
+                    other => Error::Network(format!(
+                        "{STEP} failed: cannot reach {} ({})",
+                        self.core.config.base_url,
+                        other.cause()
+                    )),
                 });
             }
         };
