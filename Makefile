@@ -16,10 +16,10 @@ fmt-check:
 	$(CARGO) fmt --check
 
 clippy:
-	$(CARGO) clippy -j$(JOBS) --all-targets -- -D warnings
+	$(CARGO) clippy -j$(JOBS) --locked --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test -j$(JOBS)
+	$(CARGO) test -j$(JOBS) --locked
 
 # The full check: formatting, lints, then every test (unit, integration, doc).
 test: fmt-check clippy unit

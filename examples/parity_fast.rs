@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tinkex::tokenizer::{Tokenizer, TokenizerOptions};
 
-#[path = "../tests/tokenizer_fast_gen.rs"]
+#[path = "../tests/support/text_gen.rs"]
 #[allow(dead_code)]
 mod gen;
 

@@ -170,6 +170,11 @@ impl Error {
         }
     }
 
+    /// Shorthand for a usage error (a flag or a combination of flags is wrong).
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage(message.into())
+    }
+
     /// Shorthand for an input error without a hint.
     pub fn input(message: impl Into<String>) -> Error {
         Error::Input {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::catalog_support::{answers, golden, same_content, CatalogApi};
+use crate::support::catalog::{answers, golden, same_content, CatalogApi};
 use crate::support::{tinkex, Outcome, KEY};
 
 /// Runs `args` against `api` with the key given as a flag.

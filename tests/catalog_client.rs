@@ -6,7 +6,7 @@ use std::time::Duration;
 use tinkex::client::{CatalogClient, CheckpointPath, Config, CredentialSource, RetryPolicy};
 use tinkex::Deadline;
 
-use crate::catalog_support::{answers, many, CatalogApi};
+use crate::support::catalog::{answers, many, CatalogApi};
 use crate::support::KEY;
 
 fn client(api: &CatalogApi) -> CatalogClient {

@@ -166,8 +166,10 @@ fn a_killed_batch_resumes_without_duplicates() {
         None,
     );
     let mut child = api
-        .command(&batch_args(&input, &output_arg, &["--parallel", "1", "-q"]))
-        .env("TINKEX_RETRY_SCALE", "0")
+        .command(
+            &batch_args(&input, &output_arg, &["--parallel", "1", "-q"]),
+            dir.path(),
+        )
         .spawn()
         .unwrap();
     let started = Instant::now();

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::client_support::{jwt, now};
 use crate::demo::{DemoConfig, DemoServer};
+use crate::support::client::{jwt, now};
 use crate::support::{tinkex, Outcome, Tinkex};
 
 const STORED_KEY: &str = "tml-stored-login-key-0123456789";

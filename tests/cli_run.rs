@@ -383,27 +383,33 @@ fn token_ids_outside_the_vocabulary_are_refused() {
 #[test]
 fn sigterm_and_sigint_exit_143_and_130() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
-        let api = MockTinker::answering(TRY_AGAIN);
+        let (api, polls) = MockTinker::polled(TRY_AGAIN);
         let dir = tempfile::tempdir().unwrap();
         let prompt = dir.path().join("prompt.json");
         std::fs::write(&prompt, "[1]").unwrap();
         let prompt = prompt.display().to_string();
         let mut child = api
-            .command(&[
-                "--base-model",
-                "m",
-                "--prompt-file",
-                &prompt,
-                "--tokens-only",
-                "-q",
-                "--timeout",
-                "20",
-            ])
+            .command(
+                &[
+                    "--base-model",
+                    "m",
+                    "--prompt-file",
+                    &prompt,
+                    "--tokens-only",
+                    "-q",
+                    "--timeout",
+                    "20",
+                ],
+                dir.path(),
+            )
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Signal once the run is waiting for its result: its first poll has reached the mock.
+        polls
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .expect("the run polls for its result");
         unsafe { libc::kill(child.id() as i32, signal) };
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code));
@@ -446,8 +452,9 @@ fn the_tokenizer_cache_is_written_under_home_unless_turned_off() {
 #[test]
 fn a_closed_stdout_pipe_exits_zero_quietly() {
     let api = MockTinker::answering(&result_json(&[(&[1, 2, 3], "length")]));
+    let home = tempfile::tempdir().unwrap();
     let mut child = api
-        .command(&STDIN_TOKENS)
+        .command(&STDIN_TOKENS, home.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mockito::{Mock, Server};
 use tinkex::client::{ModelInput, SamplingParams, ServiceClient};
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 /// Every log record of the test binary, as text.
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -162,7 +162,7 @@ fn a_key_that_is_a_jwt_is_used_as_it_is() {
         log.to("/api/v1/create_session")[0].headers["x-api-key"],
         token
     );
-    let mut expired = crate::client_support::config(&server);
+    let mut expired = crate::support::client::config(&server);
     expired.api_key = jwt(now() - 10, "old");
     let err = ServiceClient::new(expired).unwrap_err();
     assert_eq!(err.exit_code(), 3);

@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use tinkex::client::{Config, RetryPolicy, ServiceClient};
 use tinkex::{Deadline, Error};
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 const FLAG_KEY: &str = "tml-flag-key-0123456789";
 const ENV_KEY: &str = "tml-env-key-0123456789";

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tinkex::client::{Config, ModelInput, RetryPolicy, SamplingParams};
 use tinkex::Deadline;
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 /// How the raw server treats the n-th `retrieve_future` (0-based).
 type PollScript = dyn Fn(usize, &mut TcpStream) + Send + Sync;

@@ -2,7 +2,7 @@
 
 use mockito::Server;
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 #[test]
 fn retrieve_try_again_408_and_5xx_poll_again_at_once() {

@@ -7,7 +7,7 @@ use tinkex::client::{
     ModelInput, SamplerSpec, SamplingParams, ServiceClient, StopCondition, StopReason,
 };
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 fn example_params() -> SamplingParams {
     SamplingParams {

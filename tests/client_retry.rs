@@ -3,7 +3,7 @@
 use mockito::Server;
 use tinkex::client::{Config, ModelInput, SamplingParams, ServiceClient};
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 #[test]
 fn setup_calls_retry_408_409_429_5xx_with_jittered_backoff() {

@@ -3,7 +3,7 @@
 use mockito::Server;
 use tinkex::client::{decode_protobuf_response, ModelInput, SamplingParams};
 
-use crate::client_support::*;
+use crate::support::client::*;
 
 const VECTORS: [&str; 5] = [
     "no_sequences",

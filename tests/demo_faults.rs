@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::demo::proto::SampleResponsePb;
 use crate::demo::{DemoConfig, Endpoint, FaultKind, FaultSpec};
-use crate::demo_util::{asample_body, params, Api};
+use crate::support::demo_api::{asample_body, params, Api};
 
 fn with_faults(specs: &[&str]) -> DemoConfig {
     DemoConfig {
@@ -100,7 +100,7 @@ fn status_fault_bodies_are_realistic() {
 #[test]
 fn drop_closes_the_connection_without_an_answer() {
     let api = Api::start(with_faults(&["create_session=dropx1"]));
-    let body = crate::demo_util::create_session_body().to_string();
+    let body = crate::support::demo_api::create_session_body().to_string();
     let dropped = api.try_post("/api/v1/create_session", &body, &[]);
     assert!(dropped.is_err(), "no HTTP answer at all");
     assert_eq!(api.server.request_log()[0].status, None);
@@ -114,7 +114,7 @@ fn malformed_breaks_json_and_protobuf_bodies() {
         "create_session=malformedx1",
         "retrieve_future=malformedx2",
     ]));
-    let body = crate::demo_util::create_session_body().to_string();
+    let body = crate::support::demo_api::create_session_body().to_string();
     let bad = api.try_post("/api/v1/create_session", &body, &[]).unwrap();
     assert_eq!(bad.status, 200);
     assert!(serde_json::from_slice::<serde_json::Value>(&bad.body).is_err());
@@ -178,7 +178,7 @@ fn stopping_the_server_releases_a_hang_at_once() {
     let mut api = Api::with_timeout(with_faults(&["config=hang"]), Duration::from_secs(10));
     let url = api.server.url();
     let client = std::thread::spawn(move || {
-        let agent = crate::demo_util::agent(Duration::from_secs(10));
+        let agent = crate::support::demo_api::agent(Duration::from_secs(10));
         let started = Instant::now();
         let result = agent
             .post(format!("{url}/api/v1/client/config"))

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::demo::model::{self, IM_END};
 use crate::demo::proto::{self, SampleResponsePb, SampleResult, Sequence, StopReason};
 use crate::demo::{DemoConfig, DemoServer, DEFAULT_TOKENIZER};
-use crate::demo_util::{asample_body, params, Api};
+use crate::support::demo_api::{asample_body, params, Api};
 
 fn decode(tokens: &[u32]) -> String {
     let tok = model::load_tokenizer(Path::new(DEFAULT_TOKENIZER)).unwrap();
@@ -299,7 +299,7 @@ fn stop_releases_held_requests_and_closes_the_port() {
     let started = std::time::Instant::now();
     server.stop();
     assert!(started.elapsed().as_secs() < 2);
-    let refused = crate::demo_util::agent(std::time::Duration::from_secs(2))
+    let refused = crate::support::demo_api::agent(std::time::Duration::from_secs(2))
         .post(format!("{url}/api/v1/client/config"))
         .send("{}");
     assert!(refused.is_err());

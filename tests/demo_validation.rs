@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::demo::{DemoConfig, SeqIds};
-use crate::demo_util::{asample_body, create_session_body, params, Api, Got};
+use crate::support::demo_api::{asample_body, create_session_body, params, Api, Got};
 
 fn raw(api: &Api, path: &str, body: &str, extra: &[(&str, &str)]) -> Got {
     api.try_post(path, body, extra).expect("an answer")

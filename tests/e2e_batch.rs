@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::demo::{DemoConfig, DemoServer, DEFAULT_TOKENIZER};
-use crate::e2e_util::{run_args, tinkex, Scratch};
+use crate::support::e2e::{run_args, Scratch};
 
 /// Runs one batch of `input` with `--parallel parallel` and returns the output file's bytes.
 fn batch_output(server: &DemoServer, scratch: &Scratch, input: &str, parallel: &str) -> String {
@@ -25,11 +25,7 @@ fn batch_output(server: &DemoServer, scratch: &Scratch, input: &str, parallel: &
         "--parallel",
         parallel,
     ];
-    let run = tinkex(
-        &run_args(&server.url(), &extra),
-        scratch,
-        Duration::from_secs(120),
-    );
+    let run = scratch.run(&run_args(&server.url(), &extra), Duration::from_secs(120));
     assert_eq!(run.code, 0, "{run:?}");
     std::fs::read_to_string(&out).unwrap()
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::demo::{DemoConfig, DemoServer, Endpoint, FaultKind, FaultSpec};
-use crate::e2e_util::{parallel, run_args, tinkex, Run, Scratch};
+use crate::support::e2e::{parallel, run_args, Scratch};
+use crate::support::Outcome;
 
 /// `--timeout` of the fault runs, in seconds.
 const DEADLINE: u64 = 3;
@@ -59,7 +60,7 @@ enum Expect {
     Exit(i32),
 }
 
-/// The retry rules of PROTOCOL.md and the caps of DECISIONS.md, applied to one case. With
+/// The retry rules and caps of docs/protocol.md, applied to one case. With
 /// `TINKEX_RETRY_SCALE=0` the caps counted in attempts or in (virtual) back-off time are
 /// reached at once, so they end in exit 4 long before the deadline; rules without a cap run
 /// into the deadline (exit 5).
@@ -172,7 +173,7 @@ fn run_case(case: Case) -> Result<bool, String> {
     let server = DemoServer::start(config)?;
     let scratch = Scratch::new();
     let args = case_args(case, &server.url(), &scratch);
-    let run = tinkex(&args, &scratch, Duration::from_secs(case.deadline() + 10));
+    let run = scratch.run(&args, Duration::from_secs(case.deadline() + 10));
     let reached = server
         .request_log()
         .iter()
@@ -192,7 +193,7 @@ fn endpoint_of(path: &str) -> Option<Endpoint> {
     name.parse().ok()
 }
 
-fn check(case: Case, run: &Run, scratch: &Scratch) -> Result<(), String> {
+fn check(case: Case, run: &Outcome, scratch: &Scratch) -> Result<(), String> {
     let limit = Duration::from_secs(case.deadline() + 1);
     if run.elapsed > limit {
         return Err(format!("took {:?}, past the deadline + 1 s", run.elapsed));
@@ -225,7 +226,7 @@ fn check_written(scratch: &Scratch) -> Result<(), String> {
 }
 
 /// One error line that says what happened, and nothing left in the scratch directory.
-fn check_failure(case: Case, run: &Run, scratch: &Scratch) -> Result<(), String> {
+fn check_failure(case: Case, run: &Outcome, scratch: &Scratch) -> Result<(), String> {
     let errors = run.error_lines();
     let [line] = errors.as_slice() else {
         return Err(format!("not one `tinkex: error:` line: {}", run.stderr));

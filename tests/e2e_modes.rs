@@ -10,7 +10,8 @@ use tokenizers::Tokenizer;
 use crate::demo::model::{self, demo_text, SampleSpec};
 use crate::demo::proto::{SampleResult, StopReason};
 use crate::demo::{DemoConfig, DemoServer, DEFAULT_TOKENIZER};
-use crate::e2e_util::{run_args, tinkex, Run, Scratch};
+use crate::support::e2e::{run_args, Scratch};
+use crate::support::Outcome;
 
 /// "Hello" is one Qwen3 token.
 const HELLO: u32 = 9707;
@@ -33,7 +34,7 @@ fn one_sample(prompt: Vec<u32>) -> SampleSpec {
 }
 
 /// Runs `tinkex run` with a text prompt and the fixture tokenizer, plus `extra`.
-fn run_text(prompt: &str, extra: &[&str], scratch: &Scratch) -> Run {
+fn run_text(prompt: &str, extra: &[&str], scratch: &Scratch) -> Outcome {
     let server = DemoServer::start(DemoConfig::default()).unwrap();
     let mut all = vec![
         "--base-model",
@@ -46,11 +47,7 @@ fn run_text(prompt: &str, extra: &[&str], scratch: &Scratch) -> Run {
         "30",
     ];
     all.extend_from_slice(extra);
-    let run = tinkex(
-        &run_args(&server.url(), &all),
-        scratch,
-        Duration::from_secs(60),
-    );
+    let run = scratch.run(&run_args(&server.url(), &all), Duration::from_secs(60));
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.error_lines().is_empty(), "{}", run.stderr);
     run
@@ -161,11 +158,7 @@ fn tokens_only_prints_the_sampled_ids() {
         "--timeout",
         "30",
     ];
-    let run = tinkex(
-        &run_args(&server.url(), &extra),
-        &scratch,
-        Duration::from_secs(60),
-    );
+    let run = scratch.run(&run_args(&server.url(), &extra), Duration::from_secs(60));
     assert_eq!(run.code, 0, "{run:?}");
     let seq = &answer(SampleSpec {
         max_tokens: Some(3),
@@ -245,11 +238,7 @@ fn a_batch_of_prompts_comes_back_in_input_order() {
         "--parallel",
         "6",
     ];
-    let run = tinkex(
-        &run_args(&server.url(), &extra),
-        &scratch,
-        Duration::from_secs(60),
-    );
+    let run = scratch.run(&run_args(&server.url(), &extra), Duration::from_secs(60));
     assert_eq!(run.code, 0, "{run:?}");
     let written = std::fs::read_to_string(&out).unwrap();
     let docs: Vec<Value> = written

@@ -259,7 +259,7 @@ fn seeded_faults_always_end_with_the_modelled_outcome() {
     const CASES: usize = 400;
     let mut rng = Rng(0x7117_CE55_BA7C_4001);
     let cases: Vec<Case> = (0..CASES).map(|_| case(&mut rng)).collect();
-    let outcomes = crate::e2e_util::parallel(cases.clone(), 8, |case| execute(&case));
+    let outcomes = crate::support::e2e::parallel(cases.clone(), 8, |case| execute(&case));
     let mut counts = Counts::default();
     let mut failures = Vec::new();
     let mut slowest = Duration::ZERO;

@@ -3,12 +3,13 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::e2e_util::{parallel, run_args, tinkex as run_killed_after, Scratch};
-use crate::hostile_batch_api::{entries, feed, group_alive, signal, spawn, wait_until, SlowApi};
+use crate::support::e2e::{parallel, run_args, Scratch};
+use crate::support::run::clean_command;
+use crate::support::slow_api::{entries, feed, group_alive, signal, spawn, wait_until, SlowApi};
 use crate::support::{tinkex, MockTinker, HINT, KEY};
 
 const TRY_AGAIN: &str = r#"{"type":"try_again","request_id":"req-1","queue_state":"active"}"#;
@@ -36,11 +37,7 @@ fn an_auth_failure_at_line_6_always_ends_the_batch_with_exit_3() {
             "--output",
             &output,
         ];
-        let run = run_killed_after(
-            &run_args(&api.url, &extra),
-            &scratch,
-            Duration::from_secs(30),
-        );
+        let run = scratch.run(&run_args(&api.url, &extra), Duration::from_secs(30));
         (run, fs::read_to_string(&output).unwrap_or_default())
     });
     for (run, output) in runs {
@@ -329,11 +326,7 @@ fn batch_timeout_ends_a_batch_whose_stdout_nobody_reads() {
     ];
     let base = api.args();
     // stdout is a pipe nobody reads (kept open, so writes block rather than fail).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(crate::support::with_args(&base, &extra))
-        .env_clear()
-        .env("HOME", dir.path())
-        .env("TINKEX_RETRY_SCALE", "0")
+    let mut child = clean_command(&crate::support::with_args(&base, &extra), dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(fs::File::create(&stderr_path).unwrap())
@@ -373,8 +366,7 @@ fn batch_timeout_ends_a_stdin_that_never_closes() {
         "1",
     ];
     let mut child = api
-        .command(&extra)
-        .env("HOME", home.path())
+        .command(&extra, home.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::e2e_util::{tinkex, Run, Scratch};
-use crate::hostile_util::{Action, Ep, HostileServer, Plan, KEY, TOKEN};
+use crate::support::e2e::Scratch;
+use crate::support::hostile::{Action, Ep, HostileServer, Plan, KEY, TOKEN};
+use crate::support::Outcome;
 
 /// `--timeout` of these runs, in seconds.
 const TIMEOUT: &str = "2";
@@ -16,7 +17,7 @@ fn run_against(
     every_call: bool,
     batch: bool,
     extra: &[&str],
-) -> (Run, Scratch) {
+) -> (Outcome, Scratch) {
     let server = HostileServer::start(Plan {
         ep,
         action,
@@ -56,7 +57,7 @@ fn run_against(
     }
     args.extend(extra);
     let args: Vec<String> = args.into_iter().map(String::from).collect();
-    let run = tinkex(&args, &scratch, Duration::from_secs(10));
+    let run = scratch.run(&args, Duration::from_secs(10));
     (run, scratch)
 }
 
@@ -70,7 +71,7 @@ fn with_retry_after(status: u16, value: &str) -> Action {
     }
 }
 
-fn assert_no_panic(run: &Run) {
+fn assert_no_panic(run: &Outcome) {
     assert!(
         !run.stderr.contains("panicked") && !run.stderr.contains("internal error"),
         "{run:?}"

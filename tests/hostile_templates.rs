@@ -4,13 +4,14 @@
 
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Map;
 use tinkex::chat::{self, ChatTemplate, Message, RenderOptions, Renderer, TokenizerConfig};
 
 use crate::support::qwen3_tokenizer;
+use crate::support::run::clean_command;
 
 /// xorshift64*: a fixed seed gives the same templates on every run.
 struct Rng(u64);
@@ -266,21 +267,21 @@ fn print_prompt(source: &str) -> (Option<i32>, String, u64) {
     let file = dir.path().join("hostile.jinja");
     std::fs::write(&file, source).unwrap();
     let tok = qwen3_tokenizer();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args([
-            "run",
-            "--base-model",
-            "Qwen/Qwen3-8B",
-            "--chat",
-            "--prompt",
-            "hi",
-        ])
-        .args(["--print-prompt", "--tokenizer", &tok, "--chat-template"])
-        .arg(&file)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("HF_HUB_OFFLINE", "1")
+    let file = file.display().to_string();
+    let args = [
+        "run",
+        "--base-model",
+        "Qwen/Qwen3-8B",
+        "--chat",
+        "--prompt",
+        "hi",
+        "--print-prompt",
+        "--tokenizer",
+        &tok,
+        "--chat-template",
+        &file,
+    ];
+    let mut child = clean_command(&args, dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tinkex::tokenizer::fast::TOKENIZERS_VERSION;
 use tinkex::tokenizer::{Tokenizer, TokenizerOptions};
 
-use crate::tokenizer_fast_support::{assert_same, load_cached, trained_json, write_json, Split};
+use crate::support::tokenizer_fast::{assert_same, load_cached, trained_json, write_json, Split};
 
 const TEXTS: &[&str] = &[
     "Hello, world! The quick brown fox.",

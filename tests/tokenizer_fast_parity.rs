@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tinkex::tokenizer::Tokenizer;
 
-use crate::tokenizer_fast_support::{assert_parity, assert_same, load_cached};
+use crate::support::tokenizer_fast::{assert_parity, assert_same, load_cached};
 
 const QWEN3: &str = "fixtures/qwen3/tokenizer.json";
 

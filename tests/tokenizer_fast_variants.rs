@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use tinkex::tokenizer::Tokenizer;
 
-use crate::tokenizer_fast_support::{assert_parity, load_cached, trained_json, write_json, Split};
+use crate::support::tokenizer_fast::{assert_parity, load_cached, trained_json, write_json, Split};
 
 /// Writes `json`, loads it both ways, and checks parity on ~3,000 generated ids.
 fn check_variant(json: &Value, expect_fast: bool) -> (Tokenizer, Tokenizer, tempfile::TempDir) {

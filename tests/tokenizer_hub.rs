@@ -8,7 +8,7 @@ use mockito::Matcher;
 use tinkex::tokenizer::{HubRetry, Tokenizer, TokenizerSpec};
 use tinkex::{Category, Deadline};
 
-use crate::tokenizer_support::{failure, hub, load_repo, tiny_bytes, COMMIT};
+use crate::support::tokenizer::{failure, hub, load_repo, tiny_bytes, COMMIT};
 
 const PATH: &str = "/Org/Tiny/resolve/main/tokenizer.json";
 
@@ -276,7 +276,7 @@ fn a_silent_hub_ends_at_the_deadline() {
         &spec,
         &settings,
         &deadline,
-        &crate::tokenizer_support::fast_retry(),
+        &crate::support::tokenizer::fast_retry(),
     );
     assert!(
         started.elapsed() < Duration::from_secs(3),

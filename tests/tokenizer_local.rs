@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tinkex::tokenizer::{cache, tokenizer_id_for_model, HubSettings, Tokenizer, TokenizerSpec};
 use tinkex::Category;
 
-use crate::tokenizer_support::{failure, hub, load_repo, tiny_bytes, COMMIT, TINY};
+use crate::support::tokenizer::{failure, hub, load_repo, tiny_bytes, COMMIT, TINY};
 
 fn settings(vars: &[(&str, &str)]) -> HubSettings {
     let map: HashMap<String, String> = vars

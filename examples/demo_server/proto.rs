@@ -49,7 +49,7 @@ pub struct SampleResult {
     pub prompt_cache_hit_tokens: i32,
 }
 
-/// The protobuf message, field numbers as in PROTOCOL.md.
+/// The protobuf message, field numbers as in docs/protocol.md.
 #[derive(Clone, PartialEq, Message)]
 pub struct SampleResponsePb {
     /// Field 1.

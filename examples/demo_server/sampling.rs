@@ -13,7 +13,7 @@ use super::reply::{
     Call, Handled,
 };
 
-/// Key order of an asample body (PROTOCOL.md: "keys in exactly this order").
+/// Key order of an asample body (docs/protocol.md: keys in a fixed order).
 const ASAMPLE_KEYS: [&str; 8] = [
     "num_samples",
     "prompt",

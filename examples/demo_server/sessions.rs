@@ -10,7 +10,7 @@ use super::reply::{
 };
 use super::sampling::{RequestState, SeqIds};
 
-/// The `sdk_version` tinkex must send (PROTOCOL.md).
+/// The `sdk_version` tinkex must send (docs/protocol.md).
 const SDK_VERSION: &str = "0.38.0";
 
 /// The server's memory of what clients created.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use super::catalog::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
+use super::catalog::args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
@@ -260,7 +260,7 @@ pub struct RunArgs {
     pub verbose: u8,
 }
 
-/// What parsing decided: a command to run, or text to print and an exit code.
+/// What parsing decided: a command to run, help to print, or a usage error.
 #[derive(Debug)]
 pub enum Parsed {
     /// `tinkex run …`
@@ -269,13 +269,10 @@ pub enum Parsed {
     Version,
     /// A read command: `model`, `checkpoint`, `training-run`, `auth`.
     Read(Box<ReadArgs>),
-    /// Help (exit 0, stdout) or a usage error (exit 2, stderr).
-    Exit {
-        /// What to print.
-        output: String,
-        /// 0 for help, 2 for a usage error.
-        code: i32,
-    },
+    /// `--help`: the text for stdout (exit 0).
+    Help(String),
+    /// A usage error: its one-line message (exit 2).
+    Usage(String),
 }
 
 /// Parses the full argv (program name first).
@@ -310,20 +307,12 @@ pub fn parse(argv: &[String]) -> Parsed {
         Ok(TopLevel {
             version: false,
             command: None,
-        }) => Parsed::Exit {
-            output: "no command given (tinkex run … samples; tinkex version prints the version)"
-                .into(),
-            code: 2,
-        },
+        }) => Parsed::Usage(
+            "no command given (tinkex run … samples; tinkex version prints the version)".into(),
+        ),
         Err(exit) => match exit.status {
-            Ok(()) => Parsed::Exit {
-                output: exit.output,
-                code: 0,
-            },
-            Err(()) => Parsed::Exit {
-                output: first_line(&exit.output),
-                code: 2,
-            },
+            Ok(()) => Parsed::Help(exit.output),
+            Err(()) => Parsed::Usage(first_line(&exit.output)),
         },
     }
 }
@@ -389,7 +378,7 @@ mod tests {
 
     fn usage_error(args: &[&str]) -> String {
         match parse(&argv(args)) {
-            Parsed::Exit { output, code: 2 } => output,
+            Parsed::Usage(output) => output,
             other => panic!("expected a usage error, got {other:?}"),
         }
     }
@@ -452,7 +441,7 @@ mod tests {
         assert!(matches!(parse(&argv(&["--version"])), Parsed::Version));
         assert!(matches!(parse(&argv(&["version"])), Parsed::Version));
         match parse(&argv(&["run", "--help"])) {
-            Parsed::Exit { output, code: 0 } => {
+            Parsed::Help(output) => {
                 assert!(output.contains("--max-tokens"));
                 assert!(output.contains("default: 128"));
                 assert!(output.contains("default: 600"));
@@ -460,6 +449,35 @@ mod tests {
             }
             other => panic!("expected help, got {other:?}"),
         }
-        assert!(matches!(parse(&argv(&[])), Parsed::Exit { code: 2, .. }));
+        assert!(matches!(parse(&argv(&[])), Parsed::Usage(_)));
+    }
+
+    /// The switches argh's help lists (`[--flag]` without a value in the usage line, `-q`
+    /// and `-v` by their long names) are exactly the ones `normalize` knows take no value.
+    #[test]
+    fn switches_match_the_help() {
+        let help = |args: &[&str]| match parse(&argv(args)) {
+            Parsed::Help(text) => text,
+            other => panic!("expected help, got {other:?}"),
+        };
+        let mut listed = vec!["--help".to_string()];
+        for text in [help(&["--help"]), help(&["run", "--help"])] {
+            let usage = text.lines().next().unwrap_or_default();
+            for group in usage.split('[').skip(1) {
+                let group = group.split(']').next().unwrap_or_default();
+                let long = match group {
+                    "-q" => "--quiet",
+                    "-v" => "--verbose",
+                    flag if flag.starts_with("--") && !flag.contains(' ') => flag,
+                    _ => continue,
+                };
+                listed.push(long.to_string());
+            }
+        }
+        listed.sort();
+        listed.dedup();
+        let mut known: Vec<String> = SWITCHES.iter().map(|s| s.to_string()).collect();
+        known.sort();
+        assert_eq!(listed, known, "SWITCHES and the switches in --help differ");
     }
 }

@@ -1,5 +1,5 @@
 //! stderr logging: levels from -q/-v or RUST_LOG, one `tinkex:` prefix, secrets scrubbed,
-//! control characters escaped.
+//! control characters escaped; and the one-line error report every command ends with.
 
 use std::io::Write;
 
@@ -91,6 +91,15 @@ pub fn init(verbosity: Verbosity) {
     if log::set_boxed_logger(Box::new(ScrubbingLogger { inner })).is_ok() {
         log::set_max_level(max_level);
     }
+}
+
+/// Prints an error as one `tinkex: error:` line, plus a hint line when one helps.
+pub fn report(error: &crate::error::Error) -> i32 {
+    eprintln!("tinkex: error: {}", redact::scrub(&error.to_string()));
+    if let Some(hint) = error.hint() {
+        eprintln!("tinkex: hint: {hint}");
+    }
+    error.exit_code()
 }
 
 #[cfg(test)]

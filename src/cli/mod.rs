@@ -4,8 +4,10 @@ mod args;
 mod batch;
 mod catalog;
 mod chat;
+mod encode;
 mod logging;
 mod output;
+mod prepare;
 mod prompt;
 mod run;
 mod settings;
@@ -19,10 +21,11 @@ use std::panic::{self, AssertUnwindSafe};
 #[doc(hidden)]
 pub use batch::pipeline as batch_pipeline;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::redact;
 use args::Parsed;
-use settings::RunConfig;
+use logging::report;
+use settings::{Mode, RunConfig};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
@@ -52,11 +55,11 @@ fn dispatch(argv: &[String]) -> i32 {
             println!("tinkex {}", crate::VERSION);
             0
         }
-        Parsed::Exit { output, code: 0 } => {
+        Parsed::Help(output) => {
             print!("{output}");
             0
         }
-        Parsed::Exit { output, .. } => report(&Error::Usage(output)),
+        Parsed::Usage(message) => report(&Error::usage(message)),
         Parsed::Read(read) => catalog::main(*read),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
@@ -64,7 +67,7 @@ fn dispatch(argv: &[String]) -> i32 {
                 Err(error) => return report(&error),
             };
             logging::init(config.verbosity);
-            match run::execute(&config) {
+            match execute(&config) {
                 Ok(()) => 0,
                 Err(error) => report(&error),
             }
@@ -72,11 +75,11 @@ fn dispatch(argv: &[String]) -> i32 {
     }
 }
 
-/// Prints an error as one `tinkex: error:` line, plus a hint line when one helps.
-fn report(error: &Error) -> i32 {
-    eprintln!("tinkex: error: {}", redact::scrub(&error.to_string()));
-    if let Some(hint) = error.hint() {
-        eprintln!("tinkex: hint: {hint}");
+/// Runs `tinkex run` in its mode: one prompt, a batch, or the prompt printed.
+fn execute(config: &RunConfig) -> Result<()> {
+    match &config.mode {
+        Mode::Single(source) => run::execute(config, source.as_ref()),
+        Mode::Batch(batch) => batch::execute(config, batch),
+        Mode::PrintPrompt(source) => chat::print_prompt(config, source.as_ref()),
     }
-    error.exit_code()
 }

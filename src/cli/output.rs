@@ -1,12 +1,15 @@
-//! Rendering a sample result as plain text or one JSON document; bytes only, no I/O.
+//! Rendering a sample result as plain text or one JSON document, and delivering those bytes.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
 use super::settings::OutputOptions;
+use super::sink::{self, Delivery};
 use crate::client::{SampleResponse, SampledSequence, StopReason};
 use crate::error::Result;
+use crate::tokenizer::Tokenizer;
 
 /// Turns token ids back into text for output.
 pub trait TextDecoder {
@@ -14,6 +17,25 @@ pub trait TextDecoder {
     fn decode(&self, ids: &[u32]) -> Result<String>;
     /// Whether `id` is an end-of-sequence style special token (left out of plain text).
     fn is_end_token(&self, id: u32) -> bool;
+}
+
+impl TextDecoder for Tokenizer {
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        Tokenizer::decode(self, ids)
+    }
+
+    fn is_end_token(&self, id: u32) -> bool {
+        self.is_special(id)
+    }
+}
+
+/// Delivers finished output: to `path` atomically, else to stdout (a closed pipe is not an
+/// error; the caller hears of it to stay quiet).
+pub fn deliver(path: Option<&Path>, bytes: &[u8]) -> Result<Delivery> {
+    match path {
+        Some(path) => sink::to_file_atomically(path, bytes).map(|()| Delivery::Complete),
+        None => sink::to_stdout(bytes),
+    }
 }
 
 /// What a run produced, with the context output needs.

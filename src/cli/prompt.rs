@@ -1,11 +1,51 @@
-//! Reading the prompt: text as given, or token ids from a file or stdin.
+//! Reading the prompt: text as given, or token ids from a file or stdin; and where the
+//! prompt, `--messages` and `--input` come from.
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::settings::PromptSource;
 use crate::error::{Error, Result};
+
+/// Where the prompt comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptSource {
+    /// `--prompt TEXT`
+    Text(String),
+    /// `--prompt-file PATH`
+    File(PathBuf),
+    /// `--prompt-file -`
+    Stdin,
+}
+
+/// A file flag's value: a path, or `-` for stdin (`--input`, `--messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file path.
+    File(PathBuf),
+    /// `-`: standard input.
+    Stdin,
+}
+
+/// Reads all of `source` for `flag`; the bytes and their origin as error messages name it
+/// (`--messages notes.json`, `--prompt-file - (stdin)`).
+pub fn read_source(flag: &str, source: &Source) -> Result<(Vec<u8>, String)> {
+    match source {
+        Source::File(path) => {
+            let origin = format!("{flag} {}", path.display());
+            let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&origin, &e))?;
+            Ok((bytes, origin))
+        }
+        Source::Stdin => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::input(format!("{flag} -: cannot read stdin: {e}")))?;
+            Ok((bytes, format!("{flag} - (stdin)")))
+        }
+    }
+}
 
 /// A prompt before tokenization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,24 +64,16 @@ struct TokensObject {
 
 /// Reads the prompt from its source and rejects an empty one.
 pub fn load(source: &PromptSource) -> Result<Prompt> {
-    match source {
-        PromptSource::Text(text) => Ok(Prompt::Text(text.clone())),
-        PromptSource::File(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Error::unreadable(&format!("--prompt-file {}", path.display()), &e))?;
-            interpret(bytes, &format!("--prompt-file {}", path.display()))
-        }
-        PromptSource::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::input(format!("--prompt-file -: cannot read stdin: {e}")))?;
-            interpret(bytes, "--prompt-file - (stdin)")
-        }
-    }
+    let file = match source {
+        PromptSource::Text(text) => return Ok(Prompt::Text(text.clone())),
+        PromptSource::File(path) => Source::File(path.clone()),
+        PromptSource::Stdin => Source::Stdin,
+    };
+    let (bytes, origin) = read_source("--prompt-file", &file)?;
+    interpret(bytes, &origin)
 }
 
-/// Decides between token ids and text, the way DECISIONS.md defines it.
+/// Decides between token ids and text, as README.md describes for `--prompt-file`.
 fn interpret(bytes: Vec<u8>, origin: &str) -> Result<Prompt> {
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::input(format!("{origin}: not valid UTF-8 text")))?;

@@ -3,13 +3,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::client::config::Config;
 use crate::client::core::Core;
 use crate::client::credentials::{CredentialCommand, COMMAND_VAR};
+use crate::client::jwt::{expires_within, jwt_exp};
 use crate::client::status;
 use crate::client::transport::Request;
 use crate::error::{Error, Result};
@@ -173,88 +173,11 @@ fn exchange(core: &Core) -> Result<Jwt> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| status::bad_answer(EXCHANGE_STEP, "no \"jwt\" field", None))?
         .to_string();
-    core.transport.redactor.add(&token);
+    crate::redact::register_secret(&token);
     Ok(Jwt {
         exp: jwt_exp(&token),
         token,
     })
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
-}
-
-fn expires_within(exp: Option<u64>, secs: u64) -> bool {
-    exp.is_some_and(|exp| exp <= now_secs() + secs)
-}
-
-/// Whether a JWT's `exp` claim has passed (a JWT without one never expires).
-pub(crate) fn jwt_expired(token: &str) -> bool {
-    expires_within(jwt_exp(token), 0)
-}
-
-/// The `exp` claim of a JWT, read from its base64url JSON payload.
-pub(crate) fn jwt_exp(token: &str) -> Option<u64> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64url_decode(payload)?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = value.get("exp")?;
-    exp.as_u64().or_else(|| exp.as_f64().map(|f| f as u64))
-}
-
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// Builds a JWT-shaped token with the given `exp` (unsigned).
-#[cfg(test)]
-fn unsigned_jwt(exp: u64) -> String {
-    let enc = |bytes: &[u8]| base64url_encode(bytes);
-    format!(
-        "{}.{}.sig",
-        enc(br#"{"alg":"none","typ":"JWT"}"#),
-        enc(format!(r#"{{"exp":{exp},"iat":{}}}"#, exp.saturating_sub(3600)).as_bytes())
-    )
-}
-
-#[cfg(test)]
-fn base64url_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// An error for a refused credential, naming what was refused but never its value.
@@ -270,29 +193,5 @@ pub(crate) fn refused(step: &str, status: u16, body: &[u8]) -> Error {
              ~/.tinker/credentials.json)"
                 .to_string(),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_exp_from_the_payload() {
-        let token = unsigned_jwt(2_000_000_000);
-        assert!(token.starts_with("eyJ"));
-        assert_eq!(jwt_exp(&token), Some(2_000_000_000));
-        assert!(!jwt_expired(&token));
-        assert!(jwt_expired(&unsigned_jwt(1000)));
-        assert_eq!(jwt_exp("eyJnotajwt"), None);
-        assert!(!jwt_expired("eyJ.%%%.x"));
-    }
-
-    #[test]
-    fn base64url_round_trips() {
-        for text in ["", "a", "ab", "abc", "abcd", "{\"exp\":1}"] {
-            let enc = base64url_encode(text.as_bytes());
-            assert_eq!(base64url_decode(&enc).unwrap(), text.as_bytes());
-        }
     }
 }

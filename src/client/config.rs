@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use crate::client::auth;
-use crate::client::credentials::{self, COMMAND_VAR};
+use crate::client::credentials::COMMAND_VAR;
+use crate::client::jwt;
 use crate::client::retry::RetryPolicy;
+use crate::client::stored;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
@@ -282,7 +283,7 @@ pub(crate) fn resolve_credential(
             source: CredentialSource::Command,
         });
     }
-    let Some(stored) = credentials::stored_key(lookup("HOME").as_deref())? else {
+    let Some(stored) = stored::stored_key(lookup("HOME").as_deref())? else {
         return Err(nothing_found());
     };
     let what = format!("the key stored in {}", stored.path.display());
@@ -315,7 +316,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// The SDK's own rule: `tml-` keys or JWTs only; an expired JWT is refused too.
 fn check_key(key: &str, source: &str) -> Result<()> {
     if key.starts_with("eyJ") {
-        if auth::jwt_expired(key) {
+        if jwt::jwt_expired(key) {
             return Err(Error::auth(format!("{source} is a JWT that has expired")));
         }
         return Ok(());

@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use crate::client::auth::{self, Auth};
 use crate::client::config::{Config, SDK_VERSION};
-use crate::client::redact::Redactor;
 use crate::client::retry::{self, Billing, VirtualClock};
 use crate::client::status::{self, Last};
 use crate::client::transport::{NetError, Progress, Reply, Request, Transport};
@@ -33,9 +32,8 @@ pub(crate) struct Core {
 impl Core {
     /// Builds the transport; the key must already be validated.
     pub(crate) fn new(config: Config) -> Core {
-        let redactor = Redactor;
-        redactor.add(&config.api_key);
-        let transport = Transport::new(&config.base_url, config.http_pool, redactor);
+        crate::redact::register_secret(&config.api_key);
+        let transport = Transport::new(&config.base_url, config.http_pool);
         let auth = Auth::new(&config);
         Core {
             config,
@@ -168,5 +166,17 @@ pub(crate) fn describe(last: &Last) -> String {
     match last {
         Last::Reply(reply) => format!("HTTP {}", reply.status),
         Last::Net(err) => err.describe(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hides_secrets_and_jwts() {
+        crate::redact::register_secret("tml-secret-for-redactor");
+        let text = crate::redact::scrub(
+            r#"key tml-secret-for-redactor and {"jwt":"eyJhbGc.eyJleHAi.sig-_x"} end"#,
+        );
+        assert_eq!(text, r#"key [REDACTED] and {"jwt":"[REDACTED]"} end"#);
     }
 }

@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 use crate::client::core::{fatal_reply, Core, Failure};
 use crate::client::result::{classify, PollAnswer};
 use crate::client::retry::{self, Billing, VirtualClock};
-use crate::client::sampling::{submit, Sampler, Submission};
 use crate::client::status::{self, Last};
+use crate::client::submit::{submit, Sampler, Submission};
 use crate::client::transport::{NetError, Progress, Reply, Request};
 use crate::client::types::SampleResponse;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
+
+/// The log target for status lines a user should see (queue state); the CLI shows it unless `-q`.
+pub const STATUS_TARGET: &str = "tinkex::status";
 
 pub(crate) const WAIT_STEP: &str = "waiting for the sample result";
 /// Bare 400s re-polled in a row before giving up.
@@ -320,9 +323,9 @@ fn note_queue_state(state: &str, reason: Option<&str>) {
     match reason {
         Some(r) if !r.is_empty() => {
             let r = crate::redact::server_text(r);
-            log::info!(target: crate::client::STATUS_TARGET, "queue {what} ({r}); still waiting")
+            log::info!(target: STATUS_TARGET, "queue {what} ({r}); still waiting")
         }
-        _ => log::info!(target: crate::client::STATUS_TARGET, "queue {what}; still waiting"),
+        _ => log::info!(target: STATUS_TARGET, "queue {what}; still waiting"),
     }
 }
 

@@ -12,14 +12,15 @@ mod core;
 mod credentials;
 mod future;
 mod heartbeat;
+mod jwt;
 mod proto;
-mod random;
-mod redact;
 mod result;
 mod retry;
 mod sampling;
 mod service;
 mod status;
+mod stored;
+mod submit;
 mod transport;
 mod types;
 
@@ -29,16 +30,14 @@ pub use catalog::{
 };
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
-pub use future::SampleFuture;
+pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
-pub use service::{SamplerSpec, ServiceClient};
+pub use service::ServiceClient;
 pub use types::{
-    ModelInput, SampleResponse, SampledSequence, SamplingParams, StopCondition, StopReason, TopkRow,
+    ModelInput, SampleResponse, SampledSequence, SamplerSpec, SamplingParams, StopCondition,
+    StopReason, TopkRow,
 };
-
-/// The log target for status lines a user should see (queue state); the CLI shows it unless `-q`.
-pub const STATUS_TARGET: &str = "tinkex::status";
 
 /// Log targets whose trace records contain raw request bytes, credential
 /// included (ureq-proto hex-dumps every request at trace). A logger must cap

@@ -11,7 +11,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::random;
 use crate::deadline::Deadline;
 use crate::error::Result;
 
@@ -142,8 +141,28 @@ pub(crate) fn setup_delay(retry: u32, retry_after: Option<Duration>) -> Duration
         return after;
     }
     let base = (0.5 * 2f64.powi(retry.min(16) as i32)).min(10.0);
-    let jittered = base * (0.75 + 0.5 * random::unit());
+    let jittered = base * jitter();
     Duration::from_secs_f64(jittered.min(10.0))
+}
+
+/// A factor in `[0.75, 1.25)`: ±25 % jitter, so clients that failed together retry apart.
+fn jitter() -> f64 {
+    rand::random_range(0.75..1.25)
+}
+
+/// A random UUID in version-4 format for `X-Idempotency-Key` (a fresh one per attempt, which
+/// the protocol allows).
+pub(crate) fn idempotency_key() -> String {
+    let bits = (rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// `asample` after 408/409/5xx/connection errors: 1, 2, 4 … 30 s.
@@ -351,5 +370,28 @@ mod tests {
         assert!(!b.allow_retry(Duration::from_secs(3600), "x"));
         b.reset();
         assert!(b.allow_retry(Duration::from_secs(4000), "x"));
+    }
+
+    #[test]
+    fn uuids_are_v4_shaped_and_distinct() {
+        let a = idempotency_key();
+        let b = idempotency_key();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..1000 {
+            let x = jitter();
+            assert!((0.75..1.25).contains(&x));
+        }
     }
 }

@@ -10,56 +10,9 @@ use crate::client::config::{Config, SDK_VERSION};
 use crate::client::core::Core;
 use crate::client::heartbeat::Heartbeat;
 use crate::client::sampling::SamplingClient;
-use crate::client::status;
 use crate::client::transport::Request;
-use crate::error::{Error, Result};
-
-/// Which weights a sampling client uses: a base model, a `tinker://` checkpoint, or both.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SamplerSpec {
-    /// A base model name, e.g. `Qwen/Qwen3-8B`.
-    pub base_model: Option<String>,
-    /// A `tinker://…` checkpoint path.
-    pub model_path: Option<String>,
-}
-
-impl SamplerSpec {
-    /// Sample from a base model.
-    pub fn base_model(name: impl Into<String>) -> Self {
-        SamplerSpec {
-            base_model: Some(name.into()),
-            model_path: None,
-        }
-    }
-
-    /// Sample from a `tinker://` checkpoint.
-    pub fn model_path(path: impl Into<String>) -> Self {
-        SamplerSpec {
-            base_model: None,
-            model_path: Some(path.into()),
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if let Some(path) = &self.model_path {
-            if !path.starts_with("tinker://") {
-                return Err(Error::Input {
-                    message: format!("invalid model path '{path}': it must start with tinker://"),
-                    hint: Some(
-                        "give a checkpoint path such as tinker://<run>/sampler_weights/<name>"
-                            .into(),
-                    ),
-                });
-            }
-        }
-        if self.base_model.is_none() && self.model_path.is_none() {
-            return Err(Error::input(
-                "no model given: pass a base model or a tinker:// model path",
-            ));
-        }
-        Ok(())
-    }
-}
+use crate::client::types::{string_field, to_json, SamplerSpec};
+use crate::error::Result;
 
 /// A session with the Tinker service; creates sampling clients.
 ///
@@ -220,19 +173,4 @@ fn create_session(core: &Core) -> Result<String> {
         log::error!("server: {m}");
     }
     Ok(session_id)
-}
-
-/// Compact JSON of a request body (serialising our own structs cannot fail).
-pub(crate) fn to_json<T: Serialize>(body: &T) -> Vec<u8> {
-    serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
-}
-
-/// A required string field of a JSON answer.
-pub(crate) fn string_field(answer: &Value, key: &str, step: &str) -> Result<String> {
-    answer
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .ok_or_else(|| status::bad_answer(step, &format!("no \"{key}\" field"), None))
 }

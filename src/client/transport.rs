@@ -4,9 +4,7 @@ use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::client::random;
-use crate::client::redact::Redactor;
-use crate::client::retry;
+use crate::client::retry::{self, idempotency_key};
 use crate::redact;
 
 /// Result bodies are read whole up to this size; past it the answer is refused.
@@ -145,12 +143,11 @@ pub(crate) struct Transport {
     agent: ureq::Agent,
     base: String,
     user_agent: String,
-    pub(crate) redactor: Redactor,
 }
 
 impl Transport {
     /// One agent for the whole client: keep-alive pool, no redirects, proxy from the env.
-    pub(crate) fn new(base_url: &str, http_pool: usize, redactor: Redactor) -> Transport {
+    pub(crate) fn new(base_url: &str, http_pool: usize) -> Transport {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -168,7 +165,6 @@ impl Transport {
             agent: ureq::Agent::new_with_config(config),
             base,
             user_agent: format!("tinkex/{}", crate::VERSION),
-            redactor,
         }
     }
 
@@ -196,7 +192,7 @@ impl Transport {
             log::trace!(
                 "{method} {} body: {}",
                 req.path,
-                self.redactor.redact(&String::from_utf8_lossy(body))
+                redact::scrub(&String::from_utf8_lossy(body))
             );
         }
         let outcome = self.exchange(req, &url, credential, timeout, progress);
@@ -236,7 +232,7 @@ impl Transport {
         ];
         if req.method == Method::Post {
             headers.push(("Content-Type", "application/json".to_string()));
-            headers.push(("X-Idempotency-Key", random::uuid_v4()));
+            headers.push(("X-Idempotency-Key", idempotency_key()));
         }
         headers.extend(req.headers.iter().map(|(k, v)| (*k, v.clone())));
         log::debug!(
@@ -409,7 +405,7 @@ mod tests {
 
     #[test]
     fn urls_never_double_the_slash() {
-        let t = Transport::new("http://127.0.0.1:9/base/", 1, Redactor);
+        let t = Transport::new("http://127.0.0.1:9/base/", 1);
         assert_eq!(t.url("/api/v1/x"), "http://127.0.0.1:9/base/api/v1/x");
     }
 }

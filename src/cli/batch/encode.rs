@@ -1,16 +1,15 @@
 //! A batch line's prompt as token ids: raw prompts encoded as in single mode, conversations
 //! rendered with the chat setup every worker shares (read once for the whole batch).
 
-use serde_json::Value;
-
 use super::input::{BatchItem, LineInput};
 use crate::cli::chat::{self, ChatFiles, ChatSetup};
+use crate::cli::encode::{encode_prompt, model_and_tokenizer, TokenizerLoader};
+use crate::cli::prepare::Encoded;
 use crate::cli::prompt::Prompt;
-use crate::cli::run::{encode_prompt, known_tokenizer, TokenizerLoader};
 use crate::cli::settings::RunConfig;
-use crate::client::{SamplingClient, StopCondition};
+use crate::client::SamplingClient;
 use crate::error::{Error, Result};
-use crate::tokenizer::{self, Tokenizer, TokenizerSpec};
+use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
 /// What every worker needs to encode a line.
@@ -25,17 +24,21 @@ pub struct Encoder<'a> {
     pub chat_prompts: bool,
 }
 
-/// A line ready to sample.
-pub struct Encoded {
-    /// The prompt's token ids.
-    pub tokens: Vec<u32>,
-    /// The stops to send.
-    pub stop: Option<StopCondition>,
-    /// The `"chat"` entry of the output line, for conversations.
-    pub chat: Option<Value>,
-}
+impl<'a> Encoder<'a> {
+    /// The encoder for `config`'s lines: `--system` and `--chat` from the flags.
+    pub fn new(
+        config: &'a RunConfig,
+        tokenizer: Option<&'a Tokenizer>,
+        chat: Option<&'a ChatSetup>,
+    ) -> Encoder<'a> {
+        Encoder {
+            tokenizer,
+            chat,
+            system: config.chat.as_ref().and_then(|c| c.system.as_deref()),
+            chat_prompts: config.chat.is_some(),
+        }
+    }
 
-impl Encoder<'_> {
     /// Encodes `item`; a conversation gets the chat defaults' stops unless stops were set.
     pub fn encode(&self, item: &BatchItem) -> Result<Encoded> {
         let conversation = match &item.input {
@@ -60,16 +63,9 @@ impl Encoder<'_> {
         let stop = if item.stop_set {
             item.params.stop.clone()
         } else {
-            prepared.stop
+            prepared.stop.clone()
         };
-        let chat = prepared
-            .renderer
-            .map(|r| chat::chat_value(r, stop.as_ref()));
-        Ok(Encoded {
-            tokens: prepared.tokens,
-            stop,
-            chat,
-        })
+        Ok(Encoded::new(prepared, stop))
     }
 }
 
@@ -83,12 +79,7 @@ pub fn chat_setup(
 ) -> Result<ChatSetup> {
     let tokenizer =
         tokenizer.ok_or_else(|| Error::Unexpected("chat lines without a tokenizer".into()))?;
-    let model = match &config.base_model {
-        Some(model) => model.clone(),
-        None => sampler.base_model()?,
-    };
-    let spec = known_tokenizer(config)
-        .unwrap_or_else(|| TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(&model)));
+    let (model, spec) = model_and_tokenizer(config, sampler)?;
     let files = ChatFiles {
         loader,
         spec: &spec,

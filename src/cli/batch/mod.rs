@@ -17,10 +17,12 @@ use self::input::{BatchItem, LineDefaults};
 use self::journal::{Journal, Resumed};
 use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
-use self::source::InputFile;
+use self::source::{InputFile, Scan};
+use super::chat::ChatSetup;
+use super::encode::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
 use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
-use super::run::{client_config, create_sampler, known_tokenizer, TokenizerLoader};
+use super::prepare::{client_config, create_sampler};
 use super::settings::{BatchOptions, RunConfig};
 use crate::client::{ModelInput, SampleResponse, SamplingClient, ServiceClient};
 use crate::error::{Category, Error, Result};
@@ -38,38 +40,27 @@ struct Shared<'a> {
     config: &'a RunConfig,
 }
 
+/// The input, read and validated before any request: what to sample and what is done.
+struct Plan {
+    input: InputFile,
+    defaults: LineDefaults,
+    scan: Scan,
+}
+
 /// Runs a whole batch; the error (if any) carries the most severe failed category's exit code.
 pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let input = InputFile::open(&batch.input, &deadline)?;
-    let defaults = LineDefaults {
-        num_samples: config.num_samples,
-        params: config.params.clone(),
-        chat: config.chat.is_some(),
-    };
-    let mut resumed = Resumed::read(config.output.path.as_deref(), batch.resume)?;
-    log::debug!(
-        "the output journal keeps {} lines and drops {}",
-        resumed.kept(),
-        resumed.dropped
-    );
-    let scan = input.validate(&defaults, config.output.tokens_only, &mut resumed)?;
+    let (plan, resumed) = Plan::read(config, batch, &deadline)?;
     let client_config = client_config(config, deadline)?;
-    let mut journal = Journal::open(config.output.path.as_deref(), resumed)?;
-    let skipped = scan.done.len();
+    let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(config, &client_config);
-    let mut tokenizer = match known_tokenizer(config) {
-        Some(spec) if !config.output.tokens_only => Some(loader.load(&spec, &deadline)?),
-        _ => None,
-    };
+    let tokenizer = early_tokenizer(config, &loader, &deadline)?;
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, config)?;
-        if tokenizer.is_none() && !config.output.tokens_only {
-            tokenizer = Some(loader.for_sampler(&sampler, &deadline)?);
-        }
-        let chat = match scan.chat_lines {
+        let tokenizer = with_sampler(tokenizer, config, &loader, &sampler, &deadline)?;
+        let chat = match plan.scan.chat_lines {
             0 => None,
             _ => Some(chat_setup(
                 config,
@@ -79,50 +70,139 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
                 &deadline,
             )?),
         };
-        let total = scan.count;
-        if skipped > 0 {
-            log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
-        }
-        let shared = Shared {
-            sampler: &sampler,
-            tokenizer: tokenizer.as_ref(),
-            encoder: Encoder {
-                tokenizer: tokenizer.as_ref(),
-                chat: chat.as_ref(),
-                system: config.chat.as_ref().and_then(|c| c.system.as_deref()),
-                chat_prompts: defaults.chat,
-            },
-            config,
-        };
-        let done = scan.done;
-        let items = input
-            .items(defaults.clone())
-            .filter(move |item| !done.contains(item.line));
-        let mut progress = Progress::new(total - skipped, batch.progress);
-        let options = PipelineOptions {
-            parallel: batch.parallel,
-            fail_fast: batch.fail_fast,
+        let shared = Shared::new(config, &sampler, tokenizer.as_ref(), chat.as_ref());
+        let run = BatchRun {
+            batch,
             deadline,
+            started,
         };
-        let tally = pipeline::run(
-            items,
-            options,
-            |item| process(item, &shared),
-            move |finished, tally| {
-                journal.append(&finished.line)?;
-                progress.update(tally.written());
-                Ok(())
-            },
-        )?;
-        summarize(&tally, total, skipped, started);
-        Ok(tally)
+        sample_all(plan, &run, &shared, journal)
     })();
+    conclude(&service, result)
+}
+
+/// Ends the session and turns the tally into the batch's outcome: an error when a line
+/// failed or `--batch-timeout` passed first.
+fn conclude(service: &ServiceClient, result: Result<Tally>) -> Result<()> {
     let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
     service.finish(matches!(&result, Ok(tally) if complete(tally)));
     match result? {
         tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally)),
     }
+}
+
+impl<'a> Shared<'a> {
+    /// What the workers share for `config`'s lines.
+    fn new(
+        config: &'a RunConfig,
+        sampler: &'a SamplingClient,
+        tokenizer: Option<&'a Tokenizer>,
+        chat: Option<&'a ChatSetup>,
+    ) -> Shared<'a> {
+        Shared {
+            sampler,
+            tokenizer,
+            encoder: Encoder::new(config, tokenizer, chat),
+            config,
+        }
+    }
+}
+
+impl Plan {
+    /// Opens `--input`, reads the journal when resuming, and validates every line; the
+    /// journal's kept part comes back beside the plan.
+    fn read(
+        config: &RunConfig,
+        batch: &BatchOptions,
+        deadline: &Deadline,
+    ) -> Result<(Plan, Resumed)> {
+        let input = InputFile::open(&batch.input, deadline)?;
+        let defaults = LineDefaults {
+            num_samples: config.num_samples,
+            params: config.params.clone(),
+            chat: config.chat.is_some(),
+        };
+        let mut resumed = Resumed::read(config.output.path.as_deref(), batch.resume)?;
+        log::debug!(
+            "the output journal keeps {} lines and drops {}",
+            resumed.kept(),
+            resumed.dropped
+        );
+        let scan = input.validate(&defaults, config.output.tokens_only, &mut resumed)?;
+        let plan = Plan {
+            input,
+            defaults,
+            scan,
+        };
+        Ok((plan, resumed))
+    }
+}
+
+/// The tokenizer the flags name, loaded before any session (none for `--tokens-only`).
+fn early_tokenizer(
+    config: &RunConfig,
+    loader: &TokenizerLoader,
+    deadline: &Deadline,
+) -> Result<Option<Tokenizer>> {
+    match known_tokenizer(config) {
+        Some(spec) if !config.output.tokens_only => loader.load(&spec, deadline).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The tokenizer once the sampler exists: the early one, else the served model's.
+fn with_sampler(
+    early: Option<Tokenizer>,
+    config: &RunConfig,
+    loader: &TokenizerLoader,
+    sampler: &SamplingClient,
+    deadline: &Deadline,
+) -> Result<Option<Tokenizer>> {
+    if early.is_some() || config.output.tokens_only {
+        return Ok(early);
+    }
+    let (_, spec) = model_and_tokenizer(config, sampler)?;
+    loader.load(&spec, deadline).map(Some)
+}
+
+/// The batch's own settings and clock, as the pipeline needs them.
+struct BatchRun<'a> {
+    batch: &'a BatchOptions,
+    deadline: Deadline,
+    started: Instant,
+}
+
+/// Samples every line not done yet, journaling each result in input order.
+fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal) -> Result<Tally> {
+    let total = plan.scan.count;
+    let skipped = plan.scan.done.len();
+    if skipped > 0 {
+        log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
+    }
+    let done = plan.scan.done;
+    let items = plan
+        .input
+        .items(plan.defaults.clone())
+        .filter(move |item| !done.contains(item.line));
+    let mut progress = Progress::new(total - skipped, run.batch.progress);
+    let options = PipelineOptions {
+        parallel: run.batch.parallel,
+        fail_fast: run.batch.fail_fast,
+        deadline: run.deadline,
+    };
+    let tally = pipeline::run(
+        items,
+        options,
+        |item| process(item, shared),
+        move |finished, tally| {
+            journal.append(&finished.line)?;
+            progress.update(tally.written());
+            Ok(())
+        },
+    )?;
+    summarize(&tally, total, skipped, run.started);
+    Ok(tally)
 }
 
 impl Job for BatchItem {

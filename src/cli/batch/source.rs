@@ -10,8 +10,7 @@ use std::time::Duration;
 use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
 use super::journal::Resumed;
-use crate::cli::prompt::Prompt;
-use crate::cli::settings::PromptSource;
+use crate::cli::prompt::{Prompt, Source};
 use crate::error::{Error, Result};
 use crate::Deadline;
 
@@ -71,9 +70,9 @@ struct Line {
 impl InputFile {
     /// Opens `--input`, spooling stdin (or a pipe) to a temp file so memory stays flat; a
     /// pipe that stays open without data ends at `deadline`.
-    pub fn open(source: &PromptSource, deadline: &Deadline) -> Result<InputFile> {
+    pub fn open(source: &Source, deadline: &Deadline) -> Result<InputFile> {
         let (file, label) = match source {
-            PromptSource::File(path) => {
+            Source::File(path) => {
                 let label = format!("--input {}", path.display());
                 let file = File::open(path).map_err(|e| Error::unreadable(&label, &e))?;
                 let kind = file
@@ -90,15 +89,10 @@ impl InputFile {
                 };
                 (file, label)
             }
-            PromptSource::Stdin => (
+            Source::Stdin => (
                 spool(io::stdin().lock(), "--input - (stdin)", deadline)?,
                 "--input - (stdin)".to_string(),
             ),
-            PromptSource::Text(_) => {
-                return Err(Error::Unexpected(
-                    "batch input cannot be inline text".into(),
-                ))
-            }
         };
         Ok(InputFile {
             file: Arc::new(file),
@@ -343,7 +337,7 @@ mod tests {
         let path = dir.path().join("in.jsonl");
         std::fs::write(&path, content).unwrap();
         let forever = Deadline::after(Duration::from_secs(600));
-        let file = InputFile::open(&PromptSource::File(path), &forever).unwrap();
+        let file = InputFile::open(&Source::File(path), &forever).unwrap();
         (dir, file)
     }
 

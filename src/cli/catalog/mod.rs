@@ -1,14 +1,14 @@
 //! The read commands: `model list`, `checkpoint list|info`, `training-run list|info` and
 //! `auth status` — validated here, fetched by the client's catalog, printed as a table or JSON.
 
-mod args;
+pub(super) mod args;
 mod command;
 mod table;
 
 use serde::Serialize;
 use serde_json::json;
 
-pub use args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
+pub use args::ReadArgs;
 use command::{Action, ReadCommand};
 
 use super::logging::{self, STATUS_TARGET};
@@ -21,12 +21,12 @@ use crate::Deadline;
 pub fn main(args: ReadArgs) -> i32 {
     let command = match ReadCommand::try_from(args) {
         Ok(command) => command,
-        Err(error) => return super::report(&error),
+        Err(error) => return logging::report(&error),
     };
     logging::init(command.verbosity);
     match execute(&command) {
         Ok(()) => 0,
-        Err(error) => super::report(&error),
+        Err(error) => logging::report(&error),
     }
 }
 

@@ -1,19 +1,15 @@
-//! Chat mode on the command line: the chat flags validated, the conversation assembled from
-//! `--system`, `--messages` and the prompt, rendered and encoded; and `--print-prompt`.
+//! Chat mode on the command line: the conversation assembled from `--system`, `--messages`
+//! and the prompt, rendered and encoded (raw prompts pass through); and `--print-prompt`.
+//! The chat flags themselves are validated with the other settings (`settings/chat.rs`).
 
-use std::io::Read;
-
-mod options;
-
-use options::usage;
-pub use options::{check_print_prompt, options_from, ChatOptions};
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use super::prompt::{self, Prompt};
-use super::run::{encode_prompt, known_tokenizer, TokenizerLoader};
-use super::settings::{Mode, PromptSource, RunConfig};
-use super::sink::{self, Delivery};
+use super::encode::{encode_prompt, known_tokenizer, TokenizerLoader};
+use super::output;
+use super::prompt::{self, read_source, Prompt, PromptSource, Source};
+use super::settings::{ChatOptions, RunConfig};
 use crate::chat::{self, Message, RenderOptions, Renderer, Stop, TokenizerConfig};
 use crate::client::StopCondition;
 use crate::error::{Error, Result};
@@ -49,7 +45,7 @@ pub fn load_input(config: &RunConfig, source: Option<&PromptSource>) -> Result<I
     };
     let messages = conversation(chat.system.as_deref(), given, prompt.as_deref());
     if messages.is_empty() {
-        return Err(usage("chat mode needs a prompt or --messages"));
+        return Err(Error::usage("chat mode needs a prompt or --messages"));
     }
     Ok(Input::Chat(messages))
 }
@@ -66,21 +62,8 @@ pub fn conversation(
     system.into_iter().chain(messages).chain(prompt).collect()
 }
 
-fn read_messages(source: &PromptSource) -> Result<Vec<Message>> {
-    let (bytes, origin) = match source {
-        PromptSource::File(path) => {
-            let origin = format!("--messages {}", path.display());
-            let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&origin, &e))?;
-            (bytes, origin)
-        }
-        PromptSource::Stdin | PromptSource::Text(_) => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::input(format!("--messages -: cannot read stdin: {e}")))?;
-            (bytes, "--messages - (stdin)".to_string())
-        }
-    };
+fn read_messages(source: &Source) -> Result<Vec<Message>> {
+    let (bytes, origin) = read_source("--messages", source)?;
     chat::parse_messages(&bytes, &origin)
 }
 
@@ -271,28 +254,22 @@ fn default_stop(
 }
 
 /// `--print-prompt`: render and encode, print the prompt, and exit — no server, no API key.
-pub fn print_prompt(config: &RunConfig, deadline: &Deadline) -> Result<()> {
-    let source = match &config.mode {
-        Mode::Single(source) => source.as_ref(),
-        Mode::Batch(_) => return Err(usage("--print-prompt cannot be used with --input")),
-    };
+pub fn print_prompt(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
+    let deadline = Deadline::starting_at(Instant::now(), config.timeout);
     let input = load_input(config, source)?;
     let spec = known_tokenizer(config)
-        .ok_or_else(|| usage("--print-prompt needs --base-model or --tokenizer"))?;
+        .ok_or_else(|| Error::usage("--print-prompt needs --base-model or --tokenizer"))?;
     let loader = TokenizerLoader::with_scale(config, crate::client::retry_scale_from_env()?);
-    let tokenizer = loader.load(&spec, deadline)?;
+    let tokenizer = loader.load(&spec, &deadline)?;
     let model = config.base_model.as_deref().unwrap_or("");
     let files = ChatFiles {
         loader: &loader,
         spec: &spec,
-        deadline,
+        deadline: &deadline,
     };
     let prepared = prepare(config, input, Some(&tokenizer), model, &files)?;
     let bytes = prompt_bytes(&prepared, &tokenizer, config.output.json)?;
-    match &config.output.path {
-        Some(path) => sink::to_file_atomically(path, &bytes),
-        None => sink::to_stdout(&bytes).map(|_: Delivery| ()),
-    }
+    output::deliver(config.output.path.as_deref(), &bytes).map(|_| ())
 }
 
 /// The prompt as printed: its text, then `N tokens`; or `{"text", "tokens"}` as JSON.

@@ -1,7 +1,7 @@
 //! The seeded mutations of the hostile-server suite: for an endpoint, one wrong answer drawn
 //! from random statuses, `Retry-After` values, bodies (JSON and protobuf) and connection faults.
 
-use crate::hostile_util::{Action, Ep, Plan, Rng, KEY, TOKEN};
+use crate::support::hostile::{Action, Ep, Plan, Rng, KEY, TOKEN};
 
 /// Statuses a hostile server may answer with (including ones no server should send).
 const STATUSES: &[u16] = &[

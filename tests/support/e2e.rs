@@ -1,38 +1,17 @@
-//! Runs the built `tinkex` binary with a clean environment against the in-process demo server,
-//! with a wall-clock limit, and runs many such cases on a few threads.
+//! End-to-end runs of the built binary against the in-process demo server: a scratch `HOME`
+//! with an offline hub cache, and many such cases on a few threads.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::run::{tinkex, Outcome};
+use super::KEY;
 
 /// The scratch subdirectory used as the Hugging Face hub cache (not an output of the run).
 pub const HUB_DIR: &str = "hub";
-
-/// What one run of the binary did.
-#[derive(Debug)]
-pub struct Run {
-    /// Exit code (-1 when killed by a signal or by the harness).
-    pub code: i32,
-    /// Everything written to stdout.
-    pub stdout: String,
-    /// Everything written to stderr.
-    pub stderr: String,
-    /// Wall time from spawn to exit.
-    pub elapsed: Duration,
-}
-
-impl Run {
-    /// The `tinkex: error: …` lines of stderr.
-    pub fn error_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| l.starts_with("tinkex: error: "))
-            .collect()
-    }
-}
 
 /// A scratch directory: `HOME` for the run (no stored credentials) and room for files.
 pub struct Scratch {
@@ -74,6 +53,16 @@ impl Scratch {
         self.dir.path().join(name)
     }
 
+    /// Runs `tinkex ARGS` with this directory as `HOME` and its hub cache as `HF_HUB_CACHE`
+    /// (offline); kills it if it outlives `kill_after`.
+    pub fn run(&self, args: &[String], kill_after: Duration) -> Outcome {
+        tinkex(args)
+            .env("HOME", &self.path().display().to_string())
+            .env("HF_HUB_CACHE", &self.join(HUB_DIR).display().to_string())
+            .kill_after(kill_after)
+            .run()
+    }
+
     /// The names of the entries in it other than the hub cache and `keep`, sorted.
     pub fn listing_except(&self, keep: &[&str]) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.dir.path())
@@ -88,49 +77,6 @@ impl Scratch {
             .collect();
         names.sort();
         names
-    }
-}
-
-/// Runs `tinkex ARGS` from the crate root with only PATH, HOME (the scratch dir), the hub cache,
-/// `HF_HUB_OFFLINE=1`, `NO_PROXY` for loopback and `TINKEX_RETRY_SCALE=0` set; kills it if it
-/// outlives `kill_after`.
-pub fn tinkex(args: &[String], scratch: &Scratch, kill_after: Duration) -> Run {
-    let captured = tempfile::tempdir().expect("capture dir");
-    let out_path = captured.path().join("stdout");
-    let err_path = captured.path().join("stderr");
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", scratch.path())
-        .env("HF_HUB_CACHE", scratch.path().join(HUB_DIR))
-        .env("HF_HUB_OFFLINE", "1")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("TINKEX_RETRY_SCALE", "0")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("the tinkex binary runs");
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait for tinkex") {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > kill_after {
-            let _ = child.kill();
-            let _ = child.wait();
-            break -1;
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = started.elapsed();
-    Run {
-        code,
-        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
-        elapsed,
     }
 }
 
@@ -159,9 +105,9 @@ pub fn parallel<T: Send, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// `run --base-url URL --api-key tml-demo` followed by `extra`.
+/// `run --base-url URL --api-key KEY` followed by `extra`.
 pub fn run_args(url: &str, extra: &[&str]) -> Vec<String> {
-    ["run", "--base-url", url, "--api-key", "tml-demo"]
+    ["run", "--base-url", url, "--api-key", KEY]
         .iter()
         .chain(extra)
         .map(|s| s.to_string())

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// The API key every case uses; no 8-character prefix of it may ever be printed.
-pub const KEY: &str = "tml-hostile-key-5f3a9c1e7b2d40861a";
+/// The API key every case uses (the suite's one fake key); no 8-character prefix of it may
+/// ever be printed.
+pub use super::KEY;
 /// The session token `auth/token` hands out: not a JWT, so only registration hides it.
 pub const TOKEN: &str = "sess-hostile-token-9e8d7c6b5a4938";
 /// How long a stalled connection is held (longer than any case's `--timeout`).

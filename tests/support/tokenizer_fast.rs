@@ -13,7 +13,7 @@ use tokenizers::{
     TokenizerImpl,
 };
 
-use crate::tokenizer_fast_gen::{random_text, Rng};
+use crate::support::text_gen::{random_text, Rng};
 
 type Trained = TokenizerImpl<
     BPE,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::chat::Renderer;
 use crate::cli::args::RunArgs;
-use crate::cli::settings::PromptSource;
+use crate::cli::prompt::Source;
 use crate::error::{Error, Result};
 
 /// The validated chat flags.
@@ -15,7 +15,7 @@ pub struct ChatOptions {
     /// `--system`.
     pub system: Option<String>,
     /// `--messages`: a file, or stdin.
-    pub messages: Option<PromptSource>,
+    pub messages: Option<Source>,
     /// `--chat-template`.
     pub chat_template: Option<PathBuf>,
     /// `--template-arg`s, in order.
@@ -24,10 +24,6 @@ pub struct ChatOptions {
     pub think: Option<bool>,
     /// `--renderer`.
     pub renderer: Option<Renderer>,
-}
-
-pub(super) fn usage(message: impl Into<String>) -> Error {
-    Error::Usage(message.into())
 }
 
 /// The chat options, or `None` without `--chat`, `--system` or `--messages` (then the other
@@ -48,22 +44,22 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
             } else {
                 "--system/--messages"
             };
-            return Err(usage(format!(
+            return Err(Error::usage(format!(
                 "{flag} is for chat mode: add --chat (or {or})"
             )));
         }
         return Ok(None);
     }
     if args.think && args.no_think {
-        return Err(usage("give either --think or --no-think, not both"));
+        return Err(Error::usage("give either --think or --no-think, not both"));
     }
     if args.tokens_only {
-        return Err(usage(
+        return Err(Error::usage(
             "--tokens-only sends token ids as they are: it cannot be used with chat mode",
         ));
     }
     if args.input.is_some() && args.messages.is_some() {
-        return Err(usage(
+        return Err(Error::usage(
             "--messages is one conversation: in batch mode each --input line gives its own \"messages\"",
         ));
     }
@@ -81,15 +77,15 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
     }))
 }
 
-fn messages_source(args: &RunArgs) -> Result<Option<PromptSource>> {
+fn messages_source(args: &RunArgs) -> Result<Option<Source>> {
     match args.messages.as_deref() {
         None => Ok(None),
-        Some("") => Err(usage("--messages is empty")),
-        Some("-") if args.prompt_file.as_deref() == Some("-") => Err(usage(
+        Some("") => Err(Error::usage("--messages is empty")),
+        Some("-") if args.prompt_file.as_deref() == Some("-") => Err(Error::usage(
             "--messages - and --prompt-file - cannot both read stdin",
         )),
-        Some("-") => Ok(Some(PromptSource::Stdin)),
-        Some(path) => Ok(Some(PromptSource::File(PathBuf::from(path)))),
+        Some("-") => Ok(Some(Source::Stdin)),
+        Some(path) => Ok(Some(Source::File(PathBuf::from(path)))),
     }
 }
 
@@ -98,7 +94,7 @@ fn template_args(raw_args: &[String]) -> Result<Map<String, Value>> {
     for raw in raw_args {
         let (key, value) = parse_template_arg(raw)?;
         if args.insert(key.clone(), value).is_some() {
-            return Err(usage(format!("--template-arg {key} is given twice")));
+            return Err(Error::usage(format!("--template-arg {key} is given twice")));
         }
     }
     Ok(args)
@@ -107,7 +103,7 @@ fn template_args(raw_args: &[String]) -> Result<Map<String, Value>> {
 /// `KEY=JSON`, as Python's `apply_chat_template(KEY=value)` would take it.
 fn parse_template_arg(raw: &str) -> Result<(String, Value)> {
     let Some((key, json)) = raw.split_once('=') else {
-        return Err(usage(format!(
+        return Err(Error::usage(format!(
             "--template-arg takes KEY=JSON (e.g. enable_thinking=false), got '{raw}'"
         )));
     };
@@ -117,17 +113,17 @@ fn parse_template_arg(raw: &str) -> Result<(String, Value)> {
         .is_some_and(|c| c.is_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_alphanumeric() || c == '_');
     if !valid_key {
-        return Err(usage(format!(
+        return Err(Error::usage(format!(
             "--template-arg: '{key}' is not a template variable name"
         )));
     }
     if key == "messages" {
-        return Err(usage(
+        return Err(Error::usage(
             "--template-arg: messages come from --messages, not a template argument",
         ));
     }
     let value = serde_json::from_str(json).map_err(|e| {
-        usage(format!(
+        Error::usage(format!(
             "--template-arg {key}: '{json}' is not valid JSON ({e}); text needs quotes: {key}='\"high\"'"
         ))
     })?;
@@ -140,17 +136,17 @@ pub fn check_print_prompt(args: &RunArgs) -> Result<()> {
         return Ok(());
     }
     if args.input.is_some() {
-        return Err(usage(
+        return Err(Error::usage(
             "--print-prompt shows one prompt: it cannot be used with --input",
         ));
     }
     if args.tokens_only {
-        return Err(usage(
+        return Err(Error::usage(
             "--print-prompt encodes with a tokenizer: drop --tokens-only",
         ));
     }
     if args.base_model.is_none() && args.tokenizer.is_none() {
-        return Err(usage(
+        return Err(Error::usage(
             "--print-prompt with --model-path needs --base-model or --tokenizer (it asks no server for the base model)",
         ));
     }

@@ -8,8 +8,7 @@ use mockito::{Mock, Server, ServerGuard};
 use tinkex::client::{Config, RetryPolicy, SamplerSpec, SamplingClient, ServiceClient};
 use tinkex::Deadline;
 
-/// The key every test session uses.
-pub const KEY: &str = "tml-test-key-0123456789";
+pub use super::KEY;
 
 /// One request the mock server answered, in arrival order.
 #[derive(Clone, Debug)]

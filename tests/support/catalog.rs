@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{json, Value};
 
-use crate::support::fixture;
+use super::fixture;
 
 /// The answers the goldens were made from.
 pub fn answers() -> Value {

@@ -1,4 +1,4 @@
-//! Helpers of the hostile batch CLI tests: a slow fake Tinker API (every connection on its own
+//! Helpers of the hostile batch CLI tests (tests/hostile_batch_cli.rs): a slow fake Tinker API (every connection on its own
 //! thread, so many prompts can wait out the latency at once; one prompt answered 401), and
 //! spawning, signalling and watching the binary and its children.
 
@@ -6,13 +6,15 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use super::run::clean_command;
 
 /// The server; stops accepting when dropped (connections in progress finish on their own).
 pub struct SlowApi {
@@ -134,12 +136,7 @@ fn answer(
 
 /// `tinkex ARGS` with a clean environment plus `env`, stdin piped, output discarded.
 pub fn spawn(args: &[&str], env: &[(&str, &str)], home: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tinkex"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_PROXY", "127.0.0.1,localhost")
+    clean_command(args, home)
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -1,0 +1,133 @@
+//! Stage two's rules, checked on parsed flags.
+
+use super::*;
+use crate::cli::values::{TokenId, TopK};
+
+fn base() -> RunArgs {
+    RunArgs {
+        base_model: Some("Qwen/Qwen3-8B".into()),
+        prompt: Some("Hello".into()),
+        ..RunArgs::default()
+    }
+}
+
+fn error(args: RunArgs) -> String {
+    RunConfig::try_from(args).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_fill_the_wire_params() {
+    let config = RunConfig::try_from(base()).unwrap();
+    assert_eq!(config.params.max_tokens, Some(128));
+    assert_eq!(config.params.top_k, -1);
+    assert_eq!(config.params.temperature, 1.0);
+    assert_eq!(config.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(config.num_samples, 1);
+    assert_eq!(config.verbosity, Verbosity::Normal);
+}
+
+#[test]
+fn model_and_prompt_rules() {
+    assert!(error(RunArgs {
+        base_model: None,
+        ..base()
+    })
+    .contains("--base-model"));
+    assert!(error(RunArgs {
+        model_path: Some("s3://x".into()),
+        ..base()
+    })
+    .contains("tinker://"));
+    assert!(error(RunArgs {
+        prompt_file: Some("p.txt".into()),
+        ..base()
+    })
+    .contains("not both"));
+    assert!(error(RunArgs {
+        prompt: None,
+        ..base()
+    })
+    .contains("no prompt"));
+    assert!(error(RunArgs {
+        prompt: Some(String::new()),
+        ..base()
+    })
+    .contains("--prompt is empty"));
+    assert!(error(RunArgs {
+        tokens_only: true,
+        ..base()
+    })
+    .contains("--tokens-only"));
+}
+
+#[test]
+fn stop_rules() {
+    let both = RunArgs {
+        stop: vec!["x".into()],
+        stop_token: vec![TokenId(1)],
+        ..base()
+    };
+    assert!(error(both).contains("--stop or --stop-token"));
+    let tokens = RunConfig::try_from(RunArgs {
+        stop_token: vec![TokenId(5), TokenId(6)],
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(tokens.params.stop, Some(StopCondition::Tokens(vec![5, 6])));
+    assert!(error(RunArgs {
+        stop: vec![String::new()],
+        ..base()
+    })
+    .contains("--stop must not be empty"));
+}
+
+#[test]
+fn batch_flags_need_input_and_exclude_a_prompt() {
+    assert!(error(RunArgs {
+        resume: true,
+        ..base()
+    })
+    .contains("--resume is for batch mode"));
+    assert!(error(RunArgs {
+        input: Some("in.jsonl".into()),
+        ..base()
+    })
+    .contains("drop --prompt"));
+    let config = RunConfig::try_from(RunArgs {
+        prompt: None,
+        input: Some("-".into()),
+        parallel: Some(crate::cli::values::Concurrency(32)),
+        ..base()
+    })
+    .unwrap();
+    let Mode::Batch(batch) = &config.mode else {
+        panic!("expected batch mode")
+    };
+    assert_eq!((batch.input.clone(), batch.parallel), (Source::Stdin, 32));
+    assert_eq!(config.http_pool, 32, "the pool grows to --parallel");
+}
+
+#[test]
+fn stdin_and_flags_carry_over() {
+    let config = RunConfig::try_from(RunArgs {
+        prompt: None,
+        prompt_file: Some("-".into()),
+        top_k: Some(TopK(40)),
+        topk_prompt_logprobs: Some(3),
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(config.mode, Mode::Single(Some(PromptSource::Stdin)));
+    assert_eq!(config.params.top_k, 40);
+    assert_eq!(config.topk_prompt_logprobs, 3);
+    assert!(
+        !config.prompt_logprobs,
+        "the two wire fields stay independent"
+    );
+    assert!(error(RunArgs {
+        quiet: true,
+        verbose: 1,
+        ..base()
+    })
+    .contains("--quiet"));
+}
