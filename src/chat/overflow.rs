@@ -244,10 +244,16 @@ fn reset_to_default(signal: libc::c_int) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
+
+    use crate::chat::{render_template, ChatTemplate, RenderOptions};
+
+    /// Set in a child test process only: the `child_*` tests crash on purpose.
+    const CHILD: &str = "TINKEX_OVERFLOW_CHILD";
 
     #[test]
     fn arming_is_scoped_and_install_is_idempotent() {
-        let _one_at_a_time = super::super::engine::RENDER_LOCK.lock();
+        let lock = super::super::engine::RENDER_LOCK.lock();
         install();
         install();
         let armed = arm("t.jinja");
@@ -262,10 +268,102 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
         drop(armed);
         assert_eq!(ARMED_TID.load(Ordering::SeqCst), 0);
-        let long = "x".repeat(5000);
-        let armed = arm(&long);
+        let armed = arm(&"x".repeat(5000));
         assert_eq!(MESSAGE_LEN.load(Ordering::SeqCst), MESSAGE_MAX);
         assert_eq!(MESSAGE[MESSAGE_MAX - 1].load(Ordering::SeqCst), b'\n');
         drop(armed);
+        drop(lock);
+        // A render arms the guard only while it runs.
+        let template = ChatTemplate {
+            origin: "t.jinja".into(),
+            source: "{% set ns = namespace(a=1) %}{{ ns.a }}".into(),
+        };
+        let empty = serde_json::Map::new();
+        let out = render_template(&template, &empty, &[], &empty, &RenderOptions::default());
+        assert_eq!(out.unwrap(), "1");
+        assert_eq!(ARMED_TID.load(Ordering::SeqCst), 0);
+    }
+
+    /// Runs the ignored test `name` in a child test process; returns its status and stderr.
+    fn child(name: &str) -> (std::process::ExitStatus, String) {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                name,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn recurse(depth: u64) -> u64 {
+        let frame = std::hint::black_box([depth; 64]);
+        if std::hint::black_box(depth) == u64::MAX {
+            return frame[0];
+        }
+        recurse(depth + 1) + frame[1]
+    }
+
+    #[test]
+    fn only_the_armed_render_thread_overflow_is_reported() {
+        use std::os::unix::process::ExitStatusExt;
+        let (status, stderr) = child("chat::overflow::tests::child_armed_overflow");
+        assert_eq!(status.code(), Some(EXIT_INPUT), "{stderr}");
+        assert!(stderr.contains("tinkex: error: chat template c.jinja ran out of stack"));
+        assert!(!stderr.contains("overflowed"), "{stderr}");
+        // Another thread's overflow still gets Rust's report and abort.
+        let (status, stderr) = child("chat::overflow::tests::child_unarmed_overflow");
+        assert_eq!(status.signal(), Some(libc::SIGABRT), "{stderr}");
+        assert!(stderr.contains("has overflowed its stack"), "{stderr}");
+        // Any other fault on the armed thread is still a crash, not a template error.
+        let (status, stderr) = child("chat::overflow::tests::child_armed_wild_write");
+        assert_eq!(status.signal(), Some(libc::SIGSEGV), "{stderr}");
+        assert!(!stderr.contains("tinkex: error"), "{stderr}");
+    }
+
+    /// Runs `body` on a 1 MiB thread, armed or not, only in a child process.
+    fn in_child(armed: bool, body: fn()) {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        install();
+        let thread = std::thread::Builder::new().stack_size(1 << 20);
+        let handle = thread.spawn(move || {
+            let _guard = armed.then(|| arm("c.jinja"));
+            body();
+        });
+        let _ = handle.unwrap().join();
+    }
+
+    #[test]
+    #[ignore = "crashes on purpose; run by only_the_armed_render_thread_overflow_is_reported"]
+    fn child_armed_overflow() {
+        in_child(true, || {
+            recurse(0);
+        });
+    }
+
+    #[test]
+    #[ignore = "crashes on purpose; run by only_the_armed_render_thread_overflow_is_reported"]
+    fn child_unarmed_overflow() {
+        in_child(false, || {
+            recurse(0);
+        });
+    }
+
+    #[test]
+    #[ignore = "crashes on purpose; run by only_the_armed_render_thread_overflow_is_reported"]
+    fn child_armed_wild_write() {
+        // SAFETY: none; this writes to an unmapped address on purpose, to fault.
+        in_child(true, || unsafe {
+            std::ptr::write_volatile(16 as *mut u8, 1)
+        });
     }
 }
