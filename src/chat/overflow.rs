@@ -110,14 +110,15 @@ pub fn arm(origin: &str) -> Armed {
 impl Drop for Armed {
     fn drop(&mut self) {
         ARMED_TID.store(0, Ordering::SeqCst);
-        if self.alt_stack.take().is_some() {
-            // SAFETY: unsets the alternate stack made in `ensure_alt_stack` before the Vec
-            // holding it is freed (the take above drops it after this block runs).
+        if let Some(memory) = self.alt_stack.take() {
+            // SAFETY: unsets the alternate stack made in `ensure_alt_stack`; only then is its
+            // memory freed.
             unsafe {
                 let mut off: libc::stack_t = std::mem::zeroed();
                 off.ss_flags = libc::SS_DISABLE;
                 libc::sigaltstack(&off, std::ptr::null_mut());
             }
+            drop(memory);
         }
     }
 }
@@ -318,6 +319,10 @@ mod tests {
         assert_eq!(status.code(), Some(EXIT_INPUT), "{stderr}");
         assert!(stderr.contains("tinkex: error: chat template c.jinja ran out of stack"));
         assert!(!stderr.contains("overflowed"), "{stderr}");
+        // A thread without an alternate signal stack gets one while armed.
+        let (status, stderr) = child("chat::overflow::tests::child_armed_overflow_no_alt_stack");
+        assert_eq!(status.code(), Some(EXIT_INPUT), "{stderr}");
+        assert!(stderr.contains("ran out of stack"), "{stderr}");
         // Another thread's overflow still gets Rust's report and abort.
         let (status, stderr) = child("chat::overflow::tests::child_unarmed_overflow");
         assert_eq!(status.signal(), Some(libc::SIGABRT), "{stderr}");
@@ -346,6 +351,23 @@ mod tests {
     #[ignore = "crashes on purpose; run by only_the_armed_render_thread_overflow_is_reported"]
     fn child_armed_overflow() {
         in_child(true, || {
+            recurse(0);
+        });
+    }
+
+    #[test]
+    #[ignore = "crashes on purpose; run by only_the_armed_render_thread_overflow_is_reported"]
+    fn child_armed_overflow_no_alt_stack() {
+        in_child(true, || {
+            // SAFETY: disables this thread's alternate signal stack; `arm` has already run,
+            // so arm again to have it make its own.
+            unsafe {
+                let mut off: libc::stack_t = std::mem::zeroed();
+                off.ss_flags = libc::SS_DISABLE;
+                libc::sigaltstack(&off, std::ptr::null_mut());
+            }
+            let guard = arm("c.jinja");
+            assert!(guard.alt_stack.is_some());
             recurse(0);
         });
     }
