@@ -2,7 +2,7 @@
 //! CPU time and peak RSS with a cold tokenizer cache, a warm one, and `--no-tokenizer-cache`,
 //! beside a token-id prompt (`--tokens-only`: no tokenizer at all) as the baseline. The demo
 //! server's own round trips are in every wall time; the difference to the baseline is the
-//! tokenizer's cost.
+//! tokenizer's cost. The `--print-prompt` rows are the tokenizer alone: no server, no sample.
 //!
 //! Usage (after `cargo build --release --bin tinkex --example demo_server`):
 //! `cargo run --release --example run_bench [RUNS]` (`make bench-startup`).
@@ -18,7 +18,11 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(15);
     let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release");
-    let (tinkex, server_bin) = (release.join("tinkex"), release.join("examples/demo_server"));
+    // TINKEX_BENCH_BIN measures another build (e.g. an older one) against the same server.
+    let tinkex = std::env::var_os("TINKEX_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| release.join("tinkex"));
+    let server_bin = release.join("examples/demo_server");
     for bin in [&tinkex, &server_bin] {
         assert!(
             bin.exists(),
@@ -35,8 +39,16 @@ fn main() {
         "{:<22} {:>24} {:>10} {:>12}",
         "prompt / cache", "wall", "CPU", "peak RSS"
     );
-    for mode in [Mode::Tokens, Mode::Warm, Mode::Cold, Mode::Off] {
-        let count = if matches!(mode, Mode::Warm | Mode::Tokens) {
+    let modes = [
+        Mode::Tokens,
+        Mode::Warm,
+        Mode::Cold,
+        Mode::Off,
+        Mode::PrintWarm,
+        Mode::PrintCold,
+    ];
+    for mode in modes {
+        let count = if matches!(mode, Mode::Warm | Mode::Tokens | Mode::PrintWarm) {
             runs
         } else {
             runs.div_ceil(3)
@@ -45,6 +57,7 @@ fn main() {
             .map(|i| {
                 let dir = match mode {
                     Mode::Cold => scratch.path().join(format!("cold{i}")),
+                    Mode::PrintCold => scratch.path().join(format!("print-cold{i}")),
                     _ => warm.clone(),
                 };
                 run_once(&tinkex, &url, &dir, mode)
@@ -81,6 +94,10 @@ enum Mode {
     Cold,
     /// Text prompt, `--no-tokenizer-cache`.
     Off,
+    /// `--print-prompt` (no server), cache already built.
+    PrintWarm,
+    /// `--print-prompt` (no server), empty cache directory.
+    PrintCold,
 }
 
 impl Mode {
@@ -90,6 +107,8 @@ impl Mode {
             Mode::Warm => "text, warm cache",
             Mode::Cold => "text, cold cache",
             Mode::Off => "text, cache off",
+            Mode::PrintWarm => "--print-prompt, warm",
+            Mode::PrintCold => "--print-prompt, cold",
         }
     }
 }
@@ -160,6 +179,9 @@ fn run_once(tinkex: &Path, url: &str, cache: &PathBuf, mode: Mode) -> Sample {
     }
     if matches!(mode, Mode::Off) {
         command.arg("--no-tokenizer-cache");
+    }
+    if matches!(mode, Mode::PrintWarm | Mode::PrintCold) {
+        command.arg("--print-prompt");
     }
     let started = Instant::now();
     let child = command.spawn().expect("tinkex starts");

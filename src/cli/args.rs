@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use super::batch::shard::ShardSpec;
 use super::catalog::args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
 use super::values::{
     Concurrency, MaxTokens, Positive, Temperature, TimeoutSecs, TokenId, TopK, TopP,
@@ -28,6 +29,7 @@ const SWITCHES: &[&str] = &[
     "--think",
     "--no-think",
     "--print-prompt",
+    "--allow-missing",
 ];
 
 #[derive(FromArgs, Debug)]
@@ -61,6 +63,51 @@ pub enum Command {
     TrainingRun(TrainingRunArgs),
     /// `tinkex auth …`
     Auth(AuthArgs),
+    /// `tinkex cache`
+    Cache(super::tokenizers::CacheArgs),
+    /// `tinkex prefetch`
+    Prefetch(super::tokenizers::PrefetchArgs),
+    /// `tinkex merge`
+    Merge(MergeArgs),
+}
+
+#[derive(FromArgs, Debug, Default)]
+/// Merge the journals of a sharded batch (tinkex run --shard K/N) into one, in input order.
+#[argh(
+    subcommand,
+    name = "merge",
+    example = "Merge 8 shards' journals into what one unsharded run would have written:\n  $ tinkex merge --input prompts.jsonl --output results.jsonl out-*.jsonl",
+    note = "Streams the journals (each in input order, given in any order) in constant memory. Refuses a line held twice (overlapping shards), a journal out of order, a record for a line the input lacks, a torn last line (run that shard again with --resume), and lines no journal holds (unless --allow-missing). Needs no API key. The exit code follows batch mode for the failed lines the journals hold.",
+    error_code(0, "success"),
+    error_code(2, "usage or input error (bad journals, missing lines)"),
+    error_code(3, "a merged line failed with an auth error"),
+    error_code(4, "a merged line failed with a server error"),
+    error_code(5, "a merged line failed with a timeout")
+)]
+pub struct MergeArgs {
+    /// the batch's input file (required): it says which lines must have a record
+    #[argh(option)]
+    pub input: Option<PathBuf>,
+
+    /// write the merged journal to this file (atomically) instead of stdout
+    #[argh(option)]
+    pub output: Option<PathBuf>,
+
+    /// merge what exists and list the missing line ranges, instead of refusing
+    #[argh(switch)]
+    pub allow_missing: bool,
+
+    /// print nothing on stderr but errors
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+
+    /// more detail on stderr: -v info, -vv debug
+    #[argh(switch, short = 'v')]
+    pub verbose: u8,
+
+    /// the shards' journals (--output files of tinkex run --shard), in any order
+    #[argh(positional)]
+    pub journals: Vec<PathBuf>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -171,6 +218,10 @@ pub struct RunArgs {
     #[argh(switch)]
     pub resume: bool,
 
+    /// batch mode: sample only shard K of N (K is 1-based: 1/N … N/N), the input lines whose number ≡ K (mod N); 'auto' reads a Slurm, AWS Batch, Cloud Run or Kubernetes job array's variables
+    #[argh(option)]
+    pub shard: Option<ShardSpec>,
+
     /// batch mode: stop at the first failed prompt
     #[argh(switch)]
     pub fail_fast: bool,
@@ -267,6 +318,10 @@ pub enum Parsed {
     Run(Box<RunArgs>),
     /// `tinkex version` or `tinkex --version`
     Version,
+    /// `tinkex cache` or `tinkex prefetch`: the tokenizer commands.
+    Tokenizers(super::tokenizers::Command),
+    /// `tinkex merge …`
+    Merge(Box<MergeArgs>),
     /// A read command: `model`, `checkpoint`, `training-run`, `auth`.
     Read(Box<ReadArgs>),
     /// `--help`: the text for stdout (exit 0).
@@ -299,6 +354,9 @@ pub fn parse(argv: &[String]) -> Parsed {
             Command::Auth(a) => Parsed::Read(Box::new(ReadArgs::Auth(a))),
             Command::Run(run) => Parsed::Run(run),
             Command::Version(_) => Parsed::Version,
+            Command::Cache(a) => Parsed::Tokenizers(super::tokenizers::Command::Cache(a)),
+            Command::Prefetch(a) => Parsed::Tokenizers(super::tokenizers::Command::Prefetch(a)),
+            Command::Merge(merge) => Parsed::Merge(Box::new(merge)),
         },
         Ok(TopLevel {
             version: true,
@@ -402,7 +460,7 @@ mod tests {
     fn every_switch_takes_no_value() {
         for switch in SWITCHES
             .iter()
-            .filter(|s| !matches!(**s, "--help" | "--version"))
+            .filter(|s| !matches!(**s, "--help" | "--version" | "--allow-missing"))
         {
             let run = run_args(&["run", switch, "--prompt=hi"]);
             assert_eq!(
@@ -411,6 +469,32 @@ mod tests {
                 "{switch} swallowed the next argument"
             );
         }
+    }
+
+    #[test]
+    fn merge_takes_its_input_journals_and_switches() {
+        let args = [
+            "merge",
+            "--input=in.jsonl",
+            "a.jsonl",
+            "--allow-missing",
+            "b.jsonl",
+            "-q",
+        ];
+        match parse(&argv(&args)) {
+            Parsed::Merge(merge) => {
+                assert_eq!(merge.input, Some(PathBuf::from("in.jsonl")));
+                assert_eq!(
+                    merge.journals,
+                    [PathBuf::from("a.jsonl"), PathBuf::from("b.jsonl")]
+                );
+                assert!(merge.allow_missing && merge.quiet);
+            }
+            other => panic!("expected merge, got {other:?}"),
+        }
+        let shard = run_args(&["run", "--shard=3/8"]).shard;
+        assert_eq!(shard, "3/8".parse().ok());
+        assert!(usage_error(&["run", "--shard", "9/8"]).contains("--shard"));
     }
 
     #[test]
@@ -461,13 +545,18 @@ mod tests {
             other => panic!("expected help, got {other:?}"),
         };
         let mut listed = vec!["--help".to_string()];
-        for text in [help(&["--help"]), help(&["run", "--help"])] {
+        for text in [
+            help(&["--help"]),
+            help(&["run", "--help"]),
+            help(&["merge", "--help"]),
+        ] {
             let usage = text.lines().next().unwrap_or_default();
             for group in usage.split('[').skip(1) {
                 let group = group.split(']').next().unwrap_or_default();
                 let long = match group {
                     "-q" => "--quiet",
                     "-v" => "--verbose",
+                    "--" => continue, // merge's end of flags, before its journals
                     flag if flag.starts_with("--") && !flag.contains(' ') => flag,
                     _ => continue,
                 };

@@ -37,7 +37,8 @@ impl TokenizerLoader {
         let options = if config.no_tokenizer_cache {
             TokenizerOptions::no_cache()
         } else {
-            TokenizerOptions::from_env()
+            // A cold build's cache write runs beside the sample; main waits for it on exit.
+            TokenizerOptions::from_env().deferring_writes()
         };
         TokenizerLoader {
             hub,

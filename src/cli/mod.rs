@@ -13,6 +13,7 @@ mod run;
 mod settings;
 mod signals;
 mod sink;
+mod tokenizers;
 mod values;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -60,18 +61,41 @@ fn dispatch(argv: &[String]) -> i32 {
             0
         }
         Parsed::Usage(message) => report(&Error::usage(message)),
+        Parsed::Merge(merge) => merge_command(*merge),
         Parsed::Read(read) => catalog::main(*read),
+        Parsed::Tokenizers(command) => tokenizers::execute(command).unwrap_or_else(|e| report(&e)),
         Parsed::Run(run_args) => {
             let config = match RunConfig::try_from(*run_args) {
                 Ok(config) => config,
                 Err(error) => return report(&error),
             };
             logging::init(config.verbosity);
-            match execute(&config) {
+            let code = match execute(&config) {
                 Ok(()) => 0,
                 Err(error) => report(&error),
-            }
+            };
+            crate::tokenizer::finish_cache_writes();
+            code
         }
+    }
+}
+
+/// `tinkex merge`: makes no request, so it needs no key.
+fn merge_command(args: args::MergeArgs) -> i32 {
+    let config = batch::merge_cmd::MergeConfig::new(
+        args.input,
+        args.journals,
+        args.output,
+        args.allow_missing,
+    );
+    logging::init(match (args.quiet, args.verbose) {
+        (true, _) => settings::Verbosity::Quiet,
+        (false, 0) => settings::Verbosity::Normal,
+        (false, n) => settings::Verbosity::Verbose(n),
+    });
+    match config.and_then(|config| batch::merge_cmd::execute(&config)) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
     }
 }
 

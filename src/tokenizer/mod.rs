@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod fast;
 pub mod hub;
+pub mod prefetch;
 pub mod settings;
 
 use std::path::{Path, PathBuf};
@@ -198,7 +199,7 @@ impl Tokenizer {
             let bytes = std::fs::read(path).map_err(read_error)?;
             return Tokenizer::from_bytes(id, &bytes, &source);
         };
-        match fast::load(path, dir) {
+        match fast::load(path, dir, options) {
             Ok(loaded) => Ok(Tokenizer::from_loaded(id, loaded)),
             Err(fast::Failure::Read(e)) => Err(read_error(e)),
             Err(fast::Failure::Parse(e)) => Err(tokenizer_error(
@@ -294,6 +295,11 @@ impl Tokenizer {
     }
 }
 
+/// Waits for tokenizer cache writes still running (see [`TokenizerOptions::defer_writes`]).
+pub fn finish_cache_writes() {
+    fast::finish_writes();
+}
+
 /// The error every tokenizer failure becomes: "Failed to load tokenizer <id>: <reason>".
 pub(crate) fn tokenizer_error(id: &str, category: Category, reason: impl Into<String>) -> Error {
     Error::Tokenizer {
@@ -351,26 +357,31 @@ fn load_repo(
     }
     let downloaded = hub::download(repo, repo, TOKENIZER_FILE, hub, deadline, retry)?;
     let source = format!("the {TOKENIZER_FILE} downloaded from {}", hub.endpoint);
+    // Checked before it enters the cache, so a bad download never poisons later runs.
     let tokenizer = Tokenizer::from_bytes(repo, &downloaded.bytes, &source)?;
-    match downloaded.commit {
-        Some(commit) => {
-            match cache::store(
-                &hub.cache_dir,
-                repo,
-                &commit,
-                TOKENIZER_FILE,
-                &downloaded.bytes,
-            ) {
-                Ok(path) => log::debug!("cached tokenizer {repo} at {}", path.display()),
-                Err(e) => log::warn!(
-                    "could not cache tokenizer {repo} in {}: {e}",
-                    hub.cache_dir.display()
-                ),
+    let Some(commit) = downloaded.commit else {
+        log::warn!("the hub sent no x-repo-commit for {repo}; its tokenizer was not cached");
+        return Ok(tokenizer);
+    };
+    match cache::store(
+        &hub.cache_dir,
+        repo,
+        &commit,
+        TOKENIZER_FILE,
+        &downloaded.bytes,
+    ) {
+        Ok(path) => {
+            log::debug!("cached tokenizer {repo} at {}", path.display());
+            if options.cache_dir.is_some() {
+                // Through the fast cache, so the next run (or a prefetch) starts warm.
+                drop(tokenizer);
+                return Tokenizer::from_path(repo, &path, options);
             }
         }
-        None => {
-            log::warn!("the hub sent no x-repo-commit for {repo}; its tokenizer was not cached")
-        }
+        Err(e) => log::warn!(
+            "could not cache tokenizer {repo} in {}: {e}",
+            hub.cache_dir.display()
+        ),
     }
     Ok(tokenizer)
 }

@@ -63,6 +63,44 @@ impl Scratch {
             .run()
     }
 
+    /// [`Scratch::run`] with `env` added to the child's environment.
+    pub fn run_env(&self, args: &[String], env: &[(&str, &str)], kill_after: Duration) -> Outcome {
+        env.iter()
+            .fold(tinkex(args), |run, (key, value)| run.env(key, value))
+            .env("HOME", &self.path().display().to_string())
+            .env("HF_HUB_CACHE", &self.join(HUB_DIR).display().to_string())
+            .kill_after(kill_after)
+            .run()
+    }
+
+    /// Runs `program ARGS` (a script that calls tinkex) from this directory, with the
+    /// environment [`Scratch::run`] gives tinkex plus `env`; coreutils' `timeout` ends it
+    /// (and what it started in its process group) after 5 minutes.
+    pub fn run_program(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("timeout")
+            .args(["--kill-after=5", "300", program])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("HF_HUB_CACHE", self.join(HUB_DIR))
+            .env("HF_HUB_OFFLINE", "1")
+            .env("TINKEX_RETRY_SCALE", "0")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .envs(env.iter().copied())
+            .current_dir(self.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
     /// The names of the entries in it other than the hub cache and `keep`, sorted.
     pub fn listing_except(&self, keep: &[&str]) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.dir.path())

@@ -4,8 +4,12 @@ mod encode;
 mod ids;
 mod input;
 mod journal;
+mod merge;
+pub(super) mod merge_cmd;
 pub mod pipeline;
 mod progress;
+mod reorder;
+pub(super) mod shard;
 mod source;
 
 use std::time::{Duration, Instant};
@@ -17,6 +21,7 @@ use self::input::{BatchItem, LineDefaults};
 use self::journal::{Journal, Resumed};
 use self::pipeline::{Finished, Job, PipelineOptions, Tally};
 use self::progress::Progress;
+use self::shard::Shard;
 use self::source::{InputFile, Scan};
 use super::chat::ChatSetup;
 use super::encode::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
@@ -45,6 +50,8 @@ struct Plan {
     input: InputFile,
     defaults: LineDefaults,
     scan: Scan,
+    /// `--shard`, resolved: only its lines are sampled.
+    shard: Option<Shard>,
 }
 
 /// Runs a whole batch; the error (if any) carries the most severe failed category's exit code.
@@ -117,6 +124,11 @@ impl Plan {
         batch: &BatchOptions,
         deadline: &Deadline,
     ) -> Result<(Plan, Resumed)> {
+        // The job array's variables are read here, at the edge; the shard logic only sees a lookup.
+        let shard = batch
+            .shard
+            .map(|spec| shard::resolve(spec, &|name| std::env::var(name).ok()))
+            .transpose()?;
         let input = InputFile::open(&batch.input, deadline)?;
         let defaults = LineDefaults {
             num_samples: config.num_samples,
@@ -129,11 +141,13 @@ impl Plan {
             resumed.kept(),
             resumed.dropped
         );
-        let scan = input.validate(&defaults, config.output.tokens_only, &mut resumed)?;
+        let tokens_only = config.output.tokens_only;
+        let scan = input.validate_shard(&defaults, tokens_only, &mut resumed, shard)?;
         let plan = Plan {
             input,
             defaults,
             scan,
+            shard,
         };
         Ok((plan, resumed))
     }
@@ -177,13 +191,15 @@ struct BatchRun<'a> {
 fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal) -> Result<Tally> {
     let total = plan.scan.count;
     let skipped = plan.scan.done.len();
+    let shard = plan.shard;
     if skipped > 0 {
-        log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} prompts already done, {} to sample", total - skipped);
+        log::info!(target: STATUS_TARGET, "{}resuming: {skipped} of {total} prompts already done, {} to sample", shard_prefix(shard), total - skipped);
     }
     let done = plan.scan.done;
     let items = plan
         .input
         .items(plan.defaults.clone())
+        .filter(move |item| shard.is_none_or(|s| s.takes(item.line)))
         .filter(move |item| !done.contains(item.line));
     let mut progress = Progress::new(total - skipped, run.batch.progress);
     let options = PipelineOptions {
@@ -201,7 +217,12 @@ fn sample_all(plan: Plan, run: &BatchRun, shared: &Shared, mut journal: Journal)
             Ok(())
         },
     )?;
-    summarize(&tally, total, skipped, run.started);
+    // Retried lines were appended after the kept ones: restore input order for `tinkex merge`.
+    let output = shared.config.output.path.as_deref();
+    if let Some(path) = output.filter(|_| run.batch.resume) {
+        reorder::restore_order(path)?;
+    }
+    summarize(&tally, (total, skipped), shard, run.started);
     Ok(tally)
 }
 
@@ -279,15 +300,23 @@ fn success_line(
     Ok(Value::Object(line).to_string())
 }
 
-/// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`.
-fn summarize(tally: &Tally, total: usize, skipped: usize, started: Instant) {
+/// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`, after `shard 2/8: `
+/// when sharded; `counts` is the prompts to do and those a resumed journal already held.
+fn summarize(tally: &Tally, counts: (usize, usize), shard: Option<Shard>, started: Instant) {
+    let (total, skipped) = counts;
     let ok = tally.ok + skipped;
     let seconds = started.elapsed().as_secs_f64();
+    let prefix = shard_prefix(shard);
     if tally.failures() == 0 {
-        log::info!(target: STATUS_TARGET, "{ok}/{total} ok in {seconds:.1} s");
+        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok in {seconds:.1} s");
     } else {
-        log::info!(target: STATUS_TARGET, "{ok}/{total} ok, {} failed ({}) in {seconds:.1} s", tally.failures(), breakdown(tally));
+        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok, {} failed ({}) in {seconds:.1} s", tally.failures(), breakdown(tally));
     }
+}
+
+/// `shard 2/8: ` before a status line of a sharded run.
+fn shard_prefix(shard: Option<Shard>) -> String {
+    shard.map_or(String::new(), |s| format!("shard {s}: "))
 }
 
 fn breakdown(tally: &Tally) -> String {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
 use super::journal::Resumed;
+use super::shard::Shard;
 use crate::cli::prompt::{Prompt, Source};
 use crate::error::{Error, Result};
 use crate::Deadline;
@@ -52,7 +53,7 @@ impl Seek for At {
 /// What the validation pass learned.
 #[derive(Debug)]
 pub struct Scan {
-    /// How many prompts the input holds.
+    /// How many prompts the input holds (with `--shard`, the shard's lines only).
     pub count: usize,
     /// The lines whose id the resumed journal already holds with a success.
     pub done: LineSet,
@@ -136,11 +137,24 @@ impl InputFile {
 
     /// The first pass: every line parsed and checked (ids unique, kept as hashes), and the
     /// lines `resumed` already holds marked; refuses the batch if any line is bad.
+    #[cfg(test)]
     pub fn validate(
         &self,
         defaults: &LineDefaults,
         tokens_only: bool,
         resumed: &mut Resumed,
+    ) -> Result<Scan> {
+        self.validate_shard(defaults, tokens_only, resumed, None)
+    }
+
+    /// [`validate`](Self::validate) for one shard: the whole input is still checked (so every
+    /// shard agrees), but only the shard's lines are counted and looked up in the journal.
+    pub fn validate_shard(
+        &self,
+        defaults: &LineDefaults,
+        tokens_only: bool,
+        resumed: &mut Resumed,
+        shard: Option<Shard>,
     ) -> Result<Scan> {
         // Where each id was first seen: (offset, line number), to read it back on a hash match.
         let mut ids: IdIndex<(u64, usize)> = IdIndex::default();
@@ -151,11 +165,14 @@ impl InputFile {
             chat_lines: 0,
         };
         let mut bad = BadLines::default();
+        let mut prompts = 0usize;
         for line in self.lines() {
             let number = line.number;
             match self.check(line, defaults, tokens_only, &mut ids, &mut reader)? {
                 Err(problem) => bad.note(number, problem),
+                Ok(_) if shard.is_some_and(|s| !s.takes(number)) => prompts += 1,
                 Ok((item, key)) => {
+                    prompts += 1;
                     scan.count += 1;
                     scan.chat_lines += usize::from(needs_chat(&item, defaults));
                     if resumed.contains(&key)? {
@@ -165,7 +182,7 @@ impl InputFile {
             }
         }
         bad.refuse(&self.label)?;
-        if scan.count == 0 {
+        if prompts == 0 {
             return Err(Error::input(format!(
                 "{}: no prompts (the file is empty)",
                 self.label
@@ -405,6 +422,32 @@ mod tests {
         let scan = file.validate(&defaults(), false, &mut resumed).unwrap();
         assert_eq!((scan.count, scan.done.len(), scan.chat_lines), (3, 2, 0));
         assert!(scan.done.contains(3) && scan.done.contains(4) && !scan.done.contains(1));
+    }
+
+    #[test]
+    fn a_shard_counts_its_lines_but_every_line_is_checked() {
+        use crate::cli::batch::shard::Shard;
+        let shard = Some(Shard { index: 2, count: 2 });
+        let (_dir, file) =
+            input("{\"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n\n{\"prompt\": \"d\"}\n");
+        let scan = file
+            .validate_shard(&defaults(), false, &mut Resumed::default(), shard)
+            .unwrap();
+        assert_eq!(scan.count, 2, "lines 2 and 4");
+        let (_dir, file) = input(
+            "{\"id\": 1, \"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n{\"id\": 1, \"prompt\": \"c\"}\n",
+        );
+        let message = file
+            .validate_shard(&defaults(), false, &mut Resumed::default(), shard)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("\n  line 3: id 1 repeats line 1"),
+            "{message}"
+        );
+        let (_dir, file) = input("{\"prompt\": \"a\"}\n");
+        let empty_shard = file.validate_shard(&defaults(), false, &mut Resumed::default(), shard);
+        assert_eq!(empty_shard.unwrap().count, 0, "a shard may get no lines");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod chat;
 pub use chat::ChatOptions;
 
 use super::args::RunArgs;
+use super::batch::shard::ShardSpec;
 use super::prompt::{PromptSource, Source};
 use crate::client::{SamplingParams, StopCondition};
 use crate::error::Error;
@@ -35,6 +36,8 @@ pub struct BatchOptions {
     pub progress: bool,
     /// `--batch-timeout`.
     pub batch_timeout: Option<Duration>,
+    /// `--shard`, resolved when the batch starts (`auto` reads the job array's variables).
+    pub shard: Option<ShardSpec>,
 }
 
 /// One prompt, or a batch of them.
@@ -258,6 +261,7 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
         ("--fail-fast", args.fail_fast),
         ("--progress", args.progress),
         ("--batch-timeout", args.batch_timeout.is_some()),
+        ("--shard", args.shard.is_some()),
     ];
     let Some(input) = &args.input else {
         if let Some((flag, _)) = batch_only.iter().find(|(_, given)| *given) {
@@ -289,6 +293,7 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
         fail_fast: args.fail_fast,
         progress: args.progress,
         batch_timeout: args.batch_timeout.map(|t| t.0),
+        shard: args.shard,
     }))
 }
 

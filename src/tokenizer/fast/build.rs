@@ -7,6 +7,14 @@ use serde_json::{Map, Value};
 use super::format::{Tables, PREFIX_ONLY};
 use super::table::{hash_extend, hash_finish, slot_and_tag, HASH_START};
 
+/// The maps of a build: aHash with per-process random keys, several times faster than
+/// SipHash on half a million short strings, and still no target for crafted collisions.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
+fn hasher() -> ahash::RandomState {
+    ahash::RandomState::new()
+}
+
 /// Why a tokenizer cannot use the fast path (it then always uses the full tokenizer).
 pub type Ineligible = String;
 
@@ -36,13 +44,24 @@ pub fn tables(json: &[u8]) -> Result<Tables, Ineligible> {
     };
     root.insert("model".into(), Value::Object(model));
     let skeleton = serde_json::to_vec(&Value::Object(root)).map_err(|e| e.to_string())?;
-    let (token_offsets, token_bytes) = token_blob(&vocab)?;
-    let ids: HashMap<&str, u32> = vocab
-        .iter()
-        .enumerate()
-        .map(|(id, t)| (t.as_str(), id as u32))
-        .collect();
-    let merges = merge_ids(&merges, &ids, prefix_len)?;
+    assemble(skeleton, &vocab, &merges, prefix_len)
+}
+
+/// The tables from a skeleton, token strings by id and merges in rank order.
+pub fn assemble<S: AsRef<str>>(
+    skeleton: Vec<u8>,
+    vocab: &[S],
+    merges: &[(S, S)],
+    prefix_len: usize,
+) -> Result<Tables, Ineligible> {
+    let (token_offsets, token_bytes) = token_blob(vocab)?;
+    let mut ids: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(vocab.len(), hasher());
+    for (id, token) in vocab.iter().enumerate() {
+        if ids.insert(token.as_ref(), id as u32).is_some() {
+            return Err("a vocab token appears twice".into());
+        }
+    }
+    let merges = merge_ids(merges, &ids, prefix_len)?;
     let (merge_offsets, merge_ranks) = group_by_result(&merges, vocab.len());
     Ok(Tables {
         skeleton,
@@ -51,7 +70,7 @@ pub fn tables(json: &[u8]) -> Result<Tables, Ineligible> {
         merges,
         merge_offsets,
         merge_ranks,
-        slots: lookup_table(&vocab),
+        slots: lookup_table(vocab),
     })
 }
 
@@ -98,29 +117,36 @@ fn merge_pairs(merges: Option<Value>) -> Result<Vec<(String, String)>, Ineligibl
         .collect()
 }
 
-fn token_blob(vocab: &[String]) -> Result<(Vec<u32>, Vec<u8>), Ineligible> {
+fn token_blob<S: AsRef<str>>(vocab: &[S]) -> Result<(Vec<u32>, Vec<u8>), Ineligible> {
     let mut offsets = Vec::with_capacity(vocab.len() + 1);
     let mut bytes = Vec::new();
     offsets.push(0);
     for token in vocab {
-        bytes.extend_from_slice(token.as_bytes());
+        bytes.extend_from_slice(token.as_ref().as_bytes());
         offsets.push(u32::try_from(bytes.len()).map_err(|_| "vocab too large")?);
     }
     Ok((offsets, bytes))
 }
 
 /// `(left, right, result)` ids; the result is `left + right` minus the right's subword prefix.
-fn merge_ids(
-    merges: &[(String, String)],
-    ids: &HashMap<&str, u32>,
+fn merge_ids<S: AsRef<str>>(
+    merges: &[(S, S)],
+    ids: &FastMap<&str, u32>,
     prefix_len: usize,
 ) -> Result<Vec<[u32; 3]>, Ineligible> {
+    let mut joined = String::new();
     merges
         .iter()
         .map(|(a, b)| {
+            let (a, b) = (a.as_ref(), b.as_ref());
             let id = |t: &str| ids.get(t).copied();
-            let joined = b.get(prefix_len..).map(|rest| format!("{a}{rest}"));
-            match (id(a), id(b), joined.as_deref().and_then(id)) {
+            let result = b.get(prefix_len..).and_then(|rest| {
+                joined.clear();
+                joined.push_str(a);
+                joined.push_str(rest);
+                id(&joined)
+            });
+            match (id(a), id(b), result) {
                 (Some(a), Some(b), Some(r)) => Ok([a, b, r]),
                 _ => Err(format!("merge {a:?} {b:?} is not in the vocab")),
             }
@@ -148,9 +174,11 @@ fn group_by_result(merges: &[[u32; 3]], vocab: usize) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// Every token and every proper prefix of one (at char boundaries), in an open-addressing table.
-fn lookup_table(vocab: &[String]) -> Vec<[u32; 2]> {
-    let mut entries: HashMap<&str, u32> = HashMap::with_capacity(vocab.len() * 3);
+fn lookup_table<S: AsRef<str>>(vocab: &[S]) -> Vec<[u32; 2]> {
+    let mut entries: FastMap<&str, u32> =
+        FastMap::with_capacity_and_hasher(vocab.len() * 3, hasher());
     for (id, token) in vocab.iter().enumerate() {
+        let token = token.as_ref();
         for (end, _) in token.char_indices().skip(1) {
             entries.entry(&token[..end]).or_insert(PREFIX_ONLY);
         }
@@ -159,18 +187,24 @@ fn lookup_table(vocab: &[String]) -> Vec<[u32; 2]> {
     let slots = ((entries.len() * 10).div_ceil(7))
         .next_power_of_two()
         .max(8);
-    // Insertion order decides where colliding entries land: sort it, so that the same
-    // tokenizer always gives the same bytes.
-    let mut entries: Vec<(&str, u32)> = entries.into_iter().collect();
-    entries.sort_unstable();
+    // Insertion order decides where colliding entries land: strings go in the order they
+    // first occur in the vocabulary (by id), so the same tokenizer always gives the same
+    // bytes, without sorting half a million strings.
     let mut table = vec![[0u32; 2]; slots];
-    for (text, value) in entries {
-        let hash = hash_finish(hash_extend(HASH_START, text.as_bytes()));
-        let (mut slot, tag) = slot_and_tag(hash, slots);
-        while table[slot][1] != 0 {
-            slot = (slot + 1) & (slots - 1);
+    for token in vocab {
+        let token = token.as_ref();
+        let prefixes = token.char_indices().skip(1).map(|(end, _)| &token[..end]);
+        for text in prefixes.chain(std::iter::once(token)) {
+            let Some(value) = entries.remove(text) else {
+                continue;
+            };
+            let hash = hash_finish(hash_extend(HASH_START, text.as_bytes()));
+            let (mut slot, tag) = slot_and_tag(hash, slots);
+            while table[slot][1] != 0 {
+                slot = (slot + 1) & (slots - 1);
+            }
+            table[slot] = [tag, value];
         }
-        table[slot] = [tag, value];
     }
     table
 }

@@ -9,7 +9,7 @@
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 /// Bumped whenever the layout or the meaning of any section changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The `tokenizers` crate whose behaviour the cache mirrors (a test checks Cargo.lock).
 pub const TOKENIZERS_VERSION: &str = "0.23.2";
@@ -21,8 +21,6 @@ const SECTIONS: usize = 7;
 
 /// Header flag: the self-check failed, so this tokenizer always uses the full path.
 pub const FLAG_FULL_ONLY: u32 = 1;
-/// Header flag: the source's stat fields are old enough to be trusted instead of hashing.
-pub const FLAG_STAT_TRUSTED: u32 = 2;
 
 /// Table slot value marking a string that is only a prefix of tokens, not a token.
 pub const PREFIX_ONLY: u32 = u32::MAX;
@@ -49,7 +47,8 @@ pub struct Header {
     pub flags: u32,
     /// xxh3-128 of the source bytes.
     pub content_hash: u128,
-    /// The source's stat when the cache was built.
+    /// Unused since format 2 (zero): a content entry may serve many paths, so each
+    /// path's stat lives in its own path record.
     pub stat: SourceStat,
 }
 
@@ -117,13 +116,6 @@ fn encode_header(header: &Header, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Replaces the header of a whole cache `file` (body unchanged); `None` if it is too short.
-pub fn rewrite_header(file: &mut [u8], header: &Header) -> Option<()> {
-    let encoded = encode_header(header, file.get(HEADER_LEN..)?);
-    file.get_mut(..HEADER_LEN)?.copy_from_slice(&encoded);
-    Some(())
-}
-
 fn push_section(body: &mut Vec<u8>, bytes: &[u8]) {
     body.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
     body.extend_from_slice(bytes);
@@ -153,6 +145,11 @@ pub fn read_header(file: &[u8]) -> Option<Header> {
             dev: le_u64(h, 88)?,
         },
     })
+}
+
+/// The whole file length a header declares (header plus body); `None` if it overflows.
+pub fn declared_len(header: &[u8]) -> Option<u64> {
+    le_u64(header, 96)?.checked_add(HEADER_LEN as u64)
 }
 
 /// Byte ranges of the sections of a checked body.

@@ -8,29 +8,34 @@
 //! full tokenizer: correctness first.
 
 mod build;
+mod cached;
 mod format;
+mod lru;
 mod model;
 mod options;
 mod probe;
+mod record;
 mod store;
 mod table;
+mod typed;
+mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use serde::Deserialize;
+use tokenizers::models::bpe::BPE;
 use tokenizers::{
     AddedToken, DecoderWrapper, NormalizerWrapper, PaddingParams, PostProcessorWrapper,
     PreTokenizerWrapper, TokenizerBuilder, TokenizerImpl, TruncationParams,
 };
 
 pub use format::{FORMAT_VERSION, TOKENIZERS_VERSION};
-pub use options::TokenizerOptions;
+pub use lru::{clear, list, Entry, Listing};
+pub use options::{TokenizerOptions, DEFAULT_MAX_BYTES};
 
-use format::{Header, FLAG_FULL_ONLY, FLAG_STAT_TRUSTED};
 use model::{BpeConfig, SubsetModel};
-use table::{Backing, Table};
+use table::Table;
 
 /// The tokenizer the fast path runs: the real pipeline around a [`SubsetModel`].
 pub(crate) type FastImpl = TokenizerImpl<
@@ -88,7 +93,38 @@ struct AddedTokenWithId {
 /// Builds the fast tokenizer over `table`, as the crate's deserializer would build the full one.
 fn fast_impl(table: Table) -> Result<FastImpl, String> {
     let skeleton: Skeleton = serde_json::from_slice(table.skeleton()).map_err(|e| e.to_string())?;
-    let model = SubsetModel::new(Arc::new(table), skeleton.model);
+    let config = skeleton.model.clone();
+    pipeline(skeleton, SubsetModel::new(Arc::new(table), config))
+}
+
+/// The reference the cold path checks a fast tokenizer against: the crate's own BPE over
+/// the same tables, in the same pipeline (cheaper than parsing the JSON a second time).
+fn reference_impl(
+    fast: &FastImpl,
+) -> Result<
+    TokenizerImpl<
+        BPE,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    >,
+    String,
+> {
+    let model = fast.get_model();
+    let skeleton: Skeleton =
+        serde_json::from_slice(model.table().skeleton()).map_err(|e| e.to_string())?;
+    pipeline(skeleton, model.whole_bpe().map_err(|e| e.to_string())?)
+}
+
+/// `model` inside the skeleton's normalizer, pre-tokenizer, post-processor, decoder and added tokens.
+fn pipeline<M: tokenizers::Model>(
+    skeleton: Skeleton,
+    model: M,
+) -> Result<
+    TokenizerImpl<M, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>,
+    String,
+> {
     let mut tokenizer = TokenizerBuilder::new()
         .with_model(model)
         .with_normalizer(skeleton.normalizer)
@@ -105,115 +141,28 @@ fn fast_impl(table: Table) -> Result<FastImpl, String> {
     Ok(tokenizer)
 }
 
-/// Loads the tokenizer at `source`, through the cache directory `dir`.
-pub(crate) fn load(source: &Path, dir: &Path) -> Result<Loaded, Failure> {
-    let stat = store::source_stat(source).map_err(Failure::Read)?;
-    let file = store::cache_file(dir, source);
-    let mut bytes = None;
-    if let Some(backing) = store::map(&file) {
-        if let Some(header) = format::read_header(&backing) {
-            let trusted = header.flags & FLAG_STAT_TRUSTED != 0 && header.stat == stat;
-            if !trusted {
-                bytes = Some(std::fs::read(source).map_err(Failure::Read)?);
-            }
-            let same =
-                trusted || bytes.as_deref().map(format::content_hash) == Some(header.content_hash);
-            if same && header.flags & FLAG_FULL_ONLY != 0 {
-                log::debug!(
-                    "tokenizer {}: full path only (cached verdict)",
-                    source.display()
-                );
-                let bytes = match bytes {
-                    Some(b) => b,
-                    None => std::fs::read(source).map_err(Failure::Read)?,
-                };
-                return full(&bytes).map(|f| Loaded::Full(Box::new(f)));
-            }
-            if same {
-                if !trusted {
-                    refresh_header(&file, &backing, header, stat);
-                }
-                if let Some(fast) = Table::open(backing).and_then(|t| fast_impl(t).ok()) {
-                    return Ok(Loaded::Fast(Box::new(fast)));
-                }
-            }
-        }
-        log::debug!(
-            "tokenizer cache {} is stale or damaged; rebuilding it",
-            file.display()
-        );
-    }
-    let bytes = match bytes {
-        Some(b) => b,
-        None => std::fs::read(source).map_err(Failure::Read)?,
-    };
-    build_and_store(source, &bytes, stat, &file)
+/// Loads the tokenizer at `source`, through the cache that `options` names.
+pub(crate) fn load(
+    source: &Path,
+    dir: &Path,
+    options: &TokenizerOptions,
+) -> Result<Loaded, Failure> {
+    cached::load(source, dir, options)
+}
+
+/// Waits for cache writes deferred by [`TokenizerOptions::defer_writes`]; call before exit.
+pub fn finish_writes() {
+    writer::finish();
+}
+
+/// The content entry the path record of `source` points at, and its size, if both exist.
+pub fn entry_for(dir: &Path, source: &Path) -> Option<(std::path::PathBuf, u64)> {
+    let record = record::read(&store::record_file(dir, source))?;
+    let entry = store::entry_file(dir, record.hash);
+    let len = std::fs::metadata(&entry).ok()?.len();
+    Some((entry, len))
 }
 
 fn full(bytes: &[u8]) -> Result<tokenizers::Tokenizer, Failure> {
     tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| Failure::Parse(e.to_string()))
-}
-
-/// Once a source has sat unchanged long enough, records its stat so warm runs skip hashing.
-fn refresh_header(file: &Path, backing: &[u8], header: Header, stat: format::SourceStat) {
-    if !store::stat_is_trustworthy(&stat, SystemTime::now()) {
-        return;
-    }
-    let header = Header {
-        flags: header.flags | FLAG_STAT_TRUSTED,
-        stat,
-        ..header
-    };
-    let mut updated = backing.to_vec();
-    if format::rewrite_header(&mut updated, &header).is_some() {
-        if let Err(e) = store::write(file, &updated) {
-            log::debug!("tokenizer cache not updated ({}): {e}", file.display());
-        }
-    }
-}
-
-/// Parses the source fully, builds and self-checks the cache, stores it, and returns the best path.
-fn build_and_store(
-    source: &Path,
-    bytes: &[u8],
-    stat: format::SourceStat,
-    file: &Path,
-) -> Result<Loaded, Failure> {
-    let full = full(bytes)?;
-    let mut header = Header {
-        flags: 0,
-        content_hash: format::content_hash(bytes),
-        stat,
-    };
-    if store::stat_is_trustworthy(&stat, SystemTime::now()) {
-        header.flags |= FLAG_STAT_TRUSTED;
-    }
-    let checked = build::tables(bytes).and_then(|tables| {
-        let encoded = format::encode_file(&header, Some(&tables));
-        drop(tables);
-        let table =
-            Table::open(Backing::Owned(encoded)).ok_or("the built cache does not read back")?;
-        let fast = fast_impl(table)?;
-        probe::check(&full, &fast)?;
-        Ok(fast)
-    });
-    match checked {
-        Ok(fast) => {
-            save(file, fast.get_model().table_bytes());
-            Ok(Loaded::Fast(Box::new(fast)))
-        }
-        Err(why) => {
-            log::debug!("tokenizer {}: full path only ({why})", source.display());
-            header.flags |= FLAG_FULL_ONLY;
-            save(file, &format::encode_file(&header, None));
-            Ok(Loaded::Full(Box::new(full)))
-        }
-    }
-}
-
-fn save(file: &Path, bytes: &[u8]) {
-    match store::write(file, bytes) {
-        Ok(()) => log::debug!("tokenizer cache written: {}", file.display()),
-        Err(e) => log::debug!("tokenizer cache off: cannot write {}: {e}", file.display()),
-    }
 }

@@ -91,9 +91,25 @@ impl SubsetModel {
         SubsetModel { table, config }
     }
 
-    /// The whole cache file behind this model.
-    pub fn table_bytes(&self) -> &[u8] {
-        self.table.bytes()
+    /// The cache tables behind this model (shared, so a writer thread can store them).
+    pub fn table(&self) -> Arc<Table> {
+        Arc::clone(&self.table)
+    }
+
+    /// The crate's BPE over the whole vocabulary: the reference a cold build checks against.
+    pub fn whole_bpe(&self) -> Result<BPE> {
+        let size = self.table.vocab_size() as u32;
+        let token = |id: u32| self.table.token(id).map(str::to_owned).ok_or_else(corrupt);
+        let mut vocab = Vocab::with_capacity(size as usize);
+        for id in 0..size {
+            vocab.insert(token(id)?, id);
+        }
+        let mut merges = Vec::with_capacity(self.table.merge_count());
+        for rank in 0..self.table.merge_count() as u32 {
+            let [a, b, _] = self.table.merge(rank).ok_or_else(corrupt)?;
+            merges.push((token(a)?, token(b)?));
+        }
+        self.builder().vocab_and_merges(vocab, merges).build()
     }
 
     /// The tiny BPE that encodes `words` exactly as the full model would.

@@ -1,7 +1,16 @@
 //! The self-check run when a cache is built: the fast and full tokenizers must agree on a
 //! probe set, or the tokenizer is marked "full path only".
 
+use tokenizers::{
+    DecoderWrapper, Model, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
+    TokenizerImpl,
+};
+
 use super::FastImpl;
+
+/// A tokenizer to check against: the full one, or the crate's BPE over the same tables.
+pub type Reference<M> =
+    TokenizerImpl<M, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>;
 
 /// Text that exercises the pre-tokenizer: scripts, whitespace runs, digits, emoji, code.
 const FIXED: &[&str] = &[
@@ -18,7 +27,7 @@ const FIXED: &[&str] = &[
 ];
 
 /// Strings whose ids and decodes must agree between `full` and `fast`.
-fn probes(full: &tokenizers::Tokenizer) -> Vec<String> {
+fn probes<M: Model>(full: &Reference<M>) -> Vec<String> {
     let mut probes: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
     let vocab = full.get_vocab_size(false) as u32;
     let step = (vocab / 1200).max(1);
@@ -37,7 +46,7 @@ fn probes(full: &tokenizers::Tokenizer) -> Vec<String> {
 }
 
 /// Ok when `fast` matches `full` on sizes, added tokens, and every probe's ids and decode.
-pub fn check(full: &tokenizers::Tokenizer, fast: &FastImpl) -> Result<(), String> {
+pub fn check<M: Model>(full: &Reference<M>, fast: &FastImpl) -> Result<(), String> {
     if full.get_vocab_size(true) != fast.get_vocab_size(true) {
         return Err("vocabulary sizes differ".into());
     }

@@ -97,6 +97,11 @@ impl Table {
         self.layout.vocab
     }
 
+    /// Number of merges.
+    pub fn merge_count(&self) -> usize {
+        self.section(section::MERGES).len() / 12
+    }
+
     /// Byte length of the longest token (computed on first use: only long words need it).
     pub fn max_token_len(&self) -> usize {
         *self.max_token_len.get_or_init(|| {

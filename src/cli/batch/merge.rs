@@ -1,0 +1,444 @@
+//! The streaming k-way merge behind `tinkex merge`: shard journals into one journal in input order.
+//!
+//! Memory stays constant: one pending record per journal and one input line at a time. The
+//! input is read alongside because only it says which lines must have a record (a blank input
+//! line has none, so without the input a blank line and a lost one look the same).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, BufRead, Write};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::pipeline::Tally;
+use crate::error::{Category, Error};
+
+/// How many missing ranges are listed by name; the rest are counted.
+const SHOWN_RANGES: usize = 10;
+
+/// A journal to read: its name for messages, and its bytes.
+pub struct Source {
+    /// The file as the user named it.
+    pub label: String,
+    /// Its content.
+    pub reader: Box<dyn BufRead>,
+}
+
+/// Why a merge stopped: the journals are refused, or the output could not be written.
+#[derive(Debug)]
+pub enum Stop {
+    /// Bad journals (exit 2).
+    Refused(Error),
+    /// Writing the merged output failed.
+    Write(io::Error),
+}
+
+/// What a merge found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Records written, by outcome (failed lines by their category).
+    pub tally: Tally,
+    /// Input lines (not blank) that no journal holds.
+    pub missing: Missing,
+}
+
+impl Merged {
+    /// Writes one record and counts its outcome.
+    fn write(&mut self, record: &Record, out: &mut dyn Write) -> Result<(), Stop> {
+        out.write_all(&record.bytes).map_err(Stop::Write)?;
+        out.write_all(b"\n").map_err(Stop::Write)?;
+        match record.failure {
+            Some(category) => *self.tally.failed.entry(category).or_default() += 1,
+            None => self.tally.ok += 1,
+        }
+        Ok(())
+    }
+}
+
+/// Missing input lines as ranges: the first few named, all counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Missing {
+    /// The first [`SHOWN_RANGES`] ranges, inclusive.
+    pub shown: Vec<(usize, usize)>,
+    /// How many ranges in all.
+    pub ranges: usize,
+    /// How many lines in all.
+    pub lines: usize,
+    open: Option<(usize, usize)>,
+}
+
+impl Missing {
+    fn note(&mut self, line: usize) {
+        self.lines += 1;
+        self.open = Some(self.open.map_or((line, line), |(first, _)| (first, line)));
+    }
+
+    /// Ends the current range: a record came, or the input ended.
+    fn close(&mut self) {
+        if let Some(range) = self.open.take() {
+            self.ranges += 1;
+            if self.shown.len() < SHOWN_RANGES {
+                self.shown.push(range);
+            }
+        }
+    }
+
+    /// `lines 5-9, 12, …`: the ranges for a message.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .shown
+            .iter()
+            .map(|&(a, b)| match a == b {
+                true => a.to_string(),
+                false => format!("{a}-{b}"),
+            })
+            .collect();
+        if self.ranges > self.shown.len() {
+            parts.push(format!(
+                "… and {} more ranges",
+                self.ranges - self.shown.len()
+            ));
+        }
+        let plural = if self.lines == 1 { "line" } else { "lines" };
+        format!("{plural} {}", parts.join(", "))
+    }
+}
+
+/// One record of a journal: its input line, its bytes (no newline), and its failure category.
+struct Record {
+    line: usize,
+    bytes: Vec<u8>,
+    failure: Option<Category>,
+}
+
+/// A journal being read: the next record waits in `current`.
+struct Journal {
+    source: Source,
+    row: usize,
+    current: Option<Record>,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    line: Option<u64>,
+    error: Option<Value>,
+}
+
+impl Journal {
+    /// Reads the next record into `current`; checks it is complete and after the previous one.
+    fn advance(&mut self) -> Result<(), Stop> {
+        let previous = self.current.take().map(|r| r.line);
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            let n = self
+                .source
+                .reader
+                .read_until(b'\n', &mut bytes)
+                .map_err(|e| self.refuse(&format!("cannot read it: {e}")))?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.row += 1;
+            if bytes.last() != Some(&b'\n') {
+                if bytes.trim_ascii().is_empty() {
+                    return Ok(());
+                }
+                return Err(self.torn());
+            }
+            bytes.pop();
+            if !bytes.trim_ascii().is_empty() {
+                break;
+            }
+        }
+        let head: Head = serde_json::from_slice(&bytes).map_err(|_| self.not_a_record())?;
+        let line = head
+            .line
+            .and_then(|l| usize::try_from(l).ok())
+            .filter(|l| *l >= 1)
+            .ok_or_else(|| self.not_a_record())?;
+        if let Some(previous) = previous.filter(|p| line <= *p) {
+            return Err(Stop::Refused(Error::Input {
+                message: format!(
+                    "{}: line {line} comes after line {previous}; a journal must be in input order",
+                    self.source.label
+                ),
+                hint: Some(
+                    "a resume that was interrupted can leave it so: run that shard again with --resume, which puts its journal back in order".into(),
+                ),
+            }));
+        }
+        self.current = Some(Record {
+            line,
+            bytes,
+            failure: head.error.map(|e| category(&e)),
+        });
+        Ok(())
+    }
+
+    fn refuse(&self, what: &str) -> Stop {
+        Stop::Refused(Error::input(format!("{}: {what}", self.source.label)))
+    }
+
+    fn not_a_record(&self) -> Stop {
+        self.refuse(&format!(
+            "row {} is not a journal record (a JSON object with a \"line\" number)",
+            self.row
+        ))
+    }
+
+    fn torn(&self) -> Stop {
+        Stop::Refused(Error::Input {
+            message: format!(
+                "{}: the last line is torn (its task was interrupted while writing)",
+                self.source.label
+            ),
+            hint: Some(
+                "run that shard again with the same flags and --resume, then merge again".into(),
+            ),
+        })
+    }
+}
+
+/// A failed record's category, as batch mode wrote it (an unknown one counts as unexpected).
+fn category(error: &Value) -> Category {
+    let name = error.get("category").and_then(Value::as_str).unwrap_or("");
+    [
+        Category::User,
+        Category::Auth,
+        Category::Server,
+        Category::Timeout,
+    ]
+    .into_iter()
+    .find(|c| c.name() == name)
+    .unwrap_or(Category::Unexpected)
+}
+
+/// The input, read one line at a time to learn which line numbers need a record.
+struct InputWalk<'a> {
+    reader: &'a mut dyn BufRead,
+    label: String,
+    /// Lines read so far.
+    read: usize,
+    buffer: Vec<u8>,
+}
+
+impl InputWalk<'_> {
+    /// Reads the next line: Some(whether it needs a record), or None at the end.
+    fn next_line(&mut self) -> Result<Option<bool>, Stop> {
+        self.buffer.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buffer)
+            .map_err(|e| {
+                Stop::Refused(Error::input(format!("{}: cannot read it: {e}", self.label)))
+            })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.read += 1;
+        // As batch mode numbers lines: a line is blank when its UTF-8 text is only whitespace.
+        let text = self.buffer.strip_suffix(b"\n").unwrap_or(&self.buffer);
+        let blank = std::str::from_utf8(text).is_ok_and(|t| t.trim().is_empty());
+        Ok(Some(!blank))
+    }
+
+    /// Notes every line before `line` that needs a record as missing; then whether `line`
+    /// itself needs one (None: the input is shorter).
+    fn walk_to(&mut self, line: usize, missing: &mut Missing) -> Result<Option<bool>, Stop> {
+        while self.read < line {
+            match self.next_line()? {
+                None => return Ok(None),
+                Some(needed) if self.read == line => return Ok(Some(needed)),
+                Some(true) => missing.note(self.read),
+                Some(false) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks that the input has a line `line` that needs a record (the one `journal` holds).
+    fn expect_record(
+        &mut self,
+        line: usize,
+        journal: &Journal,
+        missing: &mut Missing,
+    ) -> Result<(), Stop> {
+        match self.walk_to(line, missing)? {
+            Some(true) => Ok(()),
+            Some(false) => Err(journal.refuse(&format!(
+                "has a record for line {line}, which is blank in {}",
+                self.label
+            ))),
+            None => Err(journal.refuse(&format!(
+                "has a record for line {line}, but {} has {} lines",
+                self.label, self.read
+            ))),
+        }
+    }
+}
+
+/// The input to check the journals against: its reader and its name for messages.
+pub type Input<'a> = (&'a mut dyn BufRead, &'a str);
+
+/// Merges `journals` into `out` in input order, checking them against `input` as it goes
+/// (without an input, only the journals' own order and overlaps are checked).
+pub fn merge(
+    input: Option<Input>,
+    journals: Vec<Source>,
+    out: &mut dyn Write,
+) -> Result<Merged, Stop> {
+    let mut walk = input.map(|(reader, label)| InputWalk {
+        reader,
+        label: label.to_string(),
+        read: 0,
+        buffer: Vec::new(),
+    });
+    let mut journals: Vec<Journal> = journals
+        .into_iter()
+        .map(|source| Journal {
+            source,
+            row: 0,
+            current: None,
+        })
+        .collect();
+    let mut heap = BinaryHeap::new();
+    for (index, journal) in journals.iter_mut().enumerate() {
+        journal.advance()?;
+        if let Some(record) = &journal.current {
+            heap.push(Reverse((record.line, index)));
+        }
+    }
+    let mut merged = Merged::default();
+    let mut last: Option<(usize, usize)> = None;
+    while let Some(Reverse((line, index))) = heap.pop() {
+        if let Some((_, earlier)) = last.filter(|(l, _)| *l == line) {
+            return Err(Stop::Refused(Error::input(format!(
+                "line {line} is in both {} and {} (overlapping shards)",
+                journals[earlier].source.label, journals[index].source.label
+            ))));
+        }
+        let journal = &mut journals[index];
+        if let Some(walk) = walk.as_mut() {
+            walk.expect_record(line, journal, &mut merged.missing)?;
+        }
+        merged.missing.close();
+        if let Some(record) = &journal.current {
+            merged.write(record, out)?;
+        }
+        journal.advance()?;
+        if let Some(record) = &journal.current {
+            heap.push(Reverse((record.line, index)));
+        }
+        last = Some((line, index));
+    }
+    if let Some(walk) = walk.as_mut() {
+        while let Some(needed) = walk.next_line()? {
+            if needed {
+                merged.missing.note(walk.read);
+            }
+        }
+    }
+    merged.missing.close();
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(label: &str, text: &str) -> Source {
+        Source {
+            label: label.into(),
+            reader: Box::new(io::Cursor::new(text.as_bytes().to_vec())),
+        }
+    }
+
+    fn ok(line: usize) -> String {
+        format!("{{\"id\":{line},\"line\":{line},\"sequences\":[]}}\n")
+    }
+
+    fn failed(line: usize, category: &str) -> String {
+        format!("{{\"id\":{line},\"line\":{line},\"error\":{{\"category\":\"{category}\",\"message\":\"m\"}}}}\n")
+    }
+
+    fn run(input: &str, journals: &[(&str, String)]) -> Result<(String, Merged), String> {
+        let sources = journals.iter().map(|(l, t)| source(l, t)).collect();
+        let mut out = Vec::new();
+        let mut input = input.as_bytes();
+        match merge(Some((&mut input, "--input in.jsonl")), sources, &mut out) {
+            Ok(merged) => Ok((String::from_utf8(out).unwrap(), merged)),
+            Err(Stop::Refused(e)) => Err(e.to_string()),
+            Err(Stop::Write(e)) => panic!("write failed: {e}"),
+        }
+    }
+
+    const INPUT: &str = "a\nb\n\nd\ne\nf\n";
+
+    #[test]
+    fn journals_interleave_into_input_order_whatever_their_order() {
+        let a = ok(1) + &ok(4) + &failed(6, "server");
+        let b = ok(2) + &ok(5);
+        let (out, merged) = run(INPUT, &[("b.jsonl", b), ("a.jsonl", a)]).unwrap();
+        let expected = ok(1) + &ok(2) + &ok(4) + &ok(5) + &failed(6, "server");
+        assert_eq!(out, expected);
+        assert_eq!(merged.tally.ok, 4);
+        assert_eq!(merged.tally.failed.get(&Category::Server), Some(&1));
+        assert_eq!(merged.missing, Missing::default());
+    }
+
+    #[test]
+    fn missing_lines_are_ranges_and_blank_lines_do_not_split_them() {
+        let (out, merged) = run(INPUT, &[("a", ok(1) + &ok(6))]).unwrap();
+        assert_eq!(out, ok(1) + &ok(6));
+        assert_eq!(merged.missing.shown, [(2, 5)]);
+        assert_eq!((merged.missing.ranges, merged.missing.lines), (1, 3));
+        assert_eq!(merged.missing.describe(), "lines 2-5");
+        let (_, merged) = run(INPUT, &[("a", ok(2) + &ok(4))]).unwrap();
+        assert_eq!(merged.missing.describe(), "lines 1, 5-6");
+    }
+
+    #[test]
+    fn refusals_name_the_file_and_the_line() {
+        let overlap = run(INPUT, &[("a", ok(1) + &ok(2)), ("b", ok(2))]).unwrap_err();
+        assert_eq!(overlap, "line 2 is in both a and b (overlapping shards)");
+        let disorder = run(INPUT, &[("a", ok(2) + &ok(1))]).unwrap_err();
+        assert_eq!(
+            disorder,
+            "a: line 1 comes after line 2; a journal must be in input order"
+        );
+        let twice = run(INPUT, &[("a", ok(2) + &ok(2))]).unwrap_err();
+        assert_eq!(
+            twice,
+            "a: line 2 comes after line 2; a journal must be in input order"
+        );
+        let blank = run(INPUT, &[("a", ok(3))]).unwrap_err();
+        assert_eq!(
+            blank,
+            "a: has a record for line 3, which is blank in --input in.jsonl"
+        );
+        let past = run(INPUT, &[("a", ok(7))]).unwrap_err();
+        assert_eq!(
+            past,
+            "a: has a record for line 7, but --input in.jsonl has 6 lines"
+        );
+        let torn = run(INPUT, &[("a", ok(1) + "{\"id\":2,\"li")]).unwrap_err();
+        assert_eq!(
+            torn,
+            "a: the last line is torn (its task was interrupted while writing)"
+        );
+        let junk = run(INPUT, &[("a", ok(1) + "\n[1]\n")]).unwrap_err();
+        assert_eq!(
+            junk,
+            "a: row 3 is not a journal record (a JSON object with a \"line\" number)"
+        );
+    }
+
+    #[test]
+    fn blank_journal_rows_and_unknown_categories_are_tolerated() {
+        let (out, merged) = run("x\n", &[("a", format!("\n{}  ", failed(1, "odd")))]).unwrap();
+        assert_eq!(out, failed(1, "odd"));
+        assert_eq!(merged.tally.failed.get(&Category::Unexpected), Some(&1));
+    }
+}

@@ -1,0 +1,183 @@
+//! `tinkex merge --input FILE JOURNAL… [--output FILE]`: files opened, output chosen, summary and
+//! exit code as batch mode gives them for the failed lines the journals hold.
+
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use super::merge::{merge, Merged, Source, Stop};
+use super::{breakdown, failure};
+use crate::cli::logging::STATUS_TARGET;
+use crate::error::{Error, Result};
+
+/// What `tinkex merge` was asked to do, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeConfig {
+    /// `--input`: the batch's input file.
+    pub input: PathBuf,
+    /// The journals, as given.
+    pub journals: Vec<PathBuf>,
+    /// `--output`, else stdout.
+    pub output: Option<PathBuf>,
+    /// `--allow-missing`.
+    pub allow_missing: bool,
+}
+
+impl MergeConfig {
+    /// Checks what argh cannot: `--input` and at least one journal are given, and the output
+    /// is not one of the journals.
+    pub fn new(
+        input: Option<PathBuf>,
+        journals: Vec<PathBuf>,
+        output: Option<PathBuf>,
+        allow_missing: bool,
+    ) -> Result<MergeConfig> {
+        let input = input.ok_or_else(|| {
+            Error::Usage(
+                "tinkex merge needs --input FILE (the batch's input file: it says which lines must have a record)"
+                    .into(),
+            )
+        })?;
+        if journals.is_empty() {
+            return Err(Error::Usage(
+                "tinkex merge needs the journals to merge (tinkex merge --input FILE JOURNAL…)"
+                    .into(),
+            ));
+        }
+        if let Some(out) = &output {
+            if journals.iter().chain([&input]).any(|j| same_file(j, out)) {
+                return Err(Error::input(format!(
+                    "--output {}: is one of the files being read",
+                    out.display()
+                )));
+            }
+        }
+        Ok(MergeConfig {
+            input,
+            journals,
+            output,
+            allow_missing,
+        })
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn open(path: &Path, what: &str) -> Result<BufReader<File>> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| Error::unreadable(&format!("{what}{}", path.display()), &e))
+}
+
+/// Runs the merge; the error carries batch mode's exit code for the failed lines found.
+pub fn execute(config: &MergeConfig) -> Result<()> {
+    let input_label = format!("--input {}", config.input.display());
+    let mut input = open(&config.input, "--input ")?;
+    let sources = config
+        .journals
+        .iter()
+        .map(|path| {
+            Ok(Source {
+                label: path.display().to_string(),
+                reader: Box::new(open(path, "")?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let checked = |merged: Merged| match merged.missing.lines {
+        0 => Ok(merged),
+        _ if config.allow_missing => Ok(merged),
+        _ => Err(Stop::Refused(missing_error(config, &input_label, &merged))),
+    };
+    let merged = match &config.output {
+        Some(path) => to_file(path, |out| {
+            merge(Some((&mut input, &input_label)), sources, out).and_then(checked)
+        })?,
+        None => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            let result = merge(Some((&mut input, &input_label)), sources, &mut out)
+                .and_then(|m| out.flush().map(|()| m).map_err(Stop::Write))
+                .and_then(checked);
+            match result {
+                Ok(merged) => merged,
+                Err(Stop::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(Stop::Write(e)) => return Err(Error::io("cannot write to stdout", e)),
+                Err(Stop::Refused(e)) => return Err(e),
+            }
+        }
+    };
+    conclude(config, &merged)
+}
+
+/// Writes the merge to `path` atomically: a refusal leaves no file (and any old one untouched).
+fn to_file(
+    path: &Path,
+    run: impl FnOnce(&mut dyn Write) -> Result<Merged, Stop>,
+) -> Result<Merged> {
+    let mut outcome = None;
+    let written = crate::cli::sink::write_atomically(path, |out| match run(out) {
+        Ok(merged) => {
+            outcome = Some(Ok(merged));
+            Ok(())
+        }
+        Err(Stop::Write(e)) => Err(e),
+        Err(Stop::Refused(e)) => {
+            outcome = Some(Err(e));
+            Err(io::Error::other("merge refused"))
+        }
+    });
+    match (outcome, written) {
+        (Some(Err(refused)), _) => Err(refused),
+        (_, Err(e)) => Err(e),
+        (Some(Ok(merged)), Ok(())) => Ok(merged),
+        (None, Ok(())) => Err(Error::Unexpected("merge produced no outcome".into())),
+    }
+}
+
+/// The refusal for lines no journal holds (without `--allow-missing`).
+fn missing_error(config: &MergeConfig, input_label: &str, merged: &Merged) -> Error {
+    let missing = &merged.missing;
+    let written = match config.output {
+        Some(_) => "; nothing was written",
+        None => "",
+    };
+    Error::Input {
+        message: format!(
+            "no journal holds {} of {input_label} ({} in all){written}",
+            missing.describe(),
+            missing.lines
+        ),
+        hint: Some("run the shards that hold them (with --resume), or pass --allow-missing".into()),
+    }
+}
+
+/// The summary line and the exit code.
+fn conclude(config: &MergeConfig, merged: &Merged) -> Result<()> {
+    let missing = &merged.missing;
+    let tally = &merged.tally;
+    let total = tally.ok + tally.failures() + missing.lines;
+    let journals = config.journals.len();
+    let plural = if journals == 1 { "" } else { "s" };
+    let mut summary = format!("merged {journals} journal{plural}: {}/{total} ok", tally.ok);
+    if tally.failures() > 0 {
+        summary += &format!(", {} failed ({})", tally.failures(), breakdown(tally));
+    }
+    if missing.lines > 0 {
+        log::warn!(
+            "no journal holds {} of --input {}; merged without them",
+            missing.describe(),
+            config.input.display()
+        );
+        summary += &format!(", {} missing", missing.lines);
+    }
+    log::info!(target: STATUS_TARGET, "{summary}");
+    match tally.failures() {
+        0 => Ok(()),
+        _ => Err(failure(tally)),
+    }
+}
