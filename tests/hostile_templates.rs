@@ -338,3 +338,34 @@ fn the_binary_exits_2_naming_the_template_within_1_gib() {
         assert!(peak_kib < 1 << 20, "{source}: peak {peak_kib} KiB");
     }
 }
+
+#[test]
+fn values_that_contain_themselves_exit_2_not_crash() {
+    // minijinja prints and compares these without a depth limit; the render thread's stack
+    // runs out and the guard turns that into the template's error.
+    let ns = "{% set ns = namespace(a=1) %}";
+    let cases = [
+        format!("{ns}{{% set ns.s = ns %}}{{{{ ns ~ '' }}}}"),
+        format!("{ns}{{% set ns.s = [ns] %}}{{{{ ns ~ '' }}}}"),
+        format!("{ns}{{% set y = ns %}}{{% set ns.s = {{'k': y}} %}}{{{{ 'x' ~ y }}}}"),
+        "{% set a = namespace() %}{% set a.s = a %}{% set b = namespace() %}{% set b.s = b %}{{ a == b }}".into(),
+    ];
+    for source in &cases {
+        let (code, stderr, _) = print_prompt(source);
+        assert_eq!(code, Some(2), "{source}: {stderr}");
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("tinkex: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains("hostile.jinja ran out of stack"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("overflowed"), "{stderr}");
+    }
+    // Printing it our way is refused by our own depth limit, and rendering goes on working.
+    let printed = format!("{ns}{{% set ns.s = ns %}}{{{{ ns }}}}");
+    assert!(refused(&printed).ends_with("is nested deeper than 128 levels"));
+    assert_eq!(render("{{ 1 ~ 2 }}", None).unwrap(), "12");
+}

@@ -10,6 +10,7 @@ use serde_json::Map;
 
 use super::limits::{self, Bounded, PromptWriter};
 use super::messages::Message;
+use super::overflow;
 use super::pyfmt;
 use super::template::ChatTemplate;
 use crate::error::{Error, Result};
@@ -28,7 +29,7 @@ const RENDER_STACK: usize = 256 << 20;
 
 /// One render at a time in the whole process, so `--parallel` workers cannot multiply the
 /// memory a hostile template takes; rendering is quick next to sampling.
-static RENDER_LOCK: Mutex<()> = Mutex::new(());
+pub(super) static RENDER_LOCK: Mutex<()> = Mutex::new(());
 
 /// How a template render is set up beyond the messages and template arguments.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +69,11 @@ pub fn render_template(
         }
     }
     let _one_at_a_time = RENDER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let render = || render_locked(template, special_tokens, messages, args, opts);
+    let render = || {
+        // A value that contains itself can still run minijinja off this thread's stack.
+        let _guard = overflow::arm(&template.origin);
+        render_locked(template, special_tokens, messages, args, opts)
+    };
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
             .name("chat-template".into())

@@ -9,6 +9,7 @@ mod engine;
 pub mod limits;
 mod messages;
 mod models;
+mod overflow;
 mod profiles;
 pub mod pyfmt;
 mod template;
