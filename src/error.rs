@@ -145,7 +145,7 @@ fn last_error(cause: Option<&str>) -> String {
 pub const UNREACHABLE_HINT: &str = "check --base-url or TINKER_BASE_URL, and that the server is up";
 
 /// The hint after any tokenizer failure.
-pub const TOKENIZER_HINT: &str = "pass --tokenizer FILE|DIR for a local copy, or --tokens-only with token ids (--prompt-file) to skip tokenization";
+pub const TOKENIZER_HINT: &str = "pass --tokenizer FILE|DIR for a local copy, or --tokens-only with token ids (--prompt-file) to skip tokenization, or run tinkex prefetch on a connected machine first";
 
 impl Error {
     /// Adds `cause` (the last failed attempt) to a timeout that has none; other errors pass.

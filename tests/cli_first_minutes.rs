@@ -221,7 +221,7 @@ fn a_tokenizer_failure_says_how_to_go_on() {
     );
     assert_eq!(
         lines[1],
-        "tinkex: hint: pass --tokenizer FILE|DIR for a local copy, or --tokens-only with token ids (--prompt-file) to skip tokenization"
+        "tinkex: hint: pass --tokenizer FILE|DIR for a local copy, or --tokens-only with token ids (--prompt-file) to skip tokenization, or run tinkex prefetch on a connected machine first"
     );
 }
 
