@@ -156,3 +156,38 @@ fn chat_lines_render_the_context_as_run_does() {
     assert_eq!(lines[0]["context_tokens"], lines[1]["context_tokens"]);
     assert_eq!(lines[0]["results"], lines[1]["results"]);
 }
+
+#[test]
+fn shards_score_their_own_lines_and_merge_into_the_unsharded_journal() {
+    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let scratch = Scratch::new();
+    let whole = batch(&server, &scratch, &[]);
+    assert_eq!(whole.code, 0, "{whole:?}");
+    let mut journals = Vec::new();
+    for k in 1..=2 {
+        let spec = format!("{k}/2");
+        let out = scratch
+            .join(&format!("shard-{k}.jsonl"))
+            .display()
+            .to_string();
+        let run = batch(&server, &scratch, &["--shard", &spec, "--output", &out]);
+        assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:?}");
+        let lines: Vec<u64> = json_lines(&std::fs::read_to_string(&out).unwrap())
+            .iter()
+            .map(|l| l["line"].as_u64().unwrap())
+            .collect();
+        // Line 2 is blank: it counts for the numbering but has no record.
+        let want: &[u64] = if k == 1 { &[1, 3, 5] } else { &[4] };
+        assert_eq!(lines, want, "shard {k}");
+        journals.push(out);
+    }
+    let input = scratch.join("items.jsonl").display().to_string();
+    let mut args: Vec<String> = vec!["merge".into(), "--input".into(), input];
+    args.extend(journals);
+    let merged = scratch.run(&args, Duration::from_secs(30));
+    assert_eq!(merged.code, 0, "{merged:?}");
+    assert_eq!(
+        merged.stdout, whole.stdout,
+        "the shards merge into the unsharded journal"
+    );
+}

@@ -79,7 +79,7 @@ fn zero_is_a_usage_error() {
             "--topk-logprobs",
             "0",
         ],
-        "Error parsing option '--topk-logprobs' with value '0': must be at least 1",
+        "invalid value '0' for --topk-logprobs: must be at least 1",
     );
 }
 

@@ -11,7 +11,7 @@ pub(super) mod merge_cmd;
 pub mod pipeline;
 pub(crate) mod progress;
 mod reorder;
-pub(super) mod shard;
+pub(crate) mod shard;
 pub(crate) mod source;
 
 use std::time::{Duration, Instant};
@@ -376,7 +376,7 @@ pub(crate) fn summarize(
 }
 
 /// `shard 2/8: ` before a status line of a sharded run.
-fn shard_prefix(shard: Option<Shard>) -> String {
+pub(crate) fn shard_prefix(shard: Option<Shard>) -> String {
     shard.map_or(String::new(), |s| format!("shard {s}: "))
 }
 

@@ -135,6 +135,10 @@ pub struct ScoreArgs {
     #[argh(option)]
     pub batch_timeout: Option<TimeoutSecs>,
 
+    /// batch mode: score only shard K of N (K is 1-based: 1/N … N/N), the input lines whose number ≡ K (mod N); 'auto' reads a Slurm, AWS Batch, Cloud Run or Kubernetes job array's variables
+    #[argh(option)]
+    pub shard: Option<crate::cli::batch::shard::ShardSpec>,
+
     /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
     #[argh(option)]
     pub api_key: Option<String>,
@@ -352,6 +356,7 @@ fn run_args(args: ScoreArgs) -> RunArgs {
         fail_fast: args.fail_fast,
         progress: args.progress,
         batch_timeout: args.batch_timeout,
+        shard: args.shard,
         api_key: args.api_key,
         base_url: args.base_url,
         timeout: args.timeout,

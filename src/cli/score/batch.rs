@@ -14,9 +14,11 @@ use crate::cli::batch::encode::{chat_setup, Encoder};
 use crate::cli::batch::input::{BatchItem, LineInput};
 use crate::cli::batch::journal::{Journal, Resumed};
 use crate::cli::batch::pipeline::{Finished, Job, Tally};
+use crate::cli::batch::shard::Shard;
 use crate::cli::batch::source::{InputFile, LineFormat, Scan};
 use crate::cli::batch::{
-    conclude_as, early_tokenizer, journal_all, summarize, with_sampler, BatchRun, UNBOUNDED,
+    conclude_as, early_tokenizer, journal_all, shard, shard_prefix, summarize, with_sampler,
+    BatchRun, UNBOUNDED,
 };
 use crate::cli::encode::TokenizerLoader;
 use crate::cli::logging::STATUS_TARGET;
@@ -68,12 +70,17 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     };
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
+    // The job array's variables are read here, at the edge, as `run --input` does.
+    let shard = batch
+        .shard
+        .map(|spec| shard::resolve(spec, &|name| std::env::var(name).ok()))
+        .transpose()?;
     let input = InputFile::open(&batch.input, &deadline)?;
     let format = ScoreLines {
         chat: run.chat.is_some(),
     };
     let mut resumed = Resumed::read(run.output.path.as_deref(), batch.resume)?;
-    let scan = input.validate_with(&format, &mut resumed, None)?;
+    let scan = input.validate_with(&format, &mut resumed, shard)?;
     let client_config = client_config(run, deadline)?;
     let journal = Journal::open(run.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(run, &client_config);
@@ -103,6 +110,7 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
             input: &input,
             format,
             scan,
+            shard,
         };
         let clock = BatchRun {
             batch,
@@ -131,19 +139,23 @@ struct Lines<'a> {
     input: &'a InputFile,
     format: ScoreLines,
     scan: Scan,
+    /// `--shard`, resolved: only its lines are scored.
+    shard: Option<Shard>,
 }
 
 /// Scores every line not done yet, journaling each result in input order.
 fn score_lines(lines: Lines, run: &BatchRun, shared: &Shared, journal: Journal) -> Result<Tally> {
     let total = lines.scan.count;
     let skipped = lines.scan.done.len();
+    let shard = lines.shard;
     if skipped > 0 {
-        log::info!(target: STATUS_TARGET, "resuming: {skipped} of {total} lines already scored, {} to score", total - skipped);
+        log::info!(target: STATUS_TARGET, "{}resuming: {skipped} of {total} lines already scored, {} to score", shard_prefix(shard), total - skipped);
     }
     let done = lines.scan.done;
     let items = lines
         .input
         .items_with(lines.format)
+        .filter(move |item| shard.is_none_or(|s| s.takes(item.line)))
         .filter(move |item| !done.contains(item.line));
     let work = |item: &ScoreItem| match score_item(item, shared) {
         Ok(line) => Finished {
@@ -155,7 +167,7 @@ fn score_lines(lines: Lines, run: &BatchRun, shared: &Shared, journal: Journal) 
     let Some(tally) = journal_all(items, run, (total, skipped), work, journal)? else {
         return Ok(Tally::default());
     };
-    summarize(&tally, (total, skipped), None, run.started);
+    summarize(&tally, (total, skipped), shard, run.started);
     Ok(tally)
 }
 
