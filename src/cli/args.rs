@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
+pub use super::batch::merge_cmd::MergeArgs;
 use super::batch::shard::ShardSpec;
 use super::catalog::args::{AuthArgs, CheckpointArgs, ModelArgs, ReadArgs, TrainingRunArgs};
 use super::help;
@@ -51,45 +52,6 @@ pub enum Command {
     Prefetch(super::tokenizers::PrefetchArgs),
     /// `tinkex merge`
     Merge(MergeArgs),
-}
-
-#[derive(FromArgs, Debug, Default)]
-/// Merge the journals of a sharded batch (tinkex run --shard K/N) into one, in input order.
-#[argh(
-    subcommand,
-    name = "merge",
-    example = "Merge 8 shards' journals into what one unsharded run would have written:\n  $ tinkex merge --input prompts.jsonl --output results.jsonl out-*.jsonl",
-    note = "Streams the journals (each in input order, given in any order) in constant memory. Refuses a line held twice (overlapping shards), a journal out of order, a record for a line the input lacks, a torn last line (run that shard again with --resume), and lines no journal holds (unless --allow-missing). Needs no API key. The exit code follows batch mode for the failed lines the journals hold.",
-    error_code(0, "success"),
-    error_code(2, "usage or input error (bad journals, missing lines)"),
-    error_code(3, "a merged line failed with an auth error"),
-    error_code(4, "a merged line failed with a server error"),
-    error_code(5, "a merged line failed with a timeout")
-)]
-pub struct MergeArgs {
-    /// the batch's input file (required): it says which lines must have a record
-    #[argh(option)]
-    pub input: Option<PathBuf>,
-
-    /// write the merged journal to this file (atomically) instead of stdout
-    #[argh(option)]
-    pub output: Option<PathBuf>,
-
-    /// merge what exists and list the missing line ranges, instead of refusing
-    #[argh(switch)]
-    pub allow_missing: bool,
-
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-
-    /// more detail on stderr: -v info, -vv debug
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
-
-    /// the shards' journals (--output files of tinkex run --shard), in any order
-    #[argh(positional)]
-    pub journals: Vec<PathBuf>,
 }
 
 #[derive(FromArgs, Debug, Default)]
@@ -376,7 +338,7 @@ pub fn parse(argv: &[String]) -> Parsed {
         Err(exit) => match exit.status {
             Ok(()) => Parsed::Help(exit.output),
             Err(()) => {
-                let (flags, commands) = known_at(&args);
+                let (flags, commands) = suggest::known_at(&args, help_at);
                 Parsed::Usage(suggest::usage_error(&exit.output, &flags, &commands))
             }
         },
@@ -396,27 +358,13 @@ fn argh_run_help() -> String {
     }
 }
 
-/// The flags and commands valid where parsing stopped: those of the deepest command that
-/// `args` names (read from argh's own help text, so every command and flag is covered).
-fn known_at(args: &[&str]) -> (Vec<String>, Vec<String>) {
-    let mut path: Vec<&str> = Vec::new();
-    let mut known = help_lists(&path);
-    for arg in args.iter().filter(|a| !a.starts_with('-')) {
-        if !known.1.iter().any(|c| c == arg) {
-            break;
-        }
-        path.push(arg);
-        known = help_lists(&path);
-    }
-    known
-}
-
-fn help_lists(path: &[&str]) -> (Vec<String>, Vec<String>) {
+/// argh's help text for the command at `path` (empty when there is none).
+fn help_at(path: &[&str]) -> String {
     let mut args = path.to_vec();
     args.push("--help");
     match TopLevel::from_args(&["tinkex"], &args) {
-        Err(exit) => suggest::listed_in_help(&exit.output),
-        Ok(_) => (Vec::new(), Vec::new()),
+        Err(exit) => exit.output,
+        Ok(_) => String::new(),
     }
 }
 

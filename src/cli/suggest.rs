@@ -140,6 +140,22 @@ pub fn listed_in_help(help: &str) -> (Vec<String>, Vec<String>) {
     (flags, commands)
 }
 
+/// The flags and commands valid where parsing stopped: those of the deepest command that
+/// `args` names, read from `help_at(path)` (argh's own help text for the command at `path`),
+/// so every command and flag is covered without a list to keep in step.
+pub fn known_at(args: &[&str], help_at: impl Fn(&[&str]) -> String) -> (Vec<String>, Vec<String>) {
+    let mut path: Vec<&str> = Vec::new();
+    let mut known = listed_in_help(&help_at(&path));
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        if !known.1.iter().any(|c| c == arg) {
+            break;
+        }
+        path.push(arg);
+        known = listed_in_help(&help_at(&path));
+    }
+    known
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
