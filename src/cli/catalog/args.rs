@@ -5,6 +5,50 @@ use argh::FromArgs;
 
 use crate::cli::values::TimeoutSecs;
 
+/// Declares a leaf read command with `run`'s connection flags appended and [`Connect`]
+/// implemented, so the five flags are written once (argh cannot flatten a shared struct).
+macro_rules! leaf_command {
+    (
+        $(#[$($meta:tt)*])*
+        pub struct $name:ident {
+            $($fields:tt)*
+        }
+    ) => {
+        #[derive(FromArgs, Debug)]
+        $(#[$($meta)*])*
+        pub struct $name {
+            $($fields)*
+            /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
+            #[argh(option)]
+            pub api_key: Option<String>,
+            /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
+            #[argh(option)]
+            pub base_url: Option<String>,
+            /// deadline for the whole command, in seconds (default: 600)
+            #[argh(option)]
+            pub timeout: Option<TimeoutSecs>,
+            /// print nothing on stderr but errors
+            #[argh(switch, short = 'q')]
+            pub quiet: bool,
+            /// more detail on stderr: -v requests, -vv debug, -vvv trace
+            #[argh(switch, short = 'v')]
+            pub verbose: u8,
+        }
+
+        impl Connect for $name {
+            fn connection(&self) -> ConnectionFlags {
+                ConnectionFlags {
+                    api_key: self.api_key.clone(),
+                    base_url: self.base_url.clone(),
+                    timeout: self.timeout,
+                    quiet: self.quiet,
+                    verbose: self.verbose,
+                }
+            }
+        }
+    };
+}
+
 /// Which read command was given (one variant per top-level word).
 #[derive(Debug)]
 pub enum ReadArgs {
@@ -34,7 +78,7 @@ pub enum ModelCommand {
     List(ModelList),
 }
 
-#[derive(FromArgs, Debug)]
+leaf_command! {
 /// List the models to sample from or train: name, context length, trainable, sampleable.
 #[argh(
     subcommand,
@@ -50,21 +94,7 @@ pub struct ModelList {
     /// print one JSON document ({"models": [...]}) instead of a table
     #[argh(switch)]
     pub json: bool,
-    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
-    #[argh(option)]
-    pub api_key: Option<String>,
-    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
-    #[argh(option)]
-    pub base_url: Option<String>,
-    /// deadline for the whole command, in seconds (default: 600)
-    #[argh(option)]
-    pub timeout: Option<TimeoutSecs>,
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-    /// more detail on stderr: -v requests, -vv debug, -vvv trace
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
+}
 }
 
 #[derive(FromArgs, Debug)]
@@ -85,7 +115,7 @@ pub enum CheckpointCommand {
     Info(CheckpointInfoArgs),
 }
 
-#[derive(FromArgs, Debug)]
+leaf_command! {
 /// List checkpoints, newest runs first: id, type, size, public, created, tinker:// path.
 #[argh(
     subcommand,
@@ -105,24 +135,10 @@ pub struct CheckpointList {
     /// print one JSON document ({"checkpoints": [...]}) instead of a table
     #[argh(switch)]
     pub json: bool,
-    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
-    #[argh(option)]
-    pub api_key: Option<String>,
-    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
-    #[argh(option)]
-    pub base_url: Option<String>,
-    /// deadline for the whole command, in seconds (default: 600)
-    #[argh(option)]
-    pub timeout: Option<TimeoutSecs>,
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-    /// more detail on stderr: -v requests, -vv debug, -vvv trace
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
+}
 }
 
-#[derive(FromArgs, Debug)]
+leaf_command! {
 /// Show one checkpoint, with its run's LoRA settings.
 #[argh(
     subcommand,
@@ -137,21 +153,7 @@ pub struct CheckpointInfoArgs {
     /// print the checkpoint as one JSON object instead of a table
     #[argh(switch)]
     pub json: bool,
-    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
-    #[argh(option)]
-    pub api_key: Option<String>,
-    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
-    #[argh(option)]
-    pub base_url: Option<String>,
-    /// deadline for the whole command, in seconds (default: 600)
-    #[argh(option)]
-    pub timeout: Option<TimeoutSecs>,
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-    /// more detail on stderr: -v requests, -vv debug, -vvv trace
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
+}
 }
 
 #[derive(FromArgs, Debug)]
@@ -172,7 +174,7 @@ pub enum TrainingRunCommand {
     Info(TrainingRunInfo),
 }
 
-#[derive(FromArgs, Debug)]
+leaf_command! {
 /// List your training runs: id, base model, owner, LoRA, last update, status, last checkpoint.
 #[argh(
     subcommand,
@@ -187,24 +189,10 @@ pub struct TrainingRunList {
     /// print one JSON document ({"runs": [...]}) instead of a table
     #[argh(switch)]
     pub json: bool,
-    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
-    #[argh(option)]
-    pub api_key: Option<String>,
-    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
-    #[argh(option)]
-    pub base_url: Option<String>,
-    /// deadline for the whole command, in seconds (default: 600)
-    #[argh(option)]
-    pub timeout: Option<TimeoutSecs>,
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-    /// more detail on stderr: -v requests, -vv debug, -vvv trace
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
+}
 }
 
-#[derive(FromArgs, Debug)]
+leaf_command! {
 /// Show one training run: model, LoRA, status, last checkpoints, metadata.
 #[argh(
     subcommand,
@@ -218,21 +206,7 @@ pub struct TrainingRunInfo {
     /// print the run as one JSON object instead of a table
     #[argh(switch)]
     pub json: bool,
-    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
-    #[argh(option)]
-    pub api_key: Option<String>,
-    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
-    #[argh(option)]
-    pub base_url: Option<String>,
-    /// deadline for the whole command, in seconds (default: 600)
-    #[argh(option)]
-    pub timeout: Option<TimeoutSecs>,
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-    /// more detail on stderr: -v requests, -vv debug, -vvv trace
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
+}
 }
 
 #[derive(FromArgs, Debug)]
@@ -251,7 +225,7 @@ pub enum AuthCommand {
     Status(AuthStatus),
 }
 
-#[derive(FromArgs, Debug)]
+leaf_command! {
 /// Check that the credential works: one request, not retried; says where the credential came from.
 #[argh(
     subcommand,
@@ -260,21 +234,7 @@ pub enum AuthCommand {
     note = "Exit 0 when the server accepts the credential; 3 when none is found, it is refused, or billing is not set up (HTTP 402); 4 when the server cannot be reached."
 )]
 pub struct AuthStatus {
-    /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
-    #[argh(option)]
-    pub api_key: Option<String>,
-    /// the Tinker API base URL (default: TINKER_BASE_URL, else the production service)
-    #[argh(option)]
-    pub base_url: Option<String>,
-    /// deadline for the whole command, in seconds (default: 600)
-    #[argh(option)]
-    pub timeout: Option<TimeoutSecs>,
-    /// print nothing on stderr but errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-    /// more detail on stderr: -v requests, -vv debug, -vvv trace
-    #[argh(switch, short = 'v')]
-    pub verbose: u8,
+}
 }
 
 /// The connection flags every read command repeats (argh has no flatten).
@@ -297,28 +257,3 @@ pub trait Connect {
     /// This command's connection flags.
     fn connection(&self) -> ConnectionFlags;
 }
-
-macro_rules! connect {
-    ($($leaf:ty),*) => {$(
-        impl Connect for $leaf {
-            fn connection(&self) -> ConnectionFlags {
-                ConnectionFlags {
-                    api_key: self.api_key.clone(),
-                    base_url: self.base_url.clone(),
-                    timeout: self.timeout,
-                    quiet: self.quiet,
-                    verbose: self.verbose,
-                }
-            }
-        }
-    )*};
-}
-
-connect!(
-    ModelList,
-    CheckpointList,
-    CheckpointInfoArgs,
-    TrainingRunList,
-    TrainingRunInfo,
-    AuthStatus
-);
