@@ -19,6 +19,7 @@ mod chat_pyfmt;
 mod cli_batch;
 mod cli_credentials;
 mod cli_first_minutes;
+mod cli_live;
 mod cli_run;
 mod cli_score;
 mod cli_score_batch;
