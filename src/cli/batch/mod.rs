@@ -140,11 +140,7 @@ impl Plan {
         batch: &BatchOptions,
         deadline: &Deadline,
     ) -> Result<(Plan, Resumed)> {
-        // The job array's variables are read here, at the edge; the shard logic only sees a lookup.
-        let shard = batch
-            .shard
-            .map(|spec| shard::resolve(spec, &|name| std::env::var(name).ok()))
-            .transpose()?;
+        let shard = shard::from_process_env(batch.shard)?;
         let input = InputFile::open(&batch.input, deadline)?;
         let defaults = LineDefaults {
             num_samples: config.num_samples,

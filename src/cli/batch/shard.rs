@@ -105,6 +105,13 @@ const ENGINES: [Engine; 4] = [
     },
 ];
 
+/// Resolves `--shard` (if given) against this process's environment: the job array's
+/// variables are read here, at the edge, so [`resolve`] itself only sees a lookup.
+pub fn from_process_env(spec: Option<ShardSpec>) -> Result<Option<Shard>, Error> {
+    spec.map(|spec| resolve(spec, &|name| std::env::var(name).ok()))
+        .transpose()
+}
+
 /// Resolves `spec`, looking variables up with `env` when it is `auto`.
 pub fn resolve(spec: ShardSpec, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, Error> {
     match spec {

@@ -70,11 +70,7 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     };
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    // The job array's variables are read here, at the edge, as `run --input` does.
-    let shard = batch
-        .shard
-        .map(|spec| shard::resolve(spec, &|name| std::env::var(name).ok()))
-        .transpose()?;
+    let shard = shard::from_process_env(batch.shard)?;
     let input = InputFile::open(&batch.input, &deadline)?;
     let format = ScoreLines {
         chat: run.chat.is_some(),
