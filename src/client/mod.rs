@@ -6,6 +6,7 @@
 //! [`CatalogClient`] lists models, training runs and checkpoints (no session).
 
 mod auth;
+mod cancel;
 mod catalog;
 mod config;
 mod core;
