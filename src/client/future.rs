@@ -247,8 +247,7 @@ impl Poller {
     }
 
     fn on_answer(&mut self, reply: &Reply, took: Duration) -> Result<Option<SampleResponse>> {
-        let prompt_len = self.submission.prompt.len();
-        match classify(reply, prompt_len, WAIT_STEP, &self.request_id) {
+        match classify(reply, &self.submission.asked(), WAIT_STEP, &self.request_id) {
             PollAnswer::Done(response) => Ok(Some(response)),
             PollAnswer::Failed(err) => Err(err),
             PollAnswer::TryAgain {

@@ -24,6 +24,7 @@ mod stored;
 mod submit;
 mod transport;
 mod types;
+mod validate;
 
 pub use catalog::{
     CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
@@ -34,7 +35,8 @@ pub use credentials::kill_running_command;
 pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
-pub use service::ServiceClient;
+pub use service::{FinishReason, ServiceClient};
+pub use validate::LOGPROB_TOLERANCE;
 pub use types::{
     ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
     StopCondition, StopReason, TopkRow,
@@ -47,7 +49,10 @@ pub const UNSAFE_TRACE_TARGETS: &[&str] = &["ureq_proto"];
 
 /// Decodes a protobuf `SampleResponse` body (exposed for fixtures and tools).
 pub fn decode_protobuf_response(body: &[u8]) -> crate::Result<SampleResponse> {
-    proto::decode(body).map_err(|what| {
+    let invalid = |what: String| {
         crate::Error::Protocol(format!("the server's sample result is not valid: {what}"))
-    })
+    };
+    let response = proto::decode(body).map_err(invalid)?;
+    validate::check(&response, &validate::Asked::unknown()).map_err(invalid)?;
+    Ok(response)
 }

@@ -90,6 +90,16 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Submission {
+    /// What this submission asked for, which bounds what its result may hold.
+    pub(crate) fn asked(&self) -> crate::client::validate::Asked {
+        crate::client::validate::Asked {
+            num_samples: self.num_samples,
+            prompt_len: self.prompt.len(),
+            topk_prompt: self.extras.topk_prompt_logprobs,
+            topk_sample: self.extras.topk_sample_logprobs,
+        }
+    }
+
     /// The exact `asample` body for this submission.
     pub(crate) fn body(&self, sampling_session_id: &str, seq_id: u64) -> Vec<u8> {
         let p = &self.params;
