@@ -108,8 +108,14 @@ mod tests {
         let other_order = Deadline::earliest(line, batch);
         assert_eq!(other_order.total(), Duration::from_millis(50));
         let soon = Deadline::after(Duration::from_secs(2));
-        assert_eq!(soon.within(Some(Duration::from_secs(60))).total(), soon.total());
-        assert_eq!(batch.within(Some(Duration::from_secs(1))).total(), Duration::from_secs(1));
+        assert_eq!(
+            soon.within(Some(Duration::from_secs(60))).total(),
+            soon.total()
+        );
+        assert_eq!(
+            batch.within(Some(Duration::from_secs(1))).total(),
+            Duration::from_secs(1)
+        );
         assert_eq!(batch.within(None).total(), batch.total());
     }
 

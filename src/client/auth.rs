@@ -166,7 +166,6 @@ impl Auth {
         }
         exchange(core, deadline)
     }
-
 }
 
 /// Takes `mutex`, waiting at most until `deadline`: another line refreshing the credential

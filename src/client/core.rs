@@ -128,7 +128,9 @@ impl Core {
         let credential = if raw_key {
             self.auth.raw(deadline).map_err(Failure::Fatal)?
         } else {
-            self.auth.credential(self, deadline).map_err(Failure::Fatal)?
+            self.auth
+                .credential(self, deadline)
+                .map_err(Failure::Fatal)?
         };
         let reply = self
             .transport
@@ -284,7 +286,8 @@ mod tests {
 
     #[test]
     fn the_unreachable_note_never_says_up_to_zero_seconds() {
-        let note = |ms| unreachable_note("http://h", "connection refused", Duration::from_millis(ms));
+        let note =
+            |ms| unreachable_note("http://h", "connection refused", Duration::from_millis(ms));
         assert_eq!(note(999), "cannot reach http://h (connection refused)");
         assert_eq!(note(0), "cannot reach http://h (connection refused)");
         assert_eq!(

@@ -293,7 +293,12 @@ impl Poller {
             self.request_id
         );
         self.sleep(delay)?;
-        let fresh = submit(&self.sampler, &self.submission, &self.deadline, &self.cancel)?;
+        let fresh = submit(
+            &self.sampler,
+            &self.submission,
+            &self.deadline,
+            &self.cancel,
+        )?;
         self.core().pending.remove(&self.request_id);
         self.core().pending.add(&fresh);
         self.request_id = fresh;

@@ -36,11 +36,11 @@ pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
 pub use service::{FinishReason, ServiceClient};
-pub use validate::LOGPROB_TOLERANCE;
 pub use types::{
     ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
     StopCondition, StopReason, TopkRow,
 };
+pub use validate::LOGPROB_TOLERANCE;
 
 /// Log targets whose trace records contain raw request bytes, credential
 /// included (ureq-proto hex-dumps every request at trace). A logger must cap

@@ -152,7 +152,10 @@ mod tests {
         let PollAnswer::Failed(err) = classify(&json_reply(two), &one_sample, "s", "r") else {
             panic!("expected a failure");
         };
-        assert!(err.to_string().contains("2 sequences for 1 sample"), "{err}");
+        assert!(
+            err.to_string().contains("2 sequences for 1 sample"),
+            "{err}"
+        );
         // Protobuf: a sequence (field 1) with a logprob of +inf (field 3, packed f32).
         let mut reply = json_reply("");
         reply.content_type = "application/x-protobuf".into();
@@ -238,7 +241,8 @@ mod tests {
             r#"{{"error":"\u001b]0;pwned\u0007{}","category":"user"}}"#,
             "e".repeat(5000)
         );
-        let PollAnswer::Failed(err) = classify(&json_reply(&body), &prompt(1), "s", "r\u{1b}[2J") else {
+        let PollAnswer::Failed(err) = classify(&json_reply(&body), &prompt(1), "s", "r\u{1b}[2J")
+        else {
             panic!("expected a failure");
         };
         let text = err.to_string();

@@ -69,7 +69,12 @@ pub(crate) fn check(response: &SampleResponse, asked: &Asked) -> Result<(), Stri
         logprobs(lps.iter().flatten().copied(), "prompt_logprobs")?;
     }
     if let Some(rows) = &response.topk_prompt_logprobs {
-        topk(rows, asked.prompt_len, asked.topk_prompt, "topk_prompt_logprobs")?;
+        topk(
+            rows,
+            asked.prompt_len,
+            asked.topk_prompt,
+            "topk_prompt_logprobs",
+        )?;
     }
     Ok(())
 }
@@ -154,10 +159,16 @@ mod tests {
         assert!(check(&response(vec![seq(vec![1], vec![0.0005])]), &asked()).is_ok());
         fails(response(vec![seq(vec![1], vec![f32::NAN])]), "is NaN");
         fails(response(vec![seq(vec![1], vec![f32::INFINITY])]), "is inf");
-        fails(response(vec![seq(vec![1], vec![f32::NEG_INFINITY])]), "is -inf");
+        fails(
+            response(vec![seq(vec![1], vec![f32::NEG_INFINITY])]),
+            "is -inf",
+        );
         fails(response(vec![seq(vec![1], vec![1e38])]), "not a logprob");
         fails(response(vec![seq(vec![1], vec![0.5])]), "is 0.5");
-        fails(response(vec![seq(vec![1], vec![-1.0, -1.0])]), "2 logprobs for 1 tokens");
+        fails(
+            response(vec![seq(vec![1], vec![-1.0, -1.0])]),
+            "2 logprobs for 1 tokens",
+        );
         let two = vec![seq(vec![1], vec![-1.0]), seq(vec![2], vec![-1.0])];
         fails(response(two), "2 sequences for 1 sample(s)");
         let mut wide = response(vec![seq(vec![1], vec![-1.0])]);

@@ -35,9 +35,7 @@ use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
 use super::prepare::{client_config, create_sampler};
 use super::settings::{BatchOptions, RunConfig};
-use crate::client::{
-    FinishReason, ModelInput, SampleResponse, SamplingClient, ServiceClient,
-};
+use crate::client::{FinishReason, ModelInput, SampleResponse, SamplingClient, ServiceClient};
 use crate::error::{Category, Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;

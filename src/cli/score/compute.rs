@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::client::{ModelInput, SampleFuture, SamplingClient};
-use crate::Deadline;
 use crate::error::{Error, Result};
+use crate::Deadline;
 
 /// Most requests one scoring keeps in flight for its choices.
 pub const CHOICE_THREADS: usize = 16;
