@@ -240,13 +240,13 @@ impl Core {
     }
 }
 
-/// `cannot reach URL (cause); retrying for up to N s`, with N only when it is ≥ 1 s and
-/// true (rounded down, so "up to 0 s" is never said).
+/// `cannot reach URL (cause); retrying for up to N s`, with N (rounded) only when at least
+/// 1 s is really left, so "up to 0 s" is never said.
 pub(crate) fn unreachable_note(base_url: &str, cause: &str, left: Duration) -> String {
-    let seconds = left.as_secs();
-    if seconds == 0 {
+    if left < Duration::from_secs(1) {
         format!("cannot reach {base_url} ({cause})")
     } else {
+        let seconds = left.as_secs_f64().round();
         format!("cannot reach {base_url} ({cause}); retrying for up to {seconds} s")
     }
 }
@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(note(999), "cannot reach http://h (connection refused)");
         assert_eq!(note(0), "cannot reach http://h (connection refused)");
         assert_eq!(
-            note(1999),
+            note(1400),
             "cannot reach http://h (connection refused); retrying for up to 1 s"
         );
     }
