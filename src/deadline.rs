@@ -35,6 +35,29 @@ impl Deadline {
         self.total.saturating_sub(self.started.elapsed())
     }
 
+    /// The instant the deadline falls on; `None` when it lies too far ahead to represent.
+    pub fn ends_at(&self) -> Option<Instant> {
+        self.started.checked_add(self.total)
+    }
+
+    /// Whichever of `a` and `b` falls first: a line's own `--timeout` inside a batch's
+    /// deadline, a step's bound inside the run's. Its error names that deadline's length.
+    pub fn earliest(a: Deadline, b: Deadline) -> Deadline {
+        match (a.ends_at(), b.ends_at()) {
+            (Some(x), Some(y)) if y < x => b,
+            (None, Some(_)) => b,
+            _ => a,
+        }
+    }
+
+    /// This deadline, or one `step` from now when that falls first (`None`: no bound).
+    pub fn within(&self, step: Option<Duration>) -> Deadline {
+        match step {
+            Some(step) => Deadline::earliest(*self, Deadline::after(step)),
+            None => *self,
+        }
+    }
+
     /// Whether the deadline has passed.
     pub fn expired(&self) -> bool {
         self.remaining().is_zero()
@@ -73,6 +96,27 @@ mod tests {
         let deadline = Deadline::after(Duration::from_millis(50));
         assert!(deadline.cap(Duration::from_secs(45)) <= Duration::from_millis(50));
         assert_eq!(deadline.cap(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn earliest_picks_the_first_to_end_and_names_its_length() {
+        let batch = Deadline::after(Duration::from_secs(u64::MAX / 2));
+        let line = Deadline::after(Duration::from_millis(50));
+        let both = Deadline::earliest(batch, line);
+        assert!(both.remaining() <= Duration::from_millis(50));
+        assert_eq!(both.total(), Duration::from_millis(50));
+        let other_order = Deadline::earliest(line, batch);
+        assert_eq!(other_order.total(), Duration::from_millis(50));
+        let soon = Deadline::after(Duration::from_secs(2));
+        assert_eq!(
+            soon.within(Some(Duration::from_secs(60))).total(),
+            soon.total()
+        );
+        assert_eq!(
+            batch.within(Some(Duration::from_secs(1))).total(),
+            Duration::from_secs(1)
+        );
+        assert_eq!(batch.within(None).total(), batch.total());
     }
 
     #[test]

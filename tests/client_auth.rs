@@ -196,7 +196,7 @@ fn trace_logs_never_contain_the_key_or_a_jwt() {
         .wait(None)
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    service.finish(true);
+    service.finish(tinkex::client::FinishReason::Success);
     let text = captured();
     assert!(
         text.contains("POST /api/v1/auth/token -> 200"),

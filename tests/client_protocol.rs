@@ -223,7 +223,7 @@ fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
         beats[0].body,
         r#"{"session_id":"sess-1","type":"session_heartbeat"}"#
     );
-    service.finish(true);
+    service.finish(tinkex::client::FinishReason::Success);
     assert_eq!(
         log.to("/api/v1/sessions/sess-1/finish")[0].body,
         r#"{"reason":{"type":"success"},"detail":null}"#
@@ -253,6 +253,6 @@ fn finish_is_skipped_when_less_than_a_second_is_left() {
     config.deadline = tinkex::Deadline::after(Duration::from_millis(1300));
     let service = ServiceClient::new(config).unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    service.finish(false);
+    service.finish(tinkex::client::FinishReason::Errored);
     assert!(log.to("/api/v1/sessions/sess-1/finish").is_empty());
 }

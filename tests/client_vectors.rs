@@ -80,7 +80,8 @@ fn poll_protobuf(
     let (_service, sampler) = connect(config(&server));
     let prompt = ModelInput::from_tokens((1..=prompt_len as u32).collect());
     sampler
-        .sample_with_prompt_logprobs(prompt, 1, SamplingParams::default(), true, 2)?
+        // The SDK's vectors hold up to two sequences: more than asked for is refused.
+        .sample_with_prompt_logprobs(prompt, 2, SamplingParams::default(), true, 2)?
         .wait(None)
 }
 

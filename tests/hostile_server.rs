@@ -195,7 +195,7 @@ fn heartbeat_case(plan: Plan) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(250));
     }
     let seen = beats();
-    service.finish(true);
+    service.finish(tinkex::client::FinishReason::Success);
     match (gone, seen) {
         (true, 1) | (false, 4..) => Ok(()),
         _ => Err(format!("{seen} heartbeats (told 410: {gone})")),

@@ -11,7 +11,7 @@ use super::prepare::{self, client_config, create_sampler, Ready};
 use super::prompt::{Prompt, PromptSource};
 use super::settings::RunConfig;
 use super::sink::Delivery;
-use crate::client::{ModelInput, SamplingClient, ServiceClient};
+use crate::client::{FinishReason, ModelInput, SamplingClient, ServiceClient};
 use crate::error::{Error, Result};
 use crate::Deadline;
 
@@ -32,7 +32,11 @@ pub fn execute(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> 
         let ready = prepare::with_sampler(early, config, &loader, &sampler, &deadline)?;
         sample_and_write(config, &sampler, ready, started)
     })();
-    service.finish(result.is_ok());
+    service.finish(if result.is_ok() {
+        FinishReason::Success
+    } else {
+        FinishReason::Errored
+    });
     result
 }
 

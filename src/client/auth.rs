@@ -2,7 +2,8 @@
 //! refreshed before it expires and after the server calls it invalid.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -12,6 +13,7 @@ use crate::client::credentials::{CredentialCommand, COMMAND_VAR};
 use crate::client::jwt::{expires_within, jwt_exp};
 use crate::client::status;
 use crate::client::transport::Request;
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
 const EXCHANGE_STEP: &str = "exchanging the API key for a session token";
@@ -33,6 +35,8 @@ pub(crate) struct Auth {
     /// The JWT exchange runs the command for a fresh credential each time.
     exchange_via_command: AtomicBool,
     jwt: Mutex<Option<Jwt>>,
+    /// Set once a JWT is stored (read without the lock, which a refresh may hold).
+    jwt_in_use: AtomicBool,
 }
 
 impl Auth {
@@ -46,13 +50,14 @@ impl Auth {
             command_only: key.is_empty(),
             exchange_via_command: AtomicBool::new(false),
             jwt: Mutex::new(None),
+            jwt_in_use: AtomicBool::new(false),
         }
     }
 
     /// The credential for `client/config` and `auth/token`; runs the command when
     /// nothing is in hand yet.
-    pub(crate) fn raw(&self, core: &Core) -> Result<String> {
-        let mut slot = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn raw(&self, deadline: &Deadline) -> Result<String> {
+        let mut slot = lock_by(&self.handshake, deadline)?;
         if let Some(key) = slot.as_ref() {
             return Ok(key.clone());
         }
@@ -60,7 +65,7 @@ impl Auth {
             .command
             .as_ref()
             .ok_or_else(|| Error::auth("no API key found"))?;
-        let fresh = command.fetch(core.deadline())?;
+        let fresh = command.fetch(deadline)?;
         *slot = Some(fresh.clone());
         Ok(fresh)
     }
@@ -69,7 +74,7 @@ impl Auth {
     /// (with the command's credential when `credential_default_source` is
     /// `credential_cmd` or the command is the only source); without it, only a key
     /// in hand can serve.
-    pub(crate) fn configure(&self, core: &Core, flags: &Value) -> Result<()> {
+    pub(crate) fn configure(&self, core: &Core, flags: &Value, deadline: &Deadline) -> Result<()> {
         let pjwt = flags.get("pjwt_auth_enabled").and_then(Value::as_bool) == Some(true);
         if !pjwt {
             if self.command_only {
@@ -91,7 +96,7 @@ impl Auth {
             .get("credential_default_source")
             .and_then(Value::as_str)
             == Some("credential_cmd");
-        let key_is_jwt = !self.command_only && self.raw(core)?.starts_with("eyJ");
+        let key_is_jwt = !self.command_only && self.raw(deadline)?.starts_with("eyJ");
         if key_is_jwt {
             return Ok(());
         }
@@ -99,25 +104,29 @@ impl Auth {
             log::debug!("JWT exchange: using the credential from {COMMAND_VAR}");
             self.exchange_via_command.store(true, Ordering::SeqCst);
         }
-        let jwt = self.fresh_jwt(core)?;
-        *self.lock() = Some(jwt);
+        let jwt = self.fresh_jwt(core, deadline)?;
+        *lock_by(&self.jwt, deadline)? = Some(jwt);
+        self.jwt_in_use.store(true, Ordering::SeqCst);
         Ok(())
     }
 
     /// Whether a refreshable JWT is in use.
     pub(crate) fn uses_jwt(&self) -> bool {
-        self.lock().is_some()
+        self.jwt_in_use.load(Ordering::SeqCst)
     }
 
     /// The credential for the next request, refreshing a JWT with < 60 s left.
-    pub(crate) fn credential(&self, core: &Core) -> Result<String> {
-        let mut guard = self.lock();
+    pub(crate) fn credential(&self, core: &Core, deadline: &Deadline) -> Result<String> {
+        let mut guard = lock_by(&self.jwt, deadline)?;
         match guard.as_ref() {
-            None => self.raw(core),
+            None => {
+                drop(guard);
+                self.raw(deadline)
+            }
             Some(jwt) if !expires_within(jwt.exp, 60) => Ok(jwt.token.clone()),
             Some(_) => {
                 log::debug!("session token expires within 60 s; refreshing it");
-                let fresh = self.fresh_jwt(core)?;
+                let fresh = self.fresh_jwt(core, deadline)?;
                 let token = fresh.token.clone();
                 *guard = Some(fresh);
                 Ok(token)
@@ -126,15 +135,15 @@ impl Auth {
     }
 
     /// A fresh JWT after `stale` was refused (once per stale token, whoever asks).
-    pub(crate) fn refresh(&self, core: &Core, stale: &str) -> Result<String> {
-        let mut guard = self.lock();
+    pub(crate) fn refresh(&self, core: &Core, stale: &str, deadline: &Deadline) -> Result<String> {
+        let mut guard = lock_by(&self.jwt, deadline)?;
         if let Some(current) = guard.as_ref() {
             if current.token != stale {
                 return Ok(current.token.clone());
             }
         }
         log::debug!("the server refused the session token; exchanging the key again");
-        let fresh = self.fresh_jwt(core)?;
+        let fresh = self.fresh_jwt(core, deadline)?;
         let token = fresh.token.clone();
         *guard = Some(fresh);
         Ok(token)
@@ -142,31 +151,45 @@ impl Auth {
 
     /// A new JWT: exchanged at `auth/token`, with a fresh run of the command when it is
     /// the exchange's source (a command that prints a JWT needs no exchange).
-    fn fresh_jwt(&self, core: &Core) -> Result<Jwt> {
+    fn fresh_jwt(&self, core: &Core, deadline: &Deadline) -> Result<Jwt> {
         if self.exchange_via_command.load(Ordering::SeqCst) {
             if let Some(command) = &self.command {
-                let credential = command.fetch(core.deadline())?;
+                let credential = command.fetch(deadline)?;
                 if credential.starts_with("eyJ") {
                     return Ok(Jwt {
                         exp: jwt_exp(&credential),
                         token: credential,
                     });
                 }
-                *self.handshake.lock().unwrap_or_else(|e| e.into_inner()) = Some(credential);
+                *lock_by(&self.handshake, deadline)? = Some(credential);
             }
         }
-        exchange(core)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Jwt>> {
-        self.jwt.lock().unwrap_or_else(|e| e.into_inner())
+        exchange(core, deadline)
     }
 }
 
-fn exchange(core: &Core) -> Result<Jwt> {
+/// Takes `mutex`, waiting at most until `deadline`: another line refreshing the credential
+/// (a slow command, a slow exchange) must not hold this one past its own deadline.
+fn lock_by<'a, T>(mutex: &'a Mutex<T>, deadline: &Deadline) -> Result<MutexGuard<'a, T>> {
+    loop {
+        match mutex.try_lock() {
+            Ok(guard) => return Ok(guard),
+            Err(TryLockError::Poisoned(e)) => return Ok(e.into_inner()),
+            Err(TryLockError::WouldBlock) => {
+                let wait = deadline.cap(Duration::from_millis(5));
+                if wait.is_zero() {
+                    return Err(deadline.timeout_error("waiting for the session credential"));
+                }
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
+fn exchange(core: &Core, deadline: &Deadline) -> Result<Jwt> {
     // The transport registers the token before it logs anything about the answer.
     let req = Request::post("/api/v1/auth/token", b"{}".to_vec()).secret_answer(&["jwt"]);
-    let value = core.setup_json(EXCHANGE_STEP, &req, true)?;
+    let value = core.setup_json_by(EXCHANGE_STEP, &req, true, deadline)?;
     let token = value
         .get("jwt")
         .and_then(Value::as_str)

@@ -29,6 +29,10 @@ pub struct Config {
     pub base_url: String,
     /// The one deadline every request, retry and wait is capped by.
     pub deadline: Deadline,
+    /// Bounds each step from its start (the handshake, a session, a sampling session, one
+    /// sample from submission to result) inside `deadline`: a batch sets it to `--timeout`,
+    /// so no step of a batch without `--batch-timeout` can wait for ever. `None`: no bound.
+    pub step_timeout: Option<Duration>,
     /// How many idle keep-alive connections the agent keeps.
     pub http_pool: usize,
     /// Where every back-off delay comes from.
@@ -105,6 +109,7 @@ impl std::fmt::Debug for Config {
             )
             .field("base_url", &self.base_url)
             .field("deadline", &self.deadline)
+            .field("step_timeout", &self.step_timeout)
             .field("http_pool", &self.http_pool)
             .field("retry", &self.retry)
             .field("tags", &self.tags)
@@ -127,6 +132,7 @@ impl Config {
             tags: Vec::new(),
             project_id: None,
             credential_source: CredentialSource::Given,
+            step_timeout: None,
             timing: Timing::default(),
         }
     }

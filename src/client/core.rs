@@ -30,6 +30,10 @@ pub(crate) struct Core {
     pub auth: Auth,
     /// Whether the user was told that the server cannot be reached (told once per run).
     told_unreachable: AtomicBool,
+    /// `client/config`'s `sample_cancel_enabled` (absent: false).
+    pub cancel_enabled: AtomicBool,
+    /// Requests submitted and not yet answered, for `cancel_future` at an early end.
+    pub pending: crate::client::cancel::Pending,
 }
 
 impl Core {
@@ -43,25 +47,24 @@ impl Core {
             transport,
             auth,
             told_unreachable: AtomicBool::new(false),
+            cancel_enabled: AtomicBool::new(false),
+            pending: Default::default(),
         }
     }
 
     /// Says once, at the first failed connection, that the server cannot be reached and for
-    /// how long tinkex keeps trying (a status line: the CLI shows it unless `-q`).
-    pub(crate) fn note_unreachable(&self, err: &NetError) {
+    /// how long tinkex keeps trying (a status line: the CLI shows it unless `-q`). The figure
+    /// is what the step's deadline and the retry window really leave, whole seconds rounded
+    /// down; under 1 s no figure is given.
+    pub(crate) fn note_unreachable(&self, err: &NetError, deadline: &Deadline, spent: Duration) {
         if self.told_unreachable.swap(true, Ordering::SeqCst) {
             return;
         }
-        let seconds = self
-            .deadline()
-            .cap(retry::RETRY_WINDOW)
-            .as_secs_f64()
-            .ceil();
+        let left = deadline.cap(retry::RETRY_WINDOW.saturating_sub(spent));
         log::info!(
             target: crate::client::STATUS_TARGET,
-            "cannot reach {} ({}); retrying for up to {seconds} s",
-            self.config.base_url,
-            err.cause()
+            "{}",
+            unreachable_note(&self.config.base_url, &err.cause(), left)
         );
     }
 
@@ -75,23 +78,33 @@ impl Core {
     }
 
     /// Validates `config`, then the handshake every command starts with: `client/config`
-    /// (with the raw key) and, when the server asks for it, the JWT exchange.
+    /// (with the raw key) and, when the server asks for it, the JWT exchange; both within
+    /// one step deadline.
     pub(crate) fn connect(config: Config) -> Result<Core> {
         config.validate()?;
         let core = Core::new(config);
+        let deadline = core.step_deadline();
         let body = serde_json::json!({ "sdk_version": SDK_VERSION }).to_string();
         let req = Request::post("/api/v1/client/config", body.into_bytes());
-        let flags = core.setup_json("fetching the client configuration", &req, true)?;
-        core.auth.configure(&core, &flags)?;
+        let step = "fetching the client configuration";
+        let flags = core.setup_json_by(step, &req, true, &deadline)?;
+        let cancel = flags.get("sample_cancel_enabled").and_then(Value::as_bool) == Some(true);
+        core.cancel_enabled.store(cancel, Ordering::SeqCst);
+        core.auth.configure(&core, &flags, &deadline)?;
         Ok(core)
     }
 
-    /// The run's deadline.
+    /// The run's deadline (a batch's: possibly unbounded).
     pub(crate) fn deadline(&self) -> &Deadline {
         &self.config.deadline
     }
 
-    /// One attempt with the current credential; replays once after a 401 `invalid_token`.
+    /// The deadline of a step starting now: the run's, or `step_timeout` from now if sooner.
+    pub(crate) fn step_deadline(&self) -> Deadline {
+        self.config.deadline.within(self.config.step_timeout)
+    }
+
+    /// [`Core::send_by`] within the run's deadline (read commands and the like).
     pub(crate) fn send(
         &self,
         req: &Request,
@@ -99,10 +112,25 @@ impl Core {
         progress: Option<&Progress>,
         raw_key: bool,
     ) -> std::result::Result<Reply, Failure> {
+        self.send_by(req, timeout, progress, raw_key, self.deadline())
+    }
+
+    /// One attempt with the current credential; replays once after a 401 `invalid_token`.
+    /// Getting the credential (a command run, a JWT exchange) is bounded by `deadline` too.
+    pub(crate) fn send_by(
+        &self,
+        req: &Request,
+        timeout: Duration,
+        progress: Option<&Progress>,
+        raw_key: bool,
+        deadline: &Deadline,
+    ) -> std::result::Result<Reply, Failure> {
         let credential = if raw_key {
-            self.auth.raw(self).map_err(Failure::Fatal)?
+            self.auth.raw(deadline).map_err(Failure::Fatal)?
         } else {
-            self.auth.credential(self).map_err(Failure::Fatal)?
+            self.auth
+                .credential(self, deadline)
+                .map_err(Failure::Fatal)?
         };
         let reply = self
             .transport
@@ -112,9 +140,9 @@ impl Core {
         if !raw_key && invalid_token && self.auth.uses_jwt() {
             let fresh = self
                 .auth
-                .refresh(self, &credential)
+                .refresh(self, &credential, deadline)
                 .map_err(Failure::Fatal)?;
-            let left = self.deadline().cap(timeout);
+            let left = deadline.cap(timeout);
             return self
                 .transport
                 .send(req, &fresh, left, progress)
@@ -123,10 +151,16 @@ impl Core {
         Ok(reply)
     }
 
-    /// A setup call (config, auth, sessions, samplers) with its retry rules; the 2xx answer.
-    pub(crate) fn setup_call(&self, step: &str, req: &Request, raw_key: bool) -> Result<Reply> {
+    /// A setup call (config, auth, sessions, samplers) with its retry rules, every attempt
+    /// and wait within `deadline`; the 2xx answer.
+    pub(crate) fn setup_call_by(
+        &self,
+        step: &str,
+        req: &Request,
+        raw_key: bool,
+        deadline: &Deadline,
+    ) -> Result<Reply> {
         let policy = &self.config.retry;
-        let deadline = self.deadline();
         let mut clock = VirtualClock::start();
         let mut billing = Billing::default();
         let mut retries = 0u32;
@@ -137,13 +171,13 @@ impl Core {
                 .check(step)
                 .map_err(|e| e.with_cause(cause.as_deref()))?;
             let timeout = deadline.cap(self.config.timing.request_timeout);
-            let (last, retry_after) = match self.send(req, timeout, None, raw_key) {
+            let (last, retry_after) = match self.send_by(req, timeout, None, raw_key, deadline) {
                 Err(Failure::Fatal(err)) => return Err(err),
                 Err(Failure::Net(NetError::TooLarge)) => {
                     return Err(status::net_fatal(step, &NetError::TooLarge, None))
                 }
                 Err(Failure::Net(err)) => {
-                    self.note_unreachable(&err);
+                    self.note_unreachable(&err, deadline, clock.elapsed());
                     (Last::Net(err), None)
                 }
                 Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
@@ -180,9 +214,20 @@ impl Core {
         }
     }
 
-    /// A setup call whose answer is a JSON object; `{"error": …}` answers fail.
+    /// [`Core::setup_json_by`] within a step deadline starting now.
     pub(crate) fn setup_json(&self, step: &str, req: &Request, raw_key: bool) -> Result<Value> {
-        let reply = self.setup_call(step, req, raw_key)?;
+        self.setup_json_by(step, req, raw_key, &self.step_deadline())
+    }
+
+    /// A setup call whose answer is a JSON object; `{"error": …}` answers fail.
+    pub(crate) fn setup_json_by(
+        &self,
+        step: &str,
+        req: &Request,
+        raw_key: bool,
+        deadline: &Deadline,
+    ) -> Result<Value> {
+        let reply = self.setup_call_by(step, req, raw_key, deadline)?;
         let value: Value = serde_json::from_slice(&reply.body)
             .map_err(|e| status::bad_answer(step, &format!("not JSON ({e})"), None))?;
         if !value.is_object() {
@@ -192,6 +237,17 @@ impl Core {
             return Err(err);
         }
         Ok(value)
+    }
+}
+
+/// `cannot reach URL (cause); retrying for up to N s`, with N (rounded) only when at least
+/// 1 s is really left, so "up to 0 s" is never said.
+pub(crate) fn unreachable_note(base_url: &str, cause: &str, left: Duration) -> String {
+    if left < Duration::from_secs(1) {
+        format!("cannot reach {base_url} ({cause})")
+    } else {
+        let seconds = left.as_secs_f64().round();
+        format!("cannot reach {base_url} ({cause}); retrying for up to {seconds} s")
     }
 }
 
@@ -226,6 +282,20 @@ pub(crate) fn describe(last: &Last) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unreachable_note_never_says_up_to_zero_seconds() {
+        let note =
+            |ms| unreachable_note("http://h", "connection refused", Duration::from_millis(ms));
+        assert_eq!(note(999), "cannot reach http://h (connection refused)");
+        assert_eq!(note(0), "cannot reach http://h (connection refused)");
+        assert_eq!(
+            note(1400),
+            "cannot reach http://h (connection refused); retrying for up to 1 s"
+        );
+    }
+
     #[test]
     fn hides_secrets_and_jwts() {
         crate::redact::register_secret("tml-secret-for-redactor");

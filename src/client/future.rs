@@ -6,11 +6,12 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::client::cancel;
 use crate::client::core::{fatal_reply, Core, Failure};
 use crate::client::result::{classify, PollAnswer};
 use crate::client::retry::{self, Billing, VirtualClock};
 use crate::client::status::{self, Last};
-use crate::client::submit::{submit, Sampler, Submission};
+use crate::client::submit::{stopped, submit, Sampler, Submission};
 use crate::client::transport::{NetError, Progress, Reply, Request};
 use crate::client::types::SampleResponse;
 use crate::deadline::Deadline;
@@ -76,20 +77,27 @@ impl Drop for SampleFuture {
     }
 }
 
-/// Starts polling for `request_id` on a worker thread.
+/// Starts polling for `request_id` on a worker thread, every poll, wait and re-submission
+/// within `deadline` (the line's); `cancel` is the flag its submission watched.
 pub(crate) fn spawn(
     sampler: Arc<Sampler>,
     submission: Arc<Submission>,
     request_id: String,
+    deadline: Deadline,
+    cancel: Arc<AtomicBool>,
 ) -> SampleFuture {
     let (tx, rx) = mpsc::channel();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let deadline = *sampler.core.deadline();
-    let mut poller = Poller::new(sampler, submission, request_id.clone(), Arc::clone(&cancel));
+    sampler.core.pending.add(&request_id);
+    let mut poller = Poller {
+        deadline,
+        ..Poller::new(sampler, submission, request_id.clone(), Arc::clone(&cancel))
+    };
     let spawned = std::thread::Builder::new()
         .name("tinkex-poll".to_string())
         .spawn(move || {
-            let _ = tx.send(poller.run());
+            let outcome = poller.run();
+            poller.settle(&outcome);
+            let _ = tx.send(outcome);
         });
     if let Err(err) = spawned {
         let (tx, rx2) = mpsc::channel();
@@ -117,6 +125,7 @@ struct Poller {
     submission: Arc<Submission>,
     request_id: String,
     cancel: Arc<AtomicBool>,
+    deadline: Deadline,
     iteration: u64,
     bare_400: u32,
     backoffs: u32,
@@ -141,6 +150,7 @@ impl Poller {
             submission,
             request_id,
             cancel,
+            deadline: Deadline::after(Duration::ZERO),
             iteration: 0,
             bare_400: 0,
             backoffs: 0,
@@ -158,10 +168,10 @@ impl Poller {
 
     fn run(&mut self) -> Result<SampleResponse> {
         loop {
-            if self.cancel.load(Ordering::Relaxed) {
-                return Err(Error::Unexpected("the caller stopped waiting".to_string()));
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(stopped());
             }
-            self.core().deadline().check(WAIT_STEP)?;
+            self.deadline.check(WAIT_STEP)?;
             let started = Instant::now();
             let outcome = self.poll_once();
             let took = started.elapsed();
@@ -179,11 +189,11 @@ impl Poller {
             .header("X-Tinker-Request-Iteration", self.iteration.to_string())
             .header("X-Tinker-Request-Type", "Sample");
         req.accept = "application/x-protobuf, application/json";
-        let timeout = core.deadline().cap(core.config.timing.poll_timeout);
+        let timeout = self.deadline.cap(core.config.timing.poll_timeout);
         fetch_watched(
             &self.sampler.core,
             req,
-            timeout,
+            (timeout, self.deadline),
             core.config.timing.stall_timeout,
         )
     }
@@ -237,8 +247,7 @@ impl Poller {
     }
 
     fn on_answer(&mut self, reply: &Reply, took: Duration) -> Result<Option<SampleResponse>> {
-        let prompt_len = self.submission.prompt.len();
-        match classify(reply, prompt_len, WAIT_STEP, &self.request_id) {
+        match classify(reply, &self.submission.asked(), WAIT_STEP, &self.request_id) {
             PollAnswer::Done(response) => Ok(Some(response)),
             PollAnswer::Failed(err) => Err(err),
             PollAnswer::TryAgain {
@@ -284,7 +293,15 @@ impl Poller {
             self.request_id
         );
         self.sleep(delay)?;
-        self.request_id = submit(&self.sampler, &self.submission)?;
+        let fresh = submit(
+            &self.sampler,
+            &self.submission,
+            &self.deadline,
+            &self.cancel,
+        )?;
+        self.core().pending.remove(&self.request_id);
+        self.core().pending.add(&fresh);
+        self.request_id = fresh;
         self.iteration = 0;
         self.bare_400 = 0;
         Ok(())
@@ -302,7 +319,19 @@ impl Poller {
         let core = &self.sampler.core;
         core.config
             .retry
-            .sleep(&mut self.clock, nominal, core.deadline(), WAIT_STEP)
+            .sleep(&mut self.clock, nominal, &self.deadline, WAIT_STEP)
+    }
+
+    /// After the loop: an answered request is forgotten; one given up on (its deadline
+    /// passed, or the caller stopped waiting) is cancelled on the server when it allows.
+    fn settle(&self, outcome: &Result<SampleResponse>) {
+        let core = self.core();
+        match outcome {
+            Err(Error::Timeout { .. }) | Err(Error::Unexpected(_)) => {
+                cancel::cancel_future(core, &self.request_id);
+            }
+            _ => core.pending.remove(&self.request_id),
+        }
     }
 }
 
@@ -335,7 +364,7 @@ fn note_queue_state(state: &str, reason: Option<&str>) {
 fn fetch_watched(
     core: &Arc<Core>,
     req: Request,
-    timeout: Duration,
+    (timeout, deadline): (Duration, Deadline),
     stall: Duration,
 ) -> std::result::Result<Reply, Failure> {
     let progress = Arc::new(Progress::new());
@@ -344,7 +373,7 @@ fn fetch_watched(
     let spawned = std::thread::Builder::new()
         .name("tinkex-fetch".to_string())
         .spawn(move || {
-            let _ = tx.send(core2.send(&req, timeout, Some(&progress2), false));
+            let _ = tx.send(core2.send_by(&req, timeout, Some(&progress2), false, &deadline));
         });
     if let Err(err) = spawned {
         return Err(Failure::Fatal(Error::Unexpected(format!(

@@ -67,12 +67,13 @@ fn run(core: &Core, session_id: &str, flag: &(Mutex<bool>, Condvar)) {
         if wait_stopped(flag, started + timing.heartbeat_interval * beat) {
             return;
         }
-        let deadline = core.deadline();
+        // One beat, a credential refresh included, never takes longer than its timeout.
+        let deadline = core.deadline().within(Some(timing.heartbeat_timeout));
         if deadline.expired() {
             return;
         }
         let timeout = deadline.cap(timing.heartbeat_timeout);
-        match core.send(&req, timeout, None, false) {
+        match core.send_by(&req, timeout, None, false, &deadline) {
             Ok(reply) if (200..300).contains(&reply.status) => {
                 last_ok = Instant::now();
                 warned = false;

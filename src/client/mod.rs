@@ -6,6 +6,7 @@
 //! [`CatalogClient`] lists models, training runs and checkpoints (no session).
 
 mod auth;
+mod cancel;
 mod catalog;
 mod config;
 mod core;
@@ -23,6 +24,7 @@ mod stored;
 mod submit;
 mod transport;
 mod types;
+mod validate;
 
 pub use catalog::{
     CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
@@ -33,11 +35,12 @@ pub use credentials::kill_running_command;
 pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
-pub use service::ServiceClient;
+pub use service::{FinishReason, ServiceClient};
 pub use types::{
     ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
     StopCondition, StopReason, TopkRow,
 };
+pub use validate::LOGPROB_TOLERANCE;
 
 /// Log targets whose trace records contain raw request bytes, credential
 /// included (ureq-proto hex-dumps every request at trace). A logger must cap
@@ -46,7 +49,10 @@ pub const UNSAFE_TRACE_TARGETS: &[&str] = &["ureq_proto"];
 
 /// Decodes a protobuf `SampleResponse` body (exposed for fixtures and tools).
 pub fn decode_protobuf_response(body: &[u8]) -> crate::Result<SampleResponse> {
-    proto::decode(body).map_err(|what| {
+    let invalid = |what: String| {
         crate::Error::Protocol(format!("the server's sample result is not valid: {what}"))
-    })
+    };
+    let response = proto::decode(body).map_err(invalid)?;
+    validate::check(&response, &validate::Asked::unknown()).map_err(invalid)?;
+    Ok(response)
 }

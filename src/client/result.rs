@@ -7,6 +7,7 @@ use crate::client::proto;
 use crate::client::status;
 use crate::client::transport::Reply;
 use crate::client::types::{SampleResponse, SampledSequence, StopReason, TopkRow};
+use crate::client::validate::{self, Asked};
 use crate::error::Error;
 
 /// What a 2xx poll answer means.
@@ -44,8 +45,10 @@ struct JsonResponse {
     prompt_cache_hit_tokens: Option<u32>,
 }
 
-/// Classifies a 2xx answer by its content type, never by what was asked for.
-pub(crate) fn classify(reply: &Reply, prompt_len: usize, step: &str, rid: &str) -> PollAnswer {
+/// Classifies a 2xx answer by its content type, never by what was asked for; a result is
+/// checked against `asked` and the protocol's rules ([`validate::check`]) either way.
+pub(crate) fn classify(reply: &Reply, asked: &Asked, step: &str, rid: &str) -> PollAnswer {
+    let prompt_len = asked.prompt_len;
     let mut response = if reply.content_type.contains("application/x-protobuf") {
         match proto::decode_for_prompt(&reply.body, prompt_len) {
             Ok(r) => r,
@@ -58,6 +61,9 @@ pub(crate) fn classify(reply: &Reply, prompt_len: usize, step: &str, rid: &str) 
         }
     };
     if let Some(what) = too_many_rows(&response, prompt_len) {
+        return PollAnswer::Failed(status::bad_answer(step, &what, Some(rid)));
+    }
+    if let Err(what) = validate::check(&response, asked) {
         return PollAnswer::Failed(status::bad_answer(step, &what, Some(rid)));
     }
     response.align_to_prompt(prompt_len);
@@ -123,6 +129,45 @@ fn from_json(body: &[u8], step: &str, rid: &str) -> Result<SampleResponse, PollA
 mod tests {
     use super::*;
 
+    fn prompt(len: usize) -> Asked {
+        Asked {
+            prompt_len: len,
+            ..Asked::unknown()
+        }
+    }
+
+    #[test]
+    fn json_and_protobuf_go_through_the_same_check() {
+        let body = r#"{"sequences":[{"tokens":[5],"logprobs":[0.5],"stop_reason":"length"}]}"#;
+        let PollAnswer::Failed(err) = classify(&json_reply(body), &prompt(1), "s", "r") else {
+            panic!("expected a failure");
+        };
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(err.to_string().contains("is 0.5, not a logprob"), "{err}");
+        let two = r#"{"sequences":[{"tokens":[5],"stop_reason":"length"},{"tokens":[6],"stop_reason":"length"}]}"#;
+        let one_sample = Asked {
+            num_samples: 1,
+            ..prompt(1)
+        };
+        let PollAnswer::Failed(err) = classify(&json_reply(two), &one_sample, "s", "r") else {
+            panic!("expected a failure");
+        };
+        assert!(
+            err.to_string().contains("2 sequences for 1 sample"),
+            "{err}"
+        );
+        // Protobuf: a sequence (field 1) with a logprob of +inf (field 3, packed f32).
+        let mut reply = json_reply("");
+        reply.content_type = "application/x-protobuf".into();
+        let inf = f32::INFINITY.to_le_bytes();
+        let seq = [&[0x12, 0x04, 5, 0, 0, 0, 0x1a, 0x04][..], &inf[..]].concat();
+        reply.body = [&[0x0a, seq.len() as u8][..], &seq[..]].concat();
+        let PollAnswer::Failed(err) = classify(&reply, &prompt(1), "s", "r") else {
+            panic!("expected a failure");
+        };
+        assert!(err.to_string().contains("is inf, not a logprob"), "{err}");
+    }
+
     fn json_reply(body: &str) -> Reply {
         Reply {
             status: 200,
@@ -137,7 +182,7 @@ mod tests {
     fn short_prompt_logprobs_are_aligned_to_the_end() {
         let body = r#"{"sequences":[{"tokens":[5],"logprobs":null,"stop_reason":"length"}],
             "prompt_logprobs":[-0.5,-1.5],"topk_prompt_logprobs":[[[3,-0.1]],[[4,-0.2]]],"type":"sample"}"#;
-        let PollAnswer::Done(r) = classify(&json_reply(body), 3, "s", "r") else {
+        let PollAnswer::Done(r) = classify(&json_reply(body), &prompt(3), "s", "r") else {
             panic!("expected a result");
         };
         assert_eq!(r.prompt_logprobs, Some(vec![None, Some(-0.5), Some(-1.5)]));
@@ -151,7 +196,7 @@ mod tests {
     #[test]
     fn try_again_and_errors() {
         let body = r#"{"type":"try_again","request_id":"r","queue_state":"paused_capacity","queue_state_reason":"busy"}"#;
-        match classify(&json_reply(body), 1, "s", "r") {
+        match classify(&json_reply(body), &prompt(1), "s", "r") {
             PollAnswer::TryAgain {
                 queue_state,
                 reason,
@@ -162,7 +207,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let body = r#"{"error":"prompt too long","category":"user"}"#;
-        let PollAnswer::Failed(err) = classify(&json_reply(body), 1, "s", "r9") else {
+        let PollAnswer::Failed(err) = classify(&json_reply(body), &prompt(1), "s", "r9") else {
             panic!("expected a failure");
         };
         assert_eq!(err.exit_code(), 2);
@@ -172,7 +217,7 @@ mod tests {
     #[test]
     fn rows_past_the_prompt_are_a_server_error() {
         let body = r#"{"sequences":[],"prompt_logprobs":[-0.5,-1.5,-2.5]}"#;
-        let PollAnswer::Failed(err) = classify(&json_reply(body), 2, "s", "r") else {
+        let PollAnswer::Failed(err) = classify(&json_reply(body), &prompt(2), "s", "r") else {
             panic!("expected a failure");
         };
         assert_eq!(err.exit_code(), 4, "{err}");
@@ -184,7 +229,7 @@ mod tests {
         reply.content_type = "application/x-protobuf".into();
         // A top-k block of k = 0 and length 0xFFFFFFFF (see proto.rs).
         reply.body = vec![0x1a, 0x08, 0x18, 0x00, 0x20, 0xff, 0xff, 0xff, 0xff, 0x0f];
-        let PollAnswer::Failed(err) = classify(&reply, 2, "s", "r") else {
+        let PollAnswer::Failed(err) = classify(&reply, &prompt(2), "s", "r") else {
             panic!("expected a failure");
         };
         assert_eq!(err.exit_code(), 4, "{err}");
@@ -196,7 +241,8 @@ mod tests {
             r#"{{"error":"\u001b]0;pwned\u0007{}","category":"user"}}"#,
             "e".repeat(5000)
         );
-        let PollAnswer::Failed(err) = classify(&json_reply(&body), 1, "s", "r\u{1b}[2J") else {
+        let PollAnswer::Failed(err) = classify(&json_reply(&body), &prompt(1), "s", "r\u{1b}[2J")
+        else {
             panic!("expected a failure");
         };
         let text = err.to_string();

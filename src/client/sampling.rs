@@ -1,6 +1,6 @@
 //! The sampling client: checks a sampling call, submits it once and returns the future that waits.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use crate::client::core::Core;
@@ -8,6 +8,7 @@ use crate::client::future::{self, SampleFuture};
 use crate::client::submit::{submit, Sampler, Submission};
 use crate::client::transport::Request;
 use crate::client::types::{string_field, ModelInput, SampleExtras, SamplerSpec, SamplingParams};
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
 /// Samples from one sampling session. Cheap to clone; share it across threads.
@@ -84,7 +85,8 @@ impl SamplingClient {
         self.sample_with(prompt, num_samples, params, extras)
     }
 
-    /// Submits a sampling request that also asks for `extras` (prompt logprobs, top-k, …).
+    /// Submits a sampling request that also asks for `extras` (prompt logprobs, top-k, …),
+    /// within a step deadline starting now (see [`crate::client::Config::step_timeout`]).
     pub fn sample_with(
         &self,
         prompt: ModelInput,
@@ -92,6 +94,22 @@ impl SamplingClient {
         params: SamplingParams,
         extras: SampleExtras,
     ) -> Result<SampleFuture> {
+        let deadline = self.inner.core.step_deadline();
+        self.sample_by(prompt, num_samples, params, extras, deadline)
+    }
+
+    /// Like [`SamplingClient::sample_with`], with everything the sample does (credential,
+    /// submission and its retries, each poll, each re-submission) ending by `deadline` (a
+    /// batch line's), and never past the run's deadline.
+    pub fn sample_by(
+        &self,
+        prompt: ModelInput,
+        num_samples: u32,
+        params: SamplingParams,
+        extras: SampleExtras,
+        deadline: Deadline,
+    ) -> Result<SampleFuture> {
+        let deadline = Deadline::earliest(*self.inner.core.deadline(), deadline);
         check_params(&prompt, num_samples, &params)?;
         check_extras(&prompt, &extras)?;
         let submission = Arc::new(Submission {
@@ -100,11 +118,14 @@ impl SamplingClient {
             params,
             extras,
         });
-        let request_id = submit(&self.inner, &submission)?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let request_id = submit(&self.inner, &submission, &deadline, &cancel)?;
         Ok(future::spawn(
             Arc::clone(&self.inner),
             submission,
             request_id,
+            deadline,
+            cancel,
         ))
     }
 }
@@ -119,6 +140,17 @@ impl SamplingClient {
         prompt: ModelInput,
         last_n: Option<u32>,
     ) -> Result<SampleFuture> {
+        self.compute_logprobs_by(prompt, last_n, self.inner.core.step_deadline())
+    }
+
+    /// Like [`SamplingClient::compute_logprobs`], ending by `deadline` (see
+    /// [`SamplingClient::sample_by`]).
+    pub fn compute_logprobs_by(
+        &self,
+        prompt: ModelInput,
+        last_n: Option<u32>,
+        deadline: Deadline,
+    ) -> Result<SampleFuture> {
         let params = SamplingParams {
             max_tokens: Some(1),
             ..SamplingParams::default()
@@ -128,7 +160,7 @@ impl SamplingClient {
             prompt_logprobs_last_n: last_n,
             ..SampleExtras::default()
         };
-        self.sample_with(prompt, 1, params, extras)
+        self.sample_by(prompt, 1, params, extras, deadline)
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::client::cancel;
 use crate::client::config::{Config, SDK_VERSION};
 use crate::client::core::Core;
 use crate::client::heartbeat::Heartbeat;
@@ -23,7 +24,7 @@ use crate::error::Result;
 /// let service = ServiceClient::new(config)?;
 /// let sampler = service.create_sampling_client(SamplerSpec::base_model("Qwen/Qwen3-8B"))?;
 /// println!("session {} sampler {}", service.session_id(), sampler.sampling_session_id());
-/// service.finish(true);
+/// service.finish(tinkex::client::FinishReason::Success);
 /// # Ok::<(), tinkex::Error>(())
 /// ```
 pub struct ServiceClient {
@@ -96,20 +97,24 @@ impl ServiceClient {
         &self.session_id
     }
 
-    /// Best-effort `sessions/<id>/finish` (skipped with < 1 s of deadline left);
-    /// stops the heartbeat. Never fails.
-    pub fn finish(&self, success: bool) {
+    /// Best-effort `sessions/<id>/finish` with `reason` (skipped with < 1 s of deadline
+    /// left); stops the heartbeat. A run that did not succeed first cancels the requests
+    /// still running, when the server enables it. Never fails.
+    pub fn finish(&self, reason: FinishReason) {
         self.stop_heartbeat();
         if self.finished.swap(true, Ordering::SeqCst) {
             return;
+        }
+        if reason != FinishReason::Success {
+            cancel::cancel_all(&self.core);
         }
         let left = self.core.deadline().remaining();
         if left < std::time::Duration::from_secs(1) {
             log::debug!("skipping sessions/finish: less than 1 s of the deadline left");
             return;
         }
-        let reason = if success { "success" } else { "error" };
-        let body = serde_json::json!({"reason": {"type": reason}, "detail": null}).to_string();
+        let body = serde_json::json!({"reason": {"type": reason.wire()}, "detail": null});
+        let body = body.to_string();
         let path = format!("/api/v1/sessions/{}/finish", self.session_id);
         let req = Request::post(path, body.into_bytes());
         let timeout = self.core.config.timing.finish_timeout.min(left);
@@ -124,6 +129,28 @@ impl ServiceClient {
         let mut guard = self.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hb) = guard.take() {
             hb.stop();
+        }
+    }
+}
+
+/// How a run ended, as `sessions/<id>/finish` names it (the API knows these three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// Everything asked for was done.
+    Success,
+    /// The run failed or timed out.
+    Errored,
+    /// A signal ended the run.
+    Interrupted,
+}
+
+impl FinishReason {
+    /// The `reason.type` value sent.
+    pub fn wire(self) -> &'static str {
+        match self {
+            FinishReason::Success => "success",
+            FinishReason::Errored => "errored",
+            FinishReason::Interrupted => "interrupted",
         }
     }
 }

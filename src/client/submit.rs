@@ -1,7 +1,7 @@
 //! One submission: the `asample` body, and sending it with its retry rules until the
 //! server accepts it (also used by the future to re-submit after a 410).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -14,6 +14,7 @@ use crate::client::transport::{NetError, Request};
 use crate::client::types::{
     string_field, to_json, ModelInput, SampleExtras, SamplerSpec, SamplingParams, StopCondition,
 };
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
 const SUBMIT_STEP: &str = "submitting the sample request";
@@ -89,6 +90,16 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Submission {
+    /// What this submission asked for, which bounds what its result may hold.
+    pub(crate) fn asked(&self) -> crate::client::validate::Asked {
+        crate::client::validate::Asked {
+            num_samples: self.num_samples,
+            prompt_len: self.prompt.len(),
+            topk_prompt: self.extras.topk_prompt_logprobs,
+            topk_sample: self.extras.topk_sample_logprobs,
+        }
+    }
+
     /// The exact `asample` body for this submission.
     pub(crate) fn body(&self, sampling_session_id: &str, seq_id: u64) -> Vec<u8> {
         let p = &self.params;
@@ -124,9 +135,16 @@ impl Submission {
 }
 
 /// Sends one submission (a new `seq_id`) with the `asample` retry rules; the request id.
-pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<String> {
+/// Every attempt, credential and wait ends by `deadline` (the line's); once `stop` is set
+/// (the caller gave up) nothing more is sent.
+pub(crate) fn submit(
+    sampler: &Sampler,
+    submission: &Submission,
+    deadline: &Deadline,
+    stop: &AtomicBool,
+) -> Result<String> {
     let core = &sampler.core;
-    let (policy, deadline) = (&core.config.retry, core.deadline());
+    let policy = &core.config.retry;
     let seq_id = sampler.next_seq.fetch_add(1, Ordering::SeqCst);
     let req = asample_request(submission.body(&sampler.id, seq_id));
     let body_len = req.body.as_ref().map_or(0, Vec::len);
@@ -135,14 +153,17 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
     let mut retries = 0u32;
     loop {
         deadline.check(SUBMIT_STEP)?;
+        if stop.load(Ordering::SeqCst) {
+            return Err(stopped());
+        }
         let timeout = deadline.cap(core.config.timing.request_timeout);
-        let last = match core.send(&req, timeout, None, false) {
+        let last = match core.send_by(&req, timeout, None, false, deadline) {
             Err(Failure::Fatal(err)) => return Err(err),
             Err(Failure::Net(NetError::TooLarge)) => {
                 return Err(status::net_fatal(SUBMIT_STEP, &NetError::TooLarge, None))
             }
             Err(Failure::Net(err)) => {
-                core.note_unreachable(&err);
+                core.note_unreachable(&err, deadline, clock.elapsed());
                 Last::Net(err)
             }
             Ok(reply) if (200..300).contains(&reply.status) => {
@@ -185,6 +206,11 @@ pub(crate) fn submit(sampler: &Sampler, submission: &Submission) -> Result<Strin
             .map_err(with_cause)?;
         retries += 1;
     }
+}
+
+/// The error of a submission whose caller stopped waiting (nobody reads it).
+pub(crate) fn stopped() -> Error {
+    Error::Unexpected("the caller stopped waiting".to_string())
 }
 
 fn asample_request(body: Vec<u8>) -> Request {

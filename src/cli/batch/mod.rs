@@ -35,7 +35,7 @@ use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
 use super::prepare::{client_config, create_sampler};
 use super::settings::{BatchOptions, RunConfig};
-use crate::client::{ModelInput, SampleResponse, SamplingClient, ServiceClient};
+use crate::client::{FinishReason, ModelInput, SampleResponse, SamplingClient, ServiceClient};
 use crate::error::{Category, Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
@@ -65,7 +65,10 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
     let (plan, resumed) = Plan::read(config, batch, &deadline)?;
-    let client_config = client_config(config, deadline)?;
+    let mut client_config = client_config(config, deadline)?;
+    // Without --batch-timeout the batch deadline is unbounded: each client step (handshake,
+    // session, every line) still ends within --timeout.
+    client_config.step_timeout = Some(config.timeout);
     let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(config, &client_config);
     let tokenizer = early_tokenizer(config, &loader, &deadline)?;
@@ -108,7 +111,12 @@ pub(crate) fn conclude_as(
     names: (&str, &str),
 ) -> Result<()> {
     let complete = |tally: &Tally| tally.failures() == 0 && !tally.timed_out;
-    service.finish(matches!(&result, Ok(tally) if complete(tally)));
+    let reason = match &result {
+        Ok(tally) if complete(tally) => FinishReason::Success,
+        _ if crate::cli::signals::received().is_some() => FinishReason::Interrupted,
+        _ => FinishReason::Errored,
+    };
+    service.finish(reason);
     match result? {
         tally if complete(&tally) => Ok(()),
         tally => Err(failure(&tally, names)),
@@ -306,17 +314,20 @@ fn process(item: &BatchItem, shared: &Shared) -> Finished {
 
 fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
     let config = shared.config;
+    // The line's one deadline: the sampler also keeps it inside the batch's.
+    let line = Deadline::after(config.timeout);
     let encoded = shared.encoder.encode(item)?;
     let prompt_tokens = encoded.tokens.len();
     let mut params = item.params.clone();
     params.stop = encoded.stop;
-    let future = shared.sampler.sample_with(
+    let future = shared.sampler.sample_by(
         ModelInput::from_tokens(encoded.tokens),
         item.num_samples,
         params,
         config.extras(item.topk_logprobs),
+        line,
     )?;
-    let response = future.wait(Some(config.timeout))?;
+    let response = future.wait(None)?;
     success_line(
         item,
         (prompt_tokens, encoded.chat),

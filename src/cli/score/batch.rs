@@ -77,7 +77,8 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     };
     let mut resumed = Resumed::read(run.output.path.as_deref(), batch.resume)?;
     let scan = input.validate_with(&format, &mut resumed, shard)?;
-    let client_config = client_config(run, deadline)?;
+    let mut client_config = client_config(run, deadline)?;
+    client_config.step_timeout = Some(run.timeout);
     let journal = Journal::open(run.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(run, &client_config);
     let early = early_tokenizer(run, &loader, &deadline)?;
@@ -170,6 +171,8 @@ fn score_lines(lines: Lines, run: &BatchRun, shared: &Shared, journal: Journal) 
 /// Scores one line: its context encoded as `run` encodes a line's prompt, each continuation
 /// alone; the output line is `{"id", "line", "context_tokens", "chat"?, "results", "best"}`.
 fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
+    // The line's one deadline, shared by all its choices (the sampler keeps it inside the batch's).
+    let line = Deadline::after(shared.timeout);
     let input = match &item.context {
         Context::Text(text) => LineInput::Prompt(Prompt::Text(text.clone())),
         Context::Messages(messages) => LineInput::Messages(messages.clone()),
@@ -193,7 +196,7 @@ fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
     };
     let continuations = encode_texts(item.continuations.clone(), shared.tokenizer, what)?;
     let ids: Vec<Vec<u32>> = continuations.iter().map(|(_, ids)| ids.clone()).collect();
-    let logprobs = score_all(shared.sampler, &context.tokens, &ids, Some(shared.timeout))?;
+    let logprobs = score_all(shared.sampler, &context.tokens, &ids, Some(line))?;
     let results: Vec<Scored> = continuations
         .into_iter()
         .zip(logprobs)

@@ -3,10 +3,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
-use crate::client::{ModelInput, SamplingClient};
+use crate::client::{ModelInput, SampleFuture, SamplingClient};
 use crate::error::{Error, Result};
+use crate::Deadline;
 
 /// Most requests one scoring keeps in flight for its choices.
 pub const CHOICE_THREADS: usize = 16;
@@ -68,13 +68,11 @@ pub fn score_one(
     sampler: &SamplingClient,
     context: &[u32],
     continuation: &[u32],
-    wait: Option<Duration>,
+    deadline: Option<Deadline>,
 ) -> Result<Vec<f32>> {
     let n = continuation.len();
     let prompt = ModelInput::from_tokens([context, continuation].concat());
-    let response = sampler
-        .compute_logprobs(prompt, Some(n as u32))?
-        .wait(wait)?;
+    let response = request(sampler, prompt, Some(n as u32), deadline)?.wait(None)?;
     response.last_prompt_logprobs(n).ok_or_else(|| missing(n))
 }
 
@@ -82,12 +80,26 @@ pub fn score_one(
 pub fn score_whole(
     sampler: &SamplingClient,
     tokens: &[u32],
-    wait: Option<Duration>,
+    deadline: Option<Deadline>,
 ) -> Result<Vec<f32>> {
     let n = tokens.len().saturating_sub(1);
     let prompt = ModelInput::from_tokens(tokens.to_vec());
-    let response = sampler.compute_logprobs(prompt, None)?.wait(wait)?;
+    let response = request(sampler, prompt, None, deadline)?.wait(None)?;
     response.last_prompt_logprobs(n).ok_or_else(|| missing(n))
+}
+
+/// One scoring request, ending by `deadline` (a batch line's: every choice of the line shares
+/// it, so `--timeout` is per line), else by the run's.
+fn request(
+    sampler: &SamplingClient,
+    prompt: ModelInput,
+    last_n: Option<u32>,
+    deadline: Option<Deadline>,
+) -> Result<SampleFuture> {
+    match deadline {
+        Some(deadline) => sampler.compute_logprobs_by(prompt, last_n, deadline),
+        None => sampler.compute_logprobs(prompt, last_n),
+    }
 }
 
 fn missing(n: usize) -> Error {
@@ -102,10 +114,10 @@ pub fn score_all(
     sampler: &SamplingClient,
     context: &[u32],
     continuations: &[Vec<u32>],
-    wait: Option<Duration>,
+    deadline: Option<Deadline>,
 ) -> Result<Vec<Vec<f32>>> {
     if let [only] = continuations {
-        return score_one(sampler, context, only, wait).map(|lps| vec![lps]);
+        return score_one(sampler, context, only, deadline).map(|lps| vec![lps]);
     }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<Vec<f32>>>>> =
@@ -117,7 +129,7 @@ pub fn score_all(
                 let Some(continuation) = continuations.get(i) else {
                     return;
                 };
-                let result = score_one(sampler, context, continuation, wait);
+                let result = score_one(sampler, context, continuation, deadline);
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
             });
         }

@@ -21,7 +21,7 @@ use crate::cli::logging::STATUS_TARGET;
 use crate::cli::output::deliver;
 use crate::cli::output::TextDecoder;
 use crate::cli::prepare::{self, client_config, create_sampler, Early};
-use crate::client::{SamplingClient, ServiceClient};
+use crate::client::{FinishReason, SamplingClient, ServiceClient};
 use crate::error::Result;
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
@@ -80,7 +80,11 @@ fn single(config: &ScoreConfig) -> Result<()> {
         log::info!(target: STATUS_TARGET, "done: {count} continuation{plural} scored in {:.1} s", started.elapsed().as_secs_f64());
         Ok(())
     })();
-    service.finish(result.is_ok());
+    service.finish(if result.is_ok() {
+        FinishReason::Success
+    } else {
+        FinishReason::Errored
+    });
     result
 }
 
