@@ -125,6 +125,18 @@ impl Core {
 
     /// A setup call (config, auth, sessions, samplers) with its retry rules; the 2xx answer.
     pub(crate) fn setup_call(&self, step: &str, req: &Request, raw_key: bool) -> Result<Reply> {
+        self.call_accepting(step, req, raw_key, &[])
+    }
+
+    /// [`Core::setup_call`], but an answer whose status is in `accept` is returned at once,
+    /// neither retried nor an error (a 409 on publish means "already public").
+    pub(crate) fn call_accepting(
+        &self,
+        step: &str,
+        req: &Request,
+        raw_key: bool,
+        accept: &[u16],
+    ) -> Result<Reply> {
         let policy = &self.config.retry;
         let deadline = self.deadline();
         let mut clock = VirtualClock::start();
@@ -146,7 +158,9 @@ impl Core {
                     self.note_unreachable(&err);
                     (Last::Net(err), None)
                 }
-                Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
+                Ok(reply) if (200..300).contains(&reply.status) || accept.contains(&reply.status) => {
+                    return Ok(reply)
+                }
                 Ok(reply) if reply.status == 402 => {
                     if !billing.allow_retry(clock.elapsed(), step) {
                         return Err(status::exhausted(step, &Last::Reply(reply), None));

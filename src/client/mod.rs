@@ -3,9 +3,11 @@
 //! [`ServiceClient`] opens a session; [`SamplingClient`] submits sampling
 //! requests; [`SampleFuture`] waits for their results. Nothing here prints:
 //! status goes to the `log` crate (queue state on target `tinkex::status`).
-//! [`CatalogClient`] lists models, training runs and checkpoints (no session).
+//! [`CatalogClient`] lists models, training runs and checkpoints (no session);
+//! [`LifecycleClient`] publishes, expires and deletes them; [`BillingClient`] reads usage.
 
 mod auth;
+pub mod billing;
 mod catalog;
 mod config;
 mod core;
@@ -13,16 +15,20 @@ mod credentials;
 mod future;
 mod heartbeat;
 mod jwt;
+pub mod lifecycle;
+pub mod official;
 mod proto;
 mod result;
 mod retry;
 mod sampling;
 mod service;
+mod session_meta;
 mod status;
 mod stored;
 mod submit;
 mod transport;
 mod types;
+pub mod when;
 
 pub use catalog::{
     CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
@@ -32,8 +38,11 @@ pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_UR
 pub use credentials::kill_running_command;
 pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
+pub use billing::BillingClient;
+pub use lifecycle::LifecycleClient;
 pub use sampling::SamplingClient;
 pub use service::ServiceClient;
+pub use session_meta::SessionMeta;
 pub use types::{
     ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
     StopCondition, StopReason, TopkRow,
