@@ -169,7 +169,9 @@ impl Window {
                 ))
             })?;
         if secs as i64 > MAX_WINDOW_SECS {
-            return Err(Error::usage("--last: at most 14 days (the server's widest window)"));
+            return Err(Error::usage(
+                "--last: at most 14 days (the server's widest window)",
+            ));
         }
         let end = now.div_euclid(3600) * 3600;
         Ok(Window {
@@ -257,10 +259,15 @@ mod tests {
     fn windows_follow_the_sdk_rules() {
         let w = Window::parse("2026-07-13", "2026-07-14T00:00:00Z", NOW).unwrap();
         assert_eq!((w.start, w.end), (1_783_900_800, 1_783_987_200));
-        assert!(err("2026-07-13T00:30:00Z", "2026-07-14").starts_with("START must be on a whole UTC hour"));
-        assert!(err("2026-07-13", "2026-07-14T00:00:00.5Z").starts_with("END must be on a whole UTC hour"));
-        assert!(err("2026-07-14", "2026-07-14").starts_with("END (2026-07-14T00:00:00Z) must be after START"));
-        assert!(err("2026-07-01", "2026-07-15T01:00:00Z").starts_with("END must be at most 14 days"));
+        assert!(err("2026-07-13T00:30:00Z", "2026-07-14")
+            .starts_with("START must be on a whole UTC hour"));
+        assert!(err("2026-07-13", "2026-07-14T00:00:00.5Z")
+            .starts_with("END must be on a whole UTC hour"));
+        assert!(err("2026-07-14", "2026-07-14")
+            .starts_with("END (2026-07-14T00:00:00Z) must be after START"));
+        assert!(
+            err("2026-07-01", "2026-07-15T01:00:00Z").starts_with("END must be at most 14 days")
+        );
         assert!(Window::parse("2026-07-01", "2026-07-15", NOW).is_ok());
         assert!(err("2026-07-18T01:00:00Z", "2026-07-19").contains("in the future"));
         assert!(err("yesterday", "2026-07-14").starts_with("START: not a time"));
@@ -273,12 +280,18 @@ mod tests {
         assert_eq!(w.end - w.start, 86_400);
         assert!(Window::last("90m", NOW).is_err());
         assert!(Window::last("15d", NOW).is_err());
-        assert_eq!(Window::last("2w", NOW).unwrap().end - Window::last("2w", NOW).unwrap().start, 14 * 86_400);
+        assert_eq!(
+            Window::last("2w", NOW).unwrap().end - Window::last("2w", NOW).unwrap().start,
+            14 * 86_400
+        );
     }
 
     #[test]
     fn absent_and_null_fields_are_tolerated() {
-        let u: Usage = serde_json::from_str(r#"{"data":[{"event_info":{"type":"storage"}},{}],"sessions":null}"#).unwrap();
+        let u: Usage = serde_json::from_str(
+            r#"{"data":[{"event_info":{"type":"storage"}},{}],"sessions":null}"#,
+        )
+        .unwrap();
         assert_eq!(u.data.len(), 2);
         assert_eq!(u.data[0].event_info.kind.as_deref(), Some("storage"));
         let s: Storage = serde_json::from_str(r#"{"data":null}"#).unwrap();

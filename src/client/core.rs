@@ -158,7 +158,9 @@ impl Core {
                     self.note_unreachable(&err);
                     (Last::Net(err), None)
                 }
-                Ok(reply) if (200..300).contains(&reply.status) || accept.contains(&reply.status) => {
+                Ok(reply)
+                    if (200..300).contains(&reply.status) || accept.contains(&reply.status) =>
+                {
                     return Ok(reply)
                 }
                 Ok(reply) if reply.status == 402 => {

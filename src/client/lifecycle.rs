@@ -163,7 +163,10 @@ fn endpoint(path: &CheckpointPath) -> String {
 /// Parses a command-line checkpoint path; the error names `what` (the argument).
 pub fn parse_path(text: &str, what: &str) -> Result<CheckpointPath> {
     CheckpointPath::parse(text).ok_or_else(|| Error::Input {
-        message: format!("{what}: not a checkpoint path: {}", crate::redact::server_text(text)),
+        message: format!(
+            "{what}: not a checkpoint path: {}",
+            crate::redact::server_text(text)
+        ),
         hint: Some("a checkpoint path looks like tinker://RUN_ID/weights/000500".to_string()),
     })
 }

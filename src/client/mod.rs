@@ -30,6 +30,7 @@ mod transport;
 mod types;
 pub mod when;
 
+pub use billing::BillingClient;
 pub use catalog::{
     CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
     TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE,
@@ -37,9 +38,8 @@ pub use catalog::{
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
 pub use future::{SampleFuture, STATUS_TARGET};
-pub use retry::RetryPolicy;
-pub use billing::BillingClient;
 pub use lifecycle::LifecycleClient;
+pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
 pub use service::ServiceClient;
 pub use session_meta::SessionMeta;

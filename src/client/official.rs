@@ -238,7 +238,11 @@ pub fn python_float(f: f64) -> String {
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     if !(-4..16).contains(&exp) {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         return format!("{sign}{first}{frac}e{esign}{:02}", exp.abs());
     }
@@ -336,9 +340,17 @@ mod tests {
     #[test]
     fn floats_print_as_python_repr() {
         for (f, want) in [
-            (2.0, "2.0"), (0.25, "0.25"), (1e-05, "1e-05"), (0.0001, "0.0001"),
-            (1e16, "1e+16"), (1e15, "1000000000000000.0"), (0.0016666666666666668, "0.0016666666666666668"),
-            (-1.5, "-1.5"), (0.0, "0.0"), (123456.789, "123456.789"), (1.5e-07, "1.5e-07"),
+            (2.0, "2.0"),
+            (0.25, "0.25"),
+            (1e-05, "1e-05"),
+            (0.0001, "0.0001"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.0016666666666666668, "0.0016666666666666668"),
+            (-1.5, "-1.5"),
+            (0.0, "0.0"),
+            (123456.789, "123456.789"),
+            (1.5e-07, "1.5e-07"),
         ] {
             assert_eq!(python_float(f), want);
         }
@@ -351,6 +363,9 @@ mod tests {
             python_json(&v, None),
             r#"{"a": [1, 2.0, "\u00e9\ud83d\ude00"], "b": {}, "c": null}"#
         );
-        assert_eq!(python_json(&json!({"x": [1]}), Some(2)), "{\n  \"x\": [\n    1\n  ]\n}");
+        assert_eq!(
+            python_json(&json!({"x": [1]}), Some(2)),
+            "{\n  \"x\": [\n    1\n  ]\n}"
+        );
     }
 }

@@ -70,7 +70,11 @@ impl Request {
     }
 
     /// A request of any `method` with an optional JSON body (the lifecycle calls).
-    pub(crate) fn with_method(method: Method, path: impl Into<String>, body: Option<Vec<u8>>) -> Request {
+    pub(crate) fn with_method(
+        method: Method,
+        path: impl Into<String>,
+        body: Option<Vec<u8>>,
+    ) -> Request {
         Request {
             method,
             path: path.into(),

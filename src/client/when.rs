@@ -116,7 +116,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// `secs` since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (the form the billing endpoint takes).
@@ -188,8 +196,15 @@ mod tests {
             250_000_000
         );
         for bad in [
-            "", "2026-13-01", "2026-02-30", "2026-07-13T24:00:00Z", "2026-07-13T1:00Z",
-            "yesterday", "2026-07-13T00:00:00+5", "2026-07-13T00:00:00.Z", "２０２６-07-13",
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-07-13T24:00:00Z",
+            "2026-07-13T1:00Z",
+            "yesterday",
+            "2026-07-13T00:00:00+5",
+            "2026-07-13T00:00:00.Z",
+            "２０２６-07-13",
         ] {
             assert_eq!(parse_instant(bad), None, "{bad}");
         }
@@ -197,7 +212,11 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for s in ["1970-01-01T00:00:00Z", "2026-07-13T05:00:00Z", "2000-02-29T23:59:59Z"] {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2026-07-13T05:00:00Z",
+            "2000-02-29T23:59:59Z",
+        ] {
             assert_eq!(format_utc(at(s)), s);
         }
     }
@@ -209,7 +228,16 @@ mod tests {
         assert_eq!(parse_duration("7d"), Some(604_800));
         assert_eq!(parse_duration("2w"), Some(1_209_600));
         assert_eq!(parse_duration("90m"), Some(5400));
-        for bad in ["", "0", "d", "-1h", "1.5h", "7x", "99999999999999999999", "1y"] {
+        for bad in [
+            "",
+            "0",
+            "d",
+            "-1h",
+            "1.5h",
+            "7x",
+            "99999999999999999999",
+            "1y",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
