@@ -51,6 +51,7 @@ mod hostile_templates;
 mod lifecycle_client;
 mod recipe_kubernetes;
 mod recipe_slurm;
+mod session_meta;
 mod tokenizer_cache_store;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_parity;
