@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod billing_client;
 mod catalog_cli;
 mod catalog_client;
 mod catalog_demo;
@@ -48,8 +49,10 @@ mod hostile_batch_cli;
 mod hostile_regress;
 mod hostile_server;
 mod hostile_templates;
+mod lifecycle_client;
 mod recipe_kubernetes;
 mod recipe_slurm;
+mod session_meta;
 mod tokenizer_cache_store;
 mod tokenizer_fast_cache;
 mod tokenizer_fast_parity;

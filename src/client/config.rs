@@ -41,6 +41,8 @@ pub struct Config {
     pub tags: Vec<String>,
     /// Project the session belongs to (`TINKER_PROJECT_ID`).
     pub project_id: Option<String>,
+    /// The session's display name and metadata (`create_session`).
+    pub session: crate::client::SessionMeta,
     /// Where the credential came from (`tinkex auth status` names it; never the value).
     pub credential_source: CredentialSource,
     pub(crate) timing: Timing,
@@ -114,6 +116,7 @@ impl std::fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("tags", &self.tags)
             .field("project_id", &self.project_id)
+            .field("session", &self.session)
             .field("credential_source", &self.credential_source)
             .finish()
     }
@@ -131,6 +134,7 @@ impl Config {
             retry: RetryPolicy::default(),
             tags: Vec::new(),
             project_id: None,
+            session: crate::client::SessionMeta::default(),
             credential_source: CredentialSource::Given,
             step_timeout: None,
             timing: Timing::default(),

@@ -151,13 +151,32 @@ impl Core {
         Ok(reply)
     }
 
-    /// A setup call (config, auth, sessions, samplers) with its retry rules, every attempt
-    /// and wait within `deadline`; the 2xx answer.
+    /// A setup call (config, auth, sessions, samplers) with its retry rules, within a step
+    /// deadline starting now; the 2xx answer.
+    pub(crate) fn setup_call(&self, step: &str, req: &Request, raw_key: bool) -> Result<Reply> {
+        self.call_accepting(step, req, raw_key, &[], &self.step_deadline())
+    }
+
+    /// A setup call with its retry rules, every attempt and wait within `deadline`; the 2xx
+    /// answer.
     pub(crate) fn setup_call_by(
         &self,
         step: &str,
         req: &Request,
         raw_key: bool,
+        deadline: &Deadline,
+    ) -> Result<Reply> {
+        self.call_accepting(step, req, raw_key, &[], deadline)
+    }
+
+    /// [`Core::setup_call_by`], but an answer whose status is in `accept` is returned at once,
+    /// neither retried nor an error (a 409 on publish means "already public").
+    pub(crate) fn call_accepting(
+        &self,
+        step: &str,
+        req: &Request,
+        raw_key: bool,
+        accept: &[u16],
         deadline: &Deadline,
     ) -> Result<Reply> {
         let policy = &self.config.retry;
@@ -180,7 +199,11 @@ impl Core {
                     self.note_unreachable(&err, deadline, clock.elapsed());
                     (Last::Net(err), None)
                 }
-                Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
+                Ok(reply)
+                    if (200..300).contains(&reply.status) || accept.contains(&reply.status) =>
+                {
+                    return Ok(reply)
+                }
                 Ok(reply) if reply.status == 402 => {
                     if !billing.allow_retry(clock.elapsed(), step) {
                         return Err(status::exhausted(step, &Last::Reply(reply), None));

@@ -3,9 +3,11 @@
 //! [`ServiceClient`] opens a session; [`SamplingClient`] submits sampling
 //! requests; [`SampleFuture`] waits for their results. Nothing here prints:
 //! status goes to the `log` crate (queue state on target `tinkex::status`).
-//! [`CatalogClient`] lists models, training runs and checkpoints (no session).
+//! [`CatalogClient`] lists models, training runs and checkpoints (no session);
+//! [`LifecycleClient`] publishes, expires and deletes them; [`BillingClient`] reads usage.
 
 mod auth;
+pub mod billing;
 mod cancel;
 mod catalog;
 mod config;
@@ -14,18 +16,23 @@ mod credentials;
 mod future;
 mod heartbeat;
 mod jwt;
+pub mod lifecycle;
+pub mod official;
 mod proto;
 mod result;
 mod retry;
 mod sampling;
 mod service;
+mod session_meta;
 mod status;
 mod stored;
 mod submit;
 mod transport;
 mod types;
 mod validate;
+pub mod when;
 
+pub use billing::BillingClient;
 pub use catalog::{
     CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
     TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE,
@@ -33,9 +40,11 @@ pub use catalog::{
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
 pub use future::{SampleFuture, STATUS_TARGET};
+pub use lifecycle::LifecycleClient;
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
 pub use service::{FinishReason, ServiceClient};
+pub use session_meta::SessionMeta;
 pub use types::{
     ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
     StopCondition, StopReason, TopkRow,

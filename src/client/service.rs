@@ -42,6 +42,8 @@ struct CreateSession<'a> {
     sdk_version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     project_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_name: Option<&'a str>,
     #[serde(rename = "type")]
     kind: &'static str,
 }
@@ -174,9 +176,10 @@ fn create_session(core: &Core) -> Result<String> {
     let config = &core.config;
     let body = CreateSession {
         tags: &config.tags,
-        user_metadata: serde_json::Map::new(),
+        user_metadata: config.session.metadata_json(),
         sdk_version: SDK_VERSION,
         project_id: config.project_id.as_deref(),
+        display_name: config.session.display_name.as_deref(),
         kind: "create_session",
     };
     let req = Request::post("/api/v1/create_session", to_json(&body));

@@ -15,6 +15,20 @@ pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
 pub(crate) enum Method {
     Get,
     Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
 }
 
 /// One request to send (the credential is added per attempt).
@@ -49,6 +63,22 @@ impl Request {
             method: Method::Get,
             path: path.into(),
             body: None,
+            accept: "application/json",
+            headers: Vec::new(),
+            secret_fields: &[],
+        }
+    }
+
+    /// A request of any `method` with an optional JSON body (the lifecycle calls).
+    pub(crate) fn with_method(
+        method: Method,
+        path: impl Into<String>,
+        body: Option<Vec<u8>>,
+    ) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            body,
             accept: "application/json",
             headers: Vec::new(),
             secret_fields: &[],
@@ -205,11 +235,7 @@ impl Transport {
     ) -> Result<Reply, NetError> {
         let started = Instant::now();
         let url = self.url(&req.path);
-        let method = if req.method == Method::Post {
-            "POST"
-        } else {
-            "GET"
-        };
+        let method = req.method.name();
         if let Some(body) = &req.body {
             log::trace!(
                 "{method} {} body: {}",
@@ -252,8 +278,10 @@ impl Transport {
             ("Accept", req.accept.to_string()),
             ("User-Agent", self.user_agent.clone()),
         ];
-        if req.method == Method::Post {
+        if matches!(req.method, Method::Post | Method::Put) {
             headers.push(("Content-Type", "application/json".to_string()));
+        }
+        if req.method != Method::Get {
             headers.push(("X-Idempotency-Key", idempotency_key()));
         }
         headers.extend(req.headers.iter().map(|(k, v)| (*k, v.clone())));
@@ -282,6 +310,21 @@ impl Transport {
                 }
                 let body: &[u8] = req.body.as_deref().unwrap_or(b"{}");
                 b.config().timeout_global(timeout).build().send(body)
+            }
+            Method::Put => {
+                let mut b = self.agent.put(url);
+                for (k, v) in &headers {
+                    b = b.header(*k, v.as_str());
+                }
+                let body: &[u8] = req.body.as_deref().unwrap_or(b"{}");
+                b.config().timeout_global(timeout).build().send(body)
+            }
+            Method::Delete => {
+                let mut b = self.agent.delete(url);
+                for (k, v) in &headers {
+                    b = b.header(*k, v.as_str());
+                }
+                b.config().timeout_global(timeout).build().call()
             }
         };
         let response = response.map_err(net_error)?;

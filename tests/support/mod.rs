@@ -11,6 +11,7 @@ pub mod demo_api;
 pub mod e2e;
 pub mod hostile;
 pub mod hostile_gen;
+pub mod lifecycle_api;
 pub mod mock;
 pub mod run;
 pub mod slow_api;

@@ -182,7 +182,7 @@ fn billing_refused(body: &[u8]) -> Error {
 }
 
 /// `text` percent-encoded as one URL path segment (ids come from the command line).
-fn path_segment(text: &str) -> String {
+pub(crate) fn path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
