@@ -44,6 +44,7 @@ mod e2e_modes;
 mod e2e_shard;
 mod hostile_batch;
 mod hostile_batch_cli;
+mod hostile_inputs;
 mod hostile_regress;
 mod hostile_server;
 mod hostile_templates;
