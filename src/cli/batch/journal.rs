@@ -367,15 +367,26 @@ fn successful_id(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::batch::record::line_hash;
+
+    /// A success for input line `n`, whose text is `Ln`.
+    fn rec(id: &str, n: usize) -> String {
+        let h = line_hash(format!("L{n}").as_bytes());
+        format!("{{\"id\":{id},\"line\":{n},\"sequences\":[],\"input_hash\":\"{h}\"}}\n")
+    }
 
     fn resume(path: &Path) -> (Journal, Resumed) {
         let resumed = Resumed::read(Some(path), true).unwrap();
         let mut check = Resumed::read(Some(path), true).unwrap();
-        let keys: Vec<bool> = ["a", "2", "c", "d"]
+        let keys: Vec<bool> = [("a", 1), ("2", 2), ("c", 3), ("d", 4)]
             .iter()
-            .map(|k| check.contains(k).unwrap())
+            .map(|&(k, n)| {
+                let h = line_hash(format!("L{n}").as_bytes());
+                check.contains(k, n, &h).unwrap()
+            })
             .collect();
         assert_eq!(keys, [true, false, true, false], "a and c are done");
+        check.check_against(None, Kind::Run).unwrap();
         (Journal::open(Some(path), check).unwrap(), resumed)
     }
 
@@ -398,8 +409,14 @@ mod tests {
     fn resume_keeps_successes_and_drops_failures_and_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let content = "{\"id\":\"a\",\"line\":1,\"sequences\":[]}\n{\"id\":2,\"line\":2,\"error\":{\"category\":\"server\",\"message\":\"x\"}}\n{\"id\":\"c\",\"line\":3,\"sequences\":[]}\n{\"id\":\"a\",\"line\":1,\"sequences\":[1]}\n\n{\"id\":\"d\",\"li";
-        fs::write(&path, content).unwrap();
+        let failure =
+            "{\"id\":2,\"line\":2,\"error\":{\"category\":\"server\",\"message\":\"x\"}}\n";
+        let content = rec("\"a\"", 1)
+            + failure
+            + &rec("\"c\"", 3)
+            + &rec("\"a\"", 1)
+            + "\n{\"id\":\"d\",\"li";
+        fs::write(&path, &content).unwrap();
         let (mut journal, resumed) = resume(&path);
         assert_eq!(resumed.kept(), 2);
         assert_eq!(
@@ -409,7 +426,8 @@ mod tests {
         journal
             .append("{\"id\":\"d\",\"line\":4,\"sequences\":[]}")
             .unwrap();
-        let expected = "{\"id\":\"a\",\"line\":1,\"sequences\":[]}\n{\"id\":\"c\",\"line\":3,\"sequences\":[]}\n{\"id\":\"d\",\"line\":4,\"sequences\":[]}\n";
+        let expected =
+            rec("\"a\"", 1) + &rec("\"c\"", 3) + "{\"id\":\"d\",\"line\":4,\"sequences\":[]}\n";
         assert_eq!(fs::read_to_string(&path).unwrap(), expected);
     }
 
@@ -417,8 +435,8 @@ mod tests {
     fn an_intact_journal_is_left_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let content = "{\"id\":\"a\",\"sequences\":[]}\n{\"id\":\"c\",\"sequences\":[]}\n";
-        fs::write(&path, content).unwrap();
+        let content = rec("\"a\"", 1) + &rec("\"c\"", 3);
+        fs::write(&path, &content).unwrap();
         let before = fs::metadata(&path).unwrap().modified().unwrap();
         let (_journal, resumed) = resume(&path);
         assert_eq!((resumed.kept(), resumed.dropped), (2, 0));
@@ -427,11 +445,36 @@ mod tests {
     }
 
     #[test]
+    fn a_record_made_from_another_line_or_unmatched_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        fs::write(&path, rec("\"a\"", 1) + &rec("\"c\"", 3)).unwrap();
+        let mut resumed = Resumed::read(Some(&path), true).unwrap();
+        let err = resumed.contains("a", 1, "0000").unwrap_err().to_string();
+        assert!(err.contains("row 1 was made from another input"), "{err}");
+        let mut resumed = Resumed::read(Some(&path), true).unwrap();
+        assert!(resumed.contains("a", 1, &line_hash(b"L1")).unwrap());
+        let err = resumed
+            .check_against(None, Kind::Run)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2 answers no line of this input"), "{err}");
+        let err = resumed
+            .check_against(None, Kind::Score)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is a journal of tinkex run, not of tinkex score"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn resume_without_a_file_starts_fresh() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new/out.jsonl");
         let mut resumed = Resumed::read(Some(&path), true).unwrap();
-        assert!(!resumed.contains("a").unwrap());
+        assert!(!resumed.contains("a", 1, "x").unwrap());
         let mut journal = Journal::open(Some(&path), resumed).unwrap();
         journal.append("{}").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");

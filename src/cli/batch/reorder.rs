@@ -109,7 +109,8 @@ mod tests {
     use super::*;
 
     fn record(line: usize) -> String {
-        format!("{{\"id\":{line},\"line\":{line}}}\n")
+        // What the journal writes: a result's field and its input line's hash.
+        format!("{{\"id\":{line},\"line\":{line},\"sequences\":[],\"input_hash\":\"00\"}}\n")
     }
 
     #[test]

@@ -540,7 +540,15 @@ mod tests {
     fn lines_the_journal_holds_are_marked_done() {
         let (dir, file) = input("{\"id\": \"a\", \"prompt\": \"a\"}\n\n{\"prompt\": \"b\"}\n{\"id\": \"c\", \"prompt\": \"c\"}\n");
         let journal = dir.path().join("out.jsonl");
-        let done = "{\"id\":\"c\",\"sequences\":[]}\n{\"id\":3,\"sequences\":[]}\n{\"id\":\"a\",\"error\":{}}\n";
+        let rec = |id: &str, n: usize, text: &str| {
+            let h = line_hash(text.as_bytes());
+            format!("{{\"id\":{id},\"line\":{n},\"sequences\":[],\"input_hash\":\"{h}\"}}\n")
+        };
+        let failed =
+            "{\"id\":\"a\",\"line\":1,\"error\":{\"category\":\"user\",\"message\":\"m\"}}\n";
+        let done = rec("\"c\"", 4, "{\"id\": \"c\", \"prompt\": \"c\"}")
+            + &rec("3", 3, "{\"prompt\": \"b\"}")
+            + failed;
         std::fs::write(&journal, done).unwrap();
         let mut resumed = Resumed::read(Some(&journal), true).unwrap();
         let scan = file.validate(&defaults(), false, &mut resumed).unwrap();
