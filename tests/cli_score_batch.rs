@@ -63,7 +63,17 @@ fn lines_come_back_in_input_order_with_every_choice_scored() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["id", "line", "context_tokens", "results", "best"]);
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "line",
+            "context_tokens",
+            "results",
+            "best",
+            "input_hash"
+        ]
+    );
     assert_eq!(asamples(&server), 5, "one request per continuation");
 }
 

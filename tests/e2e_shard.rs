@@ -272,8 +272,10 @@ fn run_help_says_the_shard_is_one_based() {
     );
 }
 
+/// A record for line `line` of the inputs below (`{"tokens":[N]}`, blank line 3).
 fn record(line: usize) -> String {
-    format!("{{\"id\":{line},\"line\":{line},\"sequences\":[]}}\n")
+    let h = crate::support::input_hash(&format!("{{\"tokens\":[{line}]}}"));
+    format!("{{\"id\":{line},\"line\":{line},\"sequences\":[],\"input_hash\":\"{h}\"}}\n")
 }
 
 #[test]
@@ -363,7 +365,8 @@ fn merge_with_allow_missing_lists_the_gap_and_failed_lines_set_the_exit_code() {
             warning + "tinkex: merged 1 journal: 2/4 ok, 2 missing\n"
         )
     );
-    let failed = "{\"id\":2,\"line\":2,\"error\":{\"category\":\"server\",\"message\":\"m\"}}\n";
+    let h = crate::support::input_hash("{\"tokens\":[2]}");
+    let failed = &format!("{{\"id\":2,\"line\":2,\"error\":{{\"category\":\"server\",\"message\":\"m\"}},\"input_hash\":\"{h}\"}}\n");
     let b = scratch.file("b.jsonl", &(failed.to_string() + &record(4)));
     let run = merge(&scratch, &["--input", &input, "-q", &b, &a]);
     assert_eq!(run.stdout, record(1) + failed + &record(4) + &record(5));

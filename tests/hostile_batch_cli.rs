@@ -141,10 +141,12 @@ fn big_journal(dir: &Path) -> (String, String) {
     );
     let mut input = String::new();
     for n in 0..=50 {
-        input.push_str(&format!("{{\"id\": {n}, \"tokens\": [1]}}\n"));
+        let line = format!("{{\"id\": {n}, \"tokens\": [1]}}");
+        input.push_str(&format!("{line}\n"));
         if n > 0 {
+            let (number, h) = (n + 1, crate::support::input_hash(&line));
             journal.push_str(&format!(
-                "{{\"id\":{n},\"sequences\":[],\"pad\":\"{pad}\"}}\n"
+                "{{\"id\":{n},\"line\":{number},\"sequences\":[],\"pad\":\"{pad}\",\"input_hash\":\"{h}\"}}\n"
             ));
         }
     }
@@ -277,7 +279,8 @@ fn a_replaced_output_keeps_its_mode() {
         &["{\"id\": 0, \"tokens\": [1]}", "{\"tokens\": [2]}"],
     );
     let journal = dir.path().join("out.jsonl").display().to_string();
-    fs::write(&journal, "{\"id\":0,\"error\":{}}\n").unwrap();
+    let failed = "{\"id\":0,\"line\":1,\"error\":{\"category\":\"server\",\"message\":\"m\"}}\n";
+    fs::write(&journal, failed).unwrap();
     fs::set_permissions(&journal, fs::Permissions::from_mode(0o640)).unwrap();
     let out = api
         .tinkex(&[

@@ -46,6 +46,7 @@ mod e2e_shard;
 mod endless_matrix;
 mod hostile_batch;
 mod hostile_batch_cli;
+mod hostile_inputs;
 mod hostile_regress;
 mod hostile_server;
 mod hostile_templates;

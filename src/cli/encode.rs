@@ -86,10 +86,14 @@ pub fn model_and_tokenizer(
     Ok((model, spec))
 }
 
-/// Token ids for a prompt; ids given directly must fit the tokenizer's vocabulary.
+/// Token ids for a prompt; ids given directly must fit the tokenizer's vocabulary. Text past
+/// the prompt limit is refused before encoding starts (encoding time and memory grow with it).
 pub fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Vec<u32>> {
     match (prompt, tokenizer) {
-        (Prompt::Text(text), Some(tokenizer)) => tokenizer.encode(&text),
+        (Prompt::Text(text), Some(tokenizer)) => {
+            super::prompt::check_size(&text, "the prompt")?;
+            tokenizer.encode(&text)
+        }
         (Prompt::Text(_), None) => Err(Error::input("a text prompt needs a tokenizer")),
         (Prompt::Tokens(tokens), Some(tokenizer)) => {
             let vocab = tokenizer.vocab_size();

@@ -1,12 +1,16 @@
 //! Reading the prompt: text as given, or token ids from a file or stdin; and where the
 //! prompt, `--messages` and `--input` come from.
 
-use std::io::Read;
+use std::io::{self, Read};
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::bounded::{self, PROMPT_LIMIT};
 use crate::error::{Error, Result};
+use crate::Deadline;
 
 /// Where the prompt comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,21 +32,89 @@ pub enum Source {
     Stdin,
 }
 
-/// Reads all of `source` for `flag`; the bytes and their origin as error messages name it
-/// (`--messages notes.json`, `--prompt-file - (stdin)`).
-pub fn read_source(flag: &str, source: &Source) -> Result<(Vec<u8>, String)> {
-    match source {
+/// Reads all of `source` for `flag` within `deadline` and [`PROMPT_LIMIT`]; the bytes and
+/// their origin as error messages name it (`--messages notes.json`, `--prompt-file - (stdin)`).
+pub fn read_source(flag: &str, source: &Source, deadline: &Deadline) -> Result<(Vec<u8>, String)> {
+    let (origin, step) = match source {
+        Source::File(path) => (
+            format!("{flag} {}", path.display()),
+            format!("reading {flag} {}", path.display()),
+        ),
+        Source::Stdin => (
+            format!("{flag} - (stdin)"),
+            format!("reading {} from stdin", what(flag)),
+        ),
+    };
+    let bytes = match source {
+        // A FIFO named as a file can stay silent as long as stdin can: both are polled.
         Source::File(path) => {
-            let origin = format!("{flag} {}", path.display());
-            let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&origin, &e))?;
-            Ok((bytes, origin))
+            let file = std::fs::File::open(path).map_err(|e| Error::unreadable(&origin, &e))?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Error::input(format!("{origin}: is a directory")));
+            }
+            read_polled(file, deadline)
         }
-        Source::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::input(format!("{flag} -: cannot read stdin: {e}")))?;
-            Ok((bytes, format!("{flag} - (stdin)")))
+        Source::Stdin => read_polled(std::io::stdin().lock(), deadline),
+    };
+    match bytes {
+        Ok(bytes) => Ok((bytes, origin)),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(deadline.timeout_error(&step)),
+        Err(e) => match bounded::exceeded(&e) {
+            Some(_) => Err(Error::Input {
+                message: format!("{origin}: {e}"),
+                hint: Some(format!(
+                    "a prompt holds at most {} of text; shorten it",
+                    bounded::size(PROMPT_LIMIT)
+                )),
+            }),
+            None => Err(Error::unreadable(&origin, &e)),
+        },
+    }
+}
+
+/// What a flag's stdin holds, for the step a timeout names.
+fn what(flag: &str) -> &'static str {
+    match flag {
+        "--messages" => "the messages",
+        _ => "the prompt",
+    }
+}
+
+/// A reader that polls its descriptor before each read, so a silent pipe ends at the deadline.
+struct Polled<'a, R> {
+    inner: R,
+    deadline: &'a Deadline,
+}
+
+impl<R: Read + AsRawFd> Read for Polled<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !readable_before(self.inner.as_raw_fd(), self.deadline) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+fn read_polled(inner: impl Read + AsRawFd, deadline: &Deadline) -> io::Result<Vec<u8>> {
+    bounded::read_all(&mut Polled { inner, deadline }, PROMPT_LIMIT, || {})
+}
+
+/// Waits until `fd` has data (or its end, or an error) to read: false if `deadline` passes first.
+pub fn readable_before(fd: RawFd, deadline: &Deadline) -> bool {
+    loop {
+        let wait = deadline.cap(Duration::from_secs(1)).as_millis() as libc::c_int;
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut poll, 1, wait) } != 0 {
+            // Ready, at its end, or an error: the read that follows reports which.
+            return true;
+        }
+        if deadline.expired() {
+            return false;
         }
     }
 }
@@ -62,15 +134,29 @@ struct TokensObject {
     tokens: Vec<u32>,
 }
 
-/// Reads the prompt from its source and rejects an empty one.
-pub fn load(source: &PromptSource) -> Result<Prompt> {
+/// Reads the prompt from its source within `deadline` and rejects an empty or oversized one.
+pub fn load(source: &PromptSource, deadline: &Deadline) -> Result<Prompt> {
     let file = match source {
-        PromptSource::Text(text) => return Ok(Prompt::Text(text.clone())),
+        PromptSource::Text(text) => {
+            return check_size(text, "--prompt").map(|()| Prompt::Text(text.clone()))
+        }
         PromptSource::File(path) => Source::File(path.clone()),
         PromptSource::Stdin => Source::Stdin,
     };
-    let (bytes, origin) = read_source("--prompt-file", &file)?;
+    let (bytes, origin) = read_source("--prompt-file", &file, deadline)?;
     interpret(bytes, &origin)
+}
+
+/// Refuses a prompt text longer than [`PROMPT_LIMIT`] (before any encoding starts).
+pub fn check_size(text: &str, origin: &str) -> Result<()> {
+    if text.len() <= PROMPT_LIMIT {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{origin}: the prompt is {} bytes, more than the {} limit",
+        text.len(),
+        bounded::size(PROMPT_LIMIT)
+    )))
 }
 
 /// Decides between token ids and text, as README.md describes for `--prompt-file`.
@@ -160,7 +246,12 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let err = load(&PromptSource::File("/nonexistent/prompt.txt".into())).unwrap_err();
+        let forever = Deadline::after(Duration::from_secs(60));
+        let err = load(
+            &PromptSource::File("/nonexistent/prompt.txt".into()),
+            &forever,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "--prompt-file /nonexistent/prompt.txt: no such file"

@@ -20,7 +20,7 @@ use crate::Deadline;
 pub fn execute(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, config.timeout);
-    let input = chat::load_input(config, source)?;
+    let input = chat::load_input(config, source, &deadline)?;
     check_tokens_only(config, &input)?;
     // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(config, deadline)?;

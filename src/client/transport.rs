@@ -1,6 +1,5 @@
 //! Raw HTTP over one shared ureq agent: headers, timeouts, body caps, request logging.
 
-use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -350,21 +349,15 @@ fn read_reply(
     };
     let retry_after = retry::retry_after(&header("retry-after"));
     let mut reader = body.into_reader();
-    let mut data = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = reader.read(&mut chunk).map_err(io_error)?;
-        if n == 0 {
-            break;
-        }
-        if data.len() + n > MAX_BODY {
-            return Err(NetError::TooLarge);
-        }
-        data.extend_from_slice(&chunk[..n]);
+    let data = crate::bounded::read_all(&mut reader, MAX_BODY, || {
         if let Some(p) = progress {
             p.touch();
         }
-    }
+    })
+    .map_err(|e| match crate::bounded::exceeded(&e) {
+        Some(_) => NetError::TooLarge,
+        None => io_error(e),
+    })?;
     Ok(Reply {
         status: parts.status.as_u16(),
         content_type: header("content-type"),

@@ -98,6 +98,28 @@ pub fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Journal records with their `"input_hash"` (16 hex digits, checked here) taken out, to
+/// compare the rest exactly.
+pub fn without_input_hash(records: Vec<Value>) -> Vec<Value> {
+    records
+        .into_iter()
+        .map(|mut record| {
+            let hash = record.as_object_mut().and_then(|o| o.remove("input_hash"));
+            let hash = hash.as_ref().and_then(Value::as_str).unwrap_or("");
+            assert!(
+                hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{record}"
+            );
+            record
+        })
+        .collect()
+}
+
+/// The hash a journal record carries of its input line (`text`, without the newline).
+pub fn input_hash(text: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
 /// Joins owned and borrowed arguments for [`tinkex`].
 pub fn with_args<'a>(base: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
     base.iter()

@@ -75,7 +75,7 @@ impl<V: Copy> IdIndex<V> {
 pub fn line_at(reader: &mut (impl BufRead + Seek), offset: u64) -> io::Result<String> {
     reader.seek(SeekFrom::Start(offset))?;
     let mut bytes = Vec::new();
-    reader.read_until(b'\n', &mut bytes)?;
+    crate::bounded::read_line(reader, &mut bytes, crate::bounded::LINE_LIMIT)?;
     if bytes.last() == Some(&b'\n') {
         bytes.pop();
     }

@@ -1,34 +1,38 @@
 //! The batch output journal: lines appended and flushed in order, resumable after any interruption.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::ids::{line_at, IdIndex};
+use super::ids::{line_at, IdIndex, LineSet};
 use super::input::id_key;
+use super::record::{self, Kind, HASH_FIELD};
+use super::source::LineHasher;
+use crate::bounded::{self, LINE_LIMIT};
 use crate::error::{Error, Result};
 
-/// Where batch lines go.
-pub enum Journal {
+/// Where batch lines go, each stamped with the hash of the input line it answers.
+pub struct Journal {
+    to: Sink,
+    stamp: Option<LineHasher>,
+}
+
+enum Sink {
     /// Standard output (no resume possible).
     Stdout,
-    /// An append-only file.
-    File {
-        /// The open file, positioned at its end.
-        file: File,
-        /// Its path, for messages.
-        path: PathBuf,
-    },
+    /// An append-only file, positioned at its end; its path for messages.
+    File(File, PathBuf),
 }
 
 /// What an existing journal already holds, read before anything is changed: successful ids
 /// as hashes (with where their lines start, to confirm a match), and the lines to drop.
 #[derive(Debug, Default)]
 pub struct Resumed {
-    /// Ids whose lines succeeded and are kept → the offsets of those lines.
-    done: IdIndex<u64>,
+    /// Ids whose lines succeeded and are kept → the offsets and rows of those lines.
+    done: IdIndex<(u64, usize)>,
     /// Where the complete lines that are dropped start, in file order.
     dropped_at: Vec<u64>,
     /// The end of the last complete line; bytes after it are a torn line, cut off.
@@ -39,6 +43,19 @@ pub struct Resumed {
     pub dropped: usize,
     /// The journal, to read kept lines back.
     reader: Option<BufReader<File>>,
+    /// The journal's path, for messages.
+    path: Option<PathBuf>,
+    /// Its device and inode, to refuse the input itself as the journal.
+    identity: Option<(u64, u64)>,
+    /// What its successes are (all alike, or the journal is refused).
+    kind: Option<Kind>,
+    /// The rows of the kept records, in order; and those an input line matched.
+    kept_rows: Vec<usize>,
+    matched: LineSet,
+    /// Whether the file existed (else it is created, never through a link).
+    existed: bool,
+    /// Hashes the input's lines for the records appended (set by the validation pass).
+    pub stamp: Option<LineHasher>,
 }
 
 impl Resumed {
@@ -53,6 +70,12 @@ impl Resumed {
             return Ok(Resumed::default());
         };
         let exists = path.try_exists().unwrap_or(true);
+        if !exists && fs::symlink_metadata(path).is_ok() {
+            return Err(Error::input(format!(
+                "--output {}: is a symbolic link to a missing file; refusing to create its target",
+                path.display()
+            )));
+        }
         if exists && !resume {
             return Err(Error::Input {
                 message: format!("--output {} already exists", path.display()),
@@ -62,26 +85,75 @@ impl Resumed {
         if !exists {
             return Ok(Resumed::default());
         }
-        scan(path).map_err(|e| {
-            Error::io(
-                format!("--output {}: cannot read it to resume", path.display()),
-                e,
-            )
-        })
+        let label = format!("--output {}", path.display());
+        let mut resumed = scan(path)
+            .map_err(|e| Error::io(format!("{label}: cannot read it to resume"), e))?
+            .map_err(|row| not_a_journal(&label, row))?;
+        resumed.path = Some(path.to_path_buf());
+        resumed.existed = true;
+        Ok(resumed)
     }
 
-    /// Whether the journal holds a success for the id `key` (a hash match read back to confirm).
-    pub fn contains(&mut self, key: &str) -> Result<bool> {
+    /// Whether the journal holds a success for the id `key` (a hash match read back to
+    /// confirm); it must have been made from this input line (`number`, `hash`).
+    pub fn contains(&mut self, key: &str, number: usize, hash: &str) -> Result<bool> {
         let Some(reader) = self.reader.as_mut() else {
             return Ok(false);
         };
         let found = self
             .done
-            .find(key, |at| {
+            .find(key, |(at, _)| {
                 line_at(reader, at).map(|line| successful_id(&line).as_deref() == Some(key))
             })
             .map_err(|e| Error::io("--output: cannot read it back to resume", e))?;
-        Ok(found.is_some())
+        let Some((at, row)) = found else {
+            return Ok(false);
+        };
+        let line =
+            line_at(reader, at).map_err(|e| Error::io("--output: cannot read it back", e))?;
+        let record = record::parse(line.as_bytes());
+        let made_from = record.as_ref().map(|r| (r.line, r.input_hash.as_deref()));
+        let label = self.label();
+        match made_from {
+            Some((line, Some(h))) if line == number && h == hash => {
+                self.matched.insert(row);
+                Ok(true)
+            }
+            Some((_, None)) => Err(unhashed(&label, row)),
+            _ => Err(other_input(&label, row, number)),
+        }
+    }
+
+    /// After the validation pass: refuses kept records no input line matched, the input itself
+    /// as the journal, and a journal of the other command.
+    pub fn check_against(&self, input: Option<(u64, u64)>, results: Kind) -> Result<()> {
+        let label = self.label();
+        if input.is_some() && input == self.identity {
+            return Err(Error::input(format!(
+                "{label}: is the input file itself (the same file, perhaps through a link); choose another --output"
+            )));
+        }
+        if let Some(kind) = self.kind.filter(|k| *k != results) {
+            return Err(Error::input(format!(
+                "{label}: is a journal of {}, not of {}; choose another --output",
+                kind.command(),
+                results.command()
+            )));
+        }
+        match self.kept_rows.iter().find(|&&row| !self.matched.contains(row)) {
+            Some(&row) => Err(Error::Input {
+                message: format!("{label}: row {row} answers no line of this input (its id is not there, or in another shard); the journal was made from another input"),
+                hint: Some("use a new --output for this input".into()),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn label(&self) -> String {
+        match &self.path {
+            Some(path) => format!("--output {}", path.display()),
+            None => "--output".into(),
+        }
     }
 
     /// How many successful lines the journal keeps.
@@ -94,19 +166,28 @@ impl Resumed {
     }
 }
 
-/// The first read of a journal: which lines are kept (successes, each id once) and which not.
-fn scan(path: &Path) -> io::Result<Resumed> {
-    let mut lines = BufReader::new(File::open(path)?);
+/// The first read of a journal: which lines are kept (successes, each id once) and which
+/// not; `Err(row)` names the first complete row that is not a tinkex record.
+fn scan(path: &Path) -> io::Result<std::result::Result<Resumed, usize>> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    let mut lines = BufReader::new(file);
     let mut reader = BufReader::new(File::open(path)?);
-    let mut resumed = Resumed::default();
+    let mut resumed = Resumed {
+        identity: Some((meta.dev(), meta.ino())),
+        ..Resumed::default()
+    };
     let mut bytes = Vec::new();
+    let mut row = 0usize;
     loop {
         bytes.clear();
         let start = resumed.size;
-        let n = lines.read_until(b'\n', &mut bytes)?;
+        let n = bounded::read_line(&mut lines, &mut bytes, LINE_LIMIT)
+            .map_err(|e| io::Error::new(e.kind(), format!("row {}: {e}", row + 1)))?;
         if n == 0 {
             break;
         }
+        row += 1;
         resumed.size += n as u64;
         // Only newline-terminated lines are complete; whatever follows the last newline is torn.
         if bytes.last() != Some(&b'\n') {
@@ -116,14 +197,18 @@ fn scan(path: &Path) -> io::Result<Resumed> {
         resumed.end = resumed.size;
         let line = String::from_utf8_lossy(&bytes[..n - 1]);
         let blank = line.trim().is_empty();
+        if !blank && !resumed.note_kind(&bytes[..n - 1]) {
+            return Ok(Err(row));
+        }
         let keep = match successful_id(&line) {
             // A repeated id (from an older, already-compacted journal) is kept once.
             Some(key) => {
-                let repeated = resumed.done.find(&key, |at| {
+                let repeated = resumed.done.find(&key, |(at, _)| {
                     line_at(&mut reader, at).map(|l| successful_id(&l).as_deref() == Some(&*key))
                 })?;
                 if repeated.is_none() {
-                    resumed.done.insert_new(&key, start);
+                    resumed.done.insert_new(&key, (start, row));
+                    resumed.kept_rows.push(row);
                 }
                 repeated.is_none()
             }
@@ -135,16 +220,62 @@ fn scan(path: &Path) -> io::Result<Resumed> {
         }
     }
     resumed.reader = Some(reader);
-    Ok(resumed)
+    Ok(Ok(resumed))
+}
+
+impl Resumed {
+    /// Notes a row's kind; false when it is not a record, or of the other kind than before.
+    fn note_kind(&mut self, bytes: &[u8]) -> bool {
+        let Some(record) = record::parse(bytes) else {
+            return false;
+        };
+        match (self.kind, record.kind) {
+            (Some(a), Some(b)) if a != b => false,
+            (None, Some(b)) => {
+                self.kind = Some(b);
+                true
+            }
+            _ => true,
+        }
+    }
+}
+
+fn not_a_journal(label: &str, row: usize) -> Error {
+    Error::Input {
+        message: format!(
+            "{label}: row {row} is not a tinkex journal record ({}); refusing to resume it",
+            record::SHAPE
+        ),
+        hint: Some("is --output the input file, or another file? choose a new --output".into()),
+    }
+}
+
+fn unhashed(label: &str, row: usize) -> Error {
+    Error::Input {
+        message: format!("{label}: row {row} has no \"{HASH_FIELD}\" (written by an older tinkex), so it cannot be checked against this input"),
+        hint: Some("finish it with the tinkex that wrote it, or use a new --output".into()),
+    }
+}
+
+fn other_input(label: &str, row: usize, line: usize) -> Error {
+    Error::Input {
+        message: format!("{label}: row {row} was made from another input: line {line} of the input differs from the one it answers"),
+        hint: Some("use a new --output for this input (a journal continues only the input it was made from)".into()),
+    }
 }
 
 impl Journal {
     /// Opens the journal: keeps the good lines `resumed` found (rewriting the file atomically
     /// when it drops any) and appends after them.
-    pub fn open(path: Option<&Path>, resumed: Resumed) -> Result<Journal> {
+    pub fn open(path: Option<&Path>, mut resumed: Resumed) -> Result<Journal> {
+        let stamp = resumed.stamp.take();
         let Some(path) = path else {
-            return Ok(Journal::Stdout);
+            return Ok(Journal {
+                to: Sink::Stdout,
+                stamp,
+            });
         };
+        let existed = resumed.existed;
         if resumed.needs_rewrite() {
             crate::cli::sink::write_atomically(path, |out| copy_kept(path, &resumed, out))?;
         }
@@ -157,30 +288,45 @@ impl Journal {
                 )
             })?;
         }
+        // A new journal is created, never opened through a link planted in its place.
         let file = OpenOptions::new()
-            .create(true)
+            .create_new(!existed)
             .append(true)
             .open(path)
             .map_err(|e| Error::io(format!("--output {}: cannot open it", path.display()), e))?;
-        Ok(Journal::File {
-            file,
-            path: path.to_path_buf(),
+        Ok(Journal {
+            to: Sink::File(file, path.to_path_buf()),
+            stamp,
         })
     }
 
-    /// Appends one line and flushes it, so an interruption never leaves it half-written in a buffer.
+    /// Whether the lines go to stdout.
+    pub fn is_stdout(&self) -> bool {
+        matches!(self.to, Sink::Stdout)
+    }
+
+    /// Appends one line, stamped with its input line's hash, and flushes it, so an
+    /// interruption never leaves it half-written in a buffer.
     pub fn append(&mut self, line: &str) -> Result<()> {
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
+        let stamped = match (&mut self.stamp, record::line_of(line)) {
+            (Some(hasher), Some(number)) => {
+                let hash = hasher
+                    .hash_of(number)
+                    .map_err(|e| Error::io("cannot read the input back", e))?;
+                record::stamped(line, &hash)
+            }
+            _ => line.to_string(),
+        };
+        let mut bytes = stamped.into_bytes();
         bytes.push(b'\n');
-        match self {
-            Journal::Stdout => {
+        match &mut self.to {
+            Sink::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(&bytes)
                     .and_then(|()| out.flush())
                     .map_err(|e| Error::io("cannot write to stdout", e))
             }
-            Journal::File { file, path } => file
+            Sink::File(file, path) => file
                 .write_all(&bytes)
                 .map_err(|e| Error::io(format!("--output {}: cannot append", path.display()), e)),
         }
@@ -195,7 +341,7 @@ fn copy_kept(path: &Path, resumed: &Resumed, out: &mut dyn Write) -> io::Result<
     let mut bytes = Vec::new();
     while offset < resumed.end {
         bytes.clear();
-        let n = lines.read_until(b'\n', &mut bytes)?;
+        let n = bounded::read_line(&mut lines, &mut bytes, LINE_LIMIT)?;
         if n == 0 {
             break;
         }
@@ -221,15 +367,26 @@ fn successful_id(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::batch::record::line_hash;
+
+    /// A success for input line `n`, whose text is `Ln`.
+    fn rec(id: &str, n: usize) -> String {
+        let h = line_hash(format!("L{n}").as_bytes());
+        format!("{{\"id\":{id},\"line\":{n},\"sequences\":[],\"input_hash\":\"{h}\"}}\n")
+    }
 
     fn resume(path: &Path) -> (Journal, Resumed) {
         let resumed = Resumed::read(Some(path), true).unwrap();
         let mut check = Resumed::read(Some(path), true).unwrap();
-        let keys: Vec<bool> = ["a", "2", "c", "d"]
+        let keys: Vec<bool> = [("a", 1), ("2", 2), ("c", 3), ("d", 4)]
             .iter()
-            .map(|k| check.contains(k).unwrap())
+            .map(|&(k, n)| {
+                let h = line_hash(format!("L{n}").as_bytes());
+                check.contains(k, n, &h).unwrap()
+            })
             .collect();
         assert_eq!(keys, [true, false, true, false], "a and c are done");
+        check.check_against(None, Kind::Run).unwrap();
         (Journal::open(Some(path), check).unwrap(), resumed)
     }
 
@@ -252,8 +409,14 @@ mod tests {
     fn resume_keeps_successes_and_drops_failures_and_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let content = "{\"id\":\"a\",\"line\":1,\"sequences\":[]}\n{\"id\":2,\"line\":2,\"error\":{\"category\":\"server\",\"message\":\"x\"}}\n{\"id\":\"c\",\"line\":3,\"sequences\":[]}\n{\"id\":\"a\",\"line\":1,\"sequences\":[1]}\n\n{\"id\":\"d\",\"li";
-        fs::write(&path, content).unwrap();
+        let failure =
+            "{\"id\":2,\"line\":2,\"error\":{\"category\":\"server\",\"message\":\"x\"}}\n";
+        let content = rec("\"a\"", 1)
+            + failure
+            + &rec("\"c\"", 3)
+            + &rec("\"a\"", 1)
+            + "\n{\"id\":\"d\",\"li";
+        fs::write(&path, &content).unwrap();
         let (mut journal, resumed) = resume(&path);
         assert_eq!(resumed.kept(), 2);
         assert_eq!(
@@ -263,7 +426,8 @@ mod tests {
         journal
             .append("{\"id\":\"d\",\"line\":4,\"sequences\":[]}")
             .unwrap();
-        let expected = "{\"id\":\"a\",\"line\":1,\"sequences\":[]}\n{\"id\":\"c\",\"line\":3,\"sequences\":[]}\n{\"id\":\"d\",\"line\":4,\"sequences\":[]}\n";
+        let expected =
+            rec("\"a\"", 1) + &rec("\"c\"", 3) + "{\"id\":\"d\",\"line\":4,\"sequences\":[]}\n";
         assert_eq!(fs::read_to_string(&path).unwrap(), expected);
     }
 
@@ -271,8 +435,8 @@ mod tests {
     fn an_intact_journal_is_left_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let content = "{\"id\":\"a\",\"sequences\":[]}\n{\"id\":\"c\",\"sequences\":[]}\n";
-        fs::write(&path, content).unwrap();
+        let content = rec("\"a\"", 1) + &rec("\"c\"", 3);
+        fs::write(&path, &content).unwrap();
         let before = fs::metadata(&path).unwrap().modified().unwrap();
         let (_journal, resumed) = resume(&path);
         assert_eq!((resumed.kept(), resumed.dropped), (2, 0));
@@ -281,11 +445,36 @@ mod tests {
     }
 
     #[test]
+    fn a_record_made_from_another_line_or_unmatched_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        fs::write(&path, rec("\"a\"", 1) + &rec("\"c\"", 3)).unwrap();
+        let mut resumed = Resumed::read(Some(&path), true).unwrap();
+        let err = resumed.contains("a", 1, "0000").unwrap_err().to_string();
+        assert!(err.contains("row 1 was made from another input"), "{err}");
+        let mut resumed = Resumed::read(Some(&path), true).unwrap();
+        assert!(resumed.contains("a", 1, &line_hash(b"L1")).unwrap());
+        let err = resumed
+            .check_against(None, Kind::Run)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2 answers no line of this input"), "{err}");
+        let err = resumed
+            .check_against(None, Kind::Score)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is a journal of tinkex run, not of tinkex score"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn resume_without_a_file_starts_fresh() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new/out.jsonl");
         let mut resumed = Resumed::read(Some(&path), true).unwrap();
-        assert!(!resumed.contains("a").unwrap());
+        assert!(!resumed.contains("a", 1, "x").unwrap());
         let mut journal = Journal::open(Some(&path), resumed).unwrap();
         journal.append("{}").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");

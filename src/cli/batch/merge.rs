@@ -8,10 +8,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, BufRead, Write};
 
-use serde::Deserialize;
-use serde_json::Value;
-
+use super::input::{id_key, line_id_key};
 use super::pipeline::Tally;
+use super::record::{self, line_hash, HASH_FIELD};
+use crate::bounded::{self, LINE_LIMIT};
 use crate::error::{Category, Error};
 
 /// How many missing ranges are listed by name; the rest are counted.
@@ -105,11 +105,14 @@ impl Missing {
     }
 }
 
-/// One record of a journal: its input line, its bytes (no newline), and its failure category.
+/// One record of a journal: its input line, its bytes (no newline), its failure category, and
+/// what it was made from (its id's key and its input line's hash).
 struct Record {
     line: usize,
     bytes: Vec<u8>,
     failure: Option<Category>,
+    id_key: String,
+    hash: String,
 }
 
 /// A journal being read: the next record waits in `current`.
@@ -119,12 +122,6 @@ struct Journal {
     current: Option<Record>,
 }
 
-#[derive(Deserialize)]
-struct Head {
-    line: Option<u64>,
-    error: Option<Value>,
-}
-
 impl Journal {
     /// Reads the next record into `current`; checks it is complete and after the previous one.
     fn advance(&mut self) -> Result<(), Stop> {
@@ -132,11 +129,8 @@ impl Journal {
         let mut bytes = Vec::new();
         loop {
             bytes.clear();
-            let n = self
-                .source
-                .reader
-                .read_until(b'\n', &mut bytes)
-                .map_err(|e| self.refuse(&format!("cannot read it: {e}")))?;
+            let n = bounded::read_line(&mut self.source.reader, &mut bytes, LINE_LIMIT)
+                .map_err(|e| self.refuse(&format!("row {}: cannot read it: {e}", self.row + 1)))?;
             if n == 0 {
                 return Ok(());
             }
@@ -152,12 +146,14 @@ impl Journal {
                 break;
             }
         }
-        let head: Head = serde_json::from_slice(&bytes).map_err(|_| self.not_a_record())?;
-        let line = head
-            .line
-            .and_then(|l| usize::try_from(l).ok())
-            .filter(|l| *l >= 1)
-            .ok_or_else(|| self.not_a_record())?;
+        let head = record::parse(&bytes).ok_or_else(|| self.not_a_record())?;
+        let line = head.line;
+        let hash = head.input_hash.ok_or_else(|| {
+            self.refuse(&format!(
+                "row {} has no \"{HASH_FIELD}\" (written by an older tinkex), so it cannot be checked against the input",
+                self.row
+            ))
+        })?;
         if let Some(previous) = previous.filter(|p| line <= *p) {
             return Err(Stop::Refused(Error::Input {
                 message: format!(
@@ -172,7 +168,9 @@ impl Journal {
         self.current = Some(Record {
             line,
             bytes,
-            failure: head.error.map(|e| category(&e)),
+            failure: head.failure,
+            id_key: id_key(&head.id),
+            hash,
         });
         Ok(())
     }
@@ -183,8 +181,9 @@ impl Journal {
 
     fn not_a_record(&self) -> Stop {
         self.refuse(&format!(
-            "row {} is not a journal record (a JSON object with a \"line\" number)",
-            self.row
+            "row {} is not a tinkex journal record ({})",
+            self.row,
+            record::SHAPE
         ))
     }
 
@@ -201,20 +200,6 @@ impl Journal {
     }
 }
 
-/// A failed record's category, as batch mode wrote it (an unknown one counts as unexpected).
-fn category(error: &Value) -> Category {
-    let name = error.get("category").and_then(Value::as_str).unwrap_or("");
-    [
-        Category::User,
-        Category::Auth,
-        Category::Server,
-        Category::Timeout,
-    ]
-    .into_iter()
-    .find(|c| c.name() == name)
-    .unwrap_or(Category::Unexpected)
-}
-
 /// The input, read one line at a time to learn which line numbers need a record.
 struct InputWalk<'a> {
     reader: &'a mut dyn BufRead,
@@ -228,11 +213,13 @@ impl InputWalk<'_> {
     /// Reads the next line: Some(whether it needs a record), or None at the end.
     fn next_line(&mut self) -> Result<Option<bool>, Stop> {
         self.buffer.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.buffer)
-            .map_err(|e| {
-                Stop::Refused(Error::input(format!("{}: cannot read it: {e}", self.label)))
+        let n =
+            bounded::read_line(&mut self.reader, &mut self.buffer, LINE_LIMIT).map_err(|e| {
+                Stop::Refused(Error::input(format!(
+                    "{}: line {}: cannot read it: {e}",
+                    self.label,
+                    self.read + 1
+                )))
             })?;
         if n == 0 {
             return Ok(None);
@@ -266,7 +253,7 @@ impl InputWalk<'_> {
         missing: &mut Missing,
     ) -> Result<(), Stop> {
         match self.walk_to(line, missing)? {
-            Some(true) => Ok(()),
+            Some(true) => self.same_line(line, journal),
             Some(false) => Err(journal.refuse(&format!(
                 "has a record for line {line}, which is blank in {}",
                 self.label
@@ -276,6 +263,29 @@ impl InputWalk<'_> {
                 self.label, self.read
             ))),
         }
+    }
+}
+
+impl InputWalk<'_> {
+    /// Checks that the record `journal` holds was made from the input line just read.
+    fn same_line(&self, line: usize, journal: &Journal) -> Result<(), Stop> {
+        let Some(record) = &journal.current else {
+            return Ok(());
+        };
+        let text = self.buffer.strip_suffix(b"\n").unwrap_or(&self.buffer);
+        let id = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| line_id_key(t, line));
+        if record.hash != line_hash(text) || id.as_deref() != Some(record.id_key.as_str()) {
+            return Err(Stop::Refused(Error::Input {
+                message: format!(
+                    "{}: its record for line {line} was made from another input: line {line} of {} differs",
+                    journal.source.label, self.label
+                ),
+                hint: Some("merge journals with the --input they were made from".into()),
+            }));
+        }
+        Ok(())
     }
 }
 
@@ -355,12 +365,20 @@ mod tests {
         }
     }
 
+    /// The hash of line `line` of [`INPUT`] (its lines hold no id: each one's id is its number).
+    fn hash(line: usize) -> String {
+        let text = INPUT.split('\n').nth(line - 1).unwrap_or("past the end");
+        line_hash(text.as_bytes())
+    }
+
     fn ok(line: usize) -> String {
-        format!("{{\"id\":{line},\"line\":{line},\"sequences\":[]}}\n")
+        let h = hash(line);
+        format!("{{\"id\":{line},\"line\":{line},\"sequences\":[],\"input_hash\":\"{h}\"}}\n")
     }
 
     fn failed(line: usize, category: &str) -> String {
-        format!("{{\"id\":{line},\"line\":{line},\"error\":{{\"category\":\"{category}\",\"message\":\"m\"}}}}\n")
+        let h = hash(line);
+        format!("{{\"id\":{line},\"line\":{line},\"error\":{{\"category\":\"{category}\",\"message\":\"m\"}},\"input_hash\":\"{h}\"}}\n")
     }
 
     fn run(input: &str, journals: &[(&str, String)]) -> Result<(String, Merged), String> {
@@ -374,7 +392,7 @@ mod tests {
         }
     }
 
-    const INPUT: &str = "a\nb\n\nd\ne\nf\n";
+    const INPUT: &str = "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n\n{\"prompt\":\"d\"}\n{\"prompt\":\"e\"}\n{\"prompt\":\"f\"}\n";
 
     #[test]
     fn journals_interleave_into_input_order_whatever_their_order() {
@@ -431,14 +449,66 @@ mod tests {
         let junk = run(INPUT, &[("a", ok(1) + "\n[1]\n")]).unwrap_err();
         assert_eq!(
             junk,
-            "a: row 3 is not a journal record (a JSON object with a \"line\" number)"
+            format!(
+                "a: row 3 is not a tinkex journal record ({})",
+                record::SHAPE
+            )
         );
     }
 
     #[test]
-    fn blank_journal_rows_and_unknown_categories_are_tolerated() {
-        let (out, merged) = run("x\n", &[("a", format!("\n{}  ", failed(1, "odd")))]).unwrap();
-        assert_eq!(out, failed(1, "odd"));
-        assert_eq!(merged.tally.failed.get(&Category::Unexpected), Some(&1));
+    fn blank_journal_rows_are_tolerated_and_every_category_counts_as_itself() {
+        let journal = format!("\n{}{}  ", failed(1, "user"), failed(2, "timeout"));
+        let (out, merged) = run(INPUT, &[("a", journal)]).unwrap();
+        assert_eq!(out, failed(1, "user") + &failed(2, "timeout"));
+        assert_eq!(merged.tally.failed.get(&Category::User), Some(&1));
+        assert_eq!(merged.tally.failed.get(&Category::Timeout), Some(&1));
+        assert_eq!(merged.tally.failed.get(&Category::Unexpected), None);
+    }
+
+    #[test]
+    fn records_not_made_from_the_input_line_are_refused() {
+        let odd = failed(1, "odd");
+        let err = run(INPUT, &[("a", odd)]).unwrap_err();
+        assert!(
+            err.contains("row 1 is not a tinkex journal record"),
+            "{err}"
+        );
+        let other = ok(1).replace(&hash(1), &hash(2));
+        let err = run(INPUT, &[("a", other)]).unwrap_err();
+        assert_eq!(err, "a: its record for line 1 was made from another input: line 1 of --input in.jsonl differs");
+        let wrong_id = ok(2).replacen("\"id\":2", "\"id\":7", 1);
+        assert!(run(INPUT, &[("a", wrong_id)])
+            .unwrap_err()
+            .contains("line 2 of --input"));
+        let unhashed = "{\"id\":1,\"line\":1,\"sequences\":[]}\n".to_string();
+        let err = run(INPUT, &[("a", unhashed)]).unwrap_err();
+        assert!(err.contains("has no \"input_hash\""), "{err}");
+        let not_utf8 = String::from_utf8_lossy(b"{\"id\":\"\xff\"}").replace('\u{fffd}', "\u{1}");
+        assert!(run(INPUT, &[("a", not_utf8 + "\n")]).is_err());
+    }
+
+    #[test]
+    fn an_endless_line_is_an_error_naming_the_row() {
+        let mut out = Vec::new();
+        let zeros = Source {
+            label: "z".into(),
+            reader: Box::new(io::BufReader::new(io::Read::take(
+                io::repeat(0),
+                (LINE_LIMIT + 2) as u64,
+            ))),
+        };
+        let mut input = INPUT.as_bytes();
+        match merge(
+            Some((&mut input, "--input in.jsonl")),
+            vec![zeros],
+            &mut out,
+        ) {
+            Err(Stop::Refused(e)) => assert_eq!(
+                e.to_string(),
+                "z: row 1: cannot read it: a line is longer than the 64 MiB limit"
+            ),
+            other => panic!("{:?}", other.err()),
+        }
     }
 }

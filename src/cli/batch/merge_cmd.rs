@@ -102,11 +102,78 @@ impl MergeConfig {
     }
 }
 
+/// Whether `a` and `b` are one file: the same device and inode (links of any kind included).
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
         _ => false,
     }
+}
+
+/// The most journals open at once; more are merged in passes through unnamed temp files
+/// (gone with the process on every exit path), so a low `ulimit -n` is never reached.
+const FAN_IN: usize = 16;
+
+/// The journals as at most [`FAN_IN`] sources: groups merged ahead into temp files, never
+/// more than [`FAN_IN`] of those kept at once either.
+fn sources(journals: &[PathBuf]) -> Result<Vec<Source>> {
+    let open_all = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|path| {
+                Ok(Source {
+                    label: path.display().to_string(),
+                    reader: Box::new(open(path, "")?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    if journals.len() <= FAN_IN {
+        return open_all(journals);
+    }
+    let mut merged: Vec<Source> = Vec::new();
+    for group in journals.chunks(FAN_IN) {
+        let label = format!(
+            "one of {} … {}",
+            group[0].display(),
+            group[group.len() - 1].display()
+        );
+        merged.push(merge_ahead(open_all(group)?, label)?);
+        if merged.len() == FAN_IN {
+            let label = format!(
+                "one of the journals before {}",
+                group[group.len() - 1].display()
+            );
+            let all = std::mem::take(&mut merged);
+            merged.push(merge_ahead(all, label)?);
+        }
+    }
+    Ok(merged)
+}
+
+/// Merges `sources` (checked for order and overlaps) into an unnamed temp file, read back.
+fn merge_ahead(sources: Vec<Source>, label: String) -> Result<Source> {
+    use std::io::{Seek, SeekFrom};
+    let temp = || Error::Unexpected("cannot create a temp file to merge in passes".into());
+    let mut file = tempfile::tempfile().map_err(|_| temp())?;
+    {
+        let mut out = io::BufWriter::new(&mut file);
+        match merge(None, sources, &mut out) {
+            Ok(_) => {}
+            Err(Stop::Refused(e)) => return Err(e),
+            Err(Stop::Write(e)) => {
+                return Err(Error::io("cannot write a temp file to merge in passes", e))
+            }
+        }
+        out.flush()
+            .map_err(|e| Error::io("cannot write a temp file to merge in passes", e))?;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|_| temp())?;
+    Ok(Source {
+        label,
+        reader: Box::new(BufReader::new(file)),
+    })
 }
 
 fn open(path: &Path, what: &str) -> Result<BufReader<File>> {
@@ -119,16 +186,7 @@ fn open(path: &Path, what: &str) -> Result<BufReader<File>> {
 pub fn execute(config: &MergeConfig) -> Result<()> {
     let input_label = format!("--input {}", config.input.display());
     let mut input = open(&config.input, "--input ")?;
-    let sources = config
-        .journals
-        .iter()
-        .map(|path| {
-            Ok(Source {
-                label: path.display().to_string(),
-                reader: Box::new(open(path, "")?),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let sources = sources(&config.journals)?;
     let checked = |merged: Merged| match merged.missing.lines {
         0 => Ok(merged),
         _ if config.allow_missing => Ok(merged),

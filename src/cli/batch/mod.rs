@@ -10,6 +10,7 @@ mod merge;
 pub(super) mod merge_cmd;
 pub mod pipeline;
 pub(crate) mod progress;
+pub(crate) mod record;
 mod reorder;
 pub(crate) mod shard;
 pub(crate) mod source;
@@ -266,7 +267,7 @@ where
         fail_fast: run.batch.fail_fast,
         deadline: run.deadline,
     };
-    let to_stdout = matches!(journal, Journal::Stdout);
+    let to_stdout = journal.is_stdout();
     let interrupt = Interrupt::start(total, skipped, run.output);
     let counter = interrupt.clone();
     let tally = pipeline::run(items, options, work, move |finished, tally| {

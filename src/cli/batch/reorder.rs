@@ -6,7 +6,7 @@
 //! one pending line per run, the file replaced atomically.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -31,7 +31,7 @@ fn runs(path: &Path) -> io::Result<Option<Vec<(u64, u64)>>> {
     let mut bytes = Vec::new();
     loop {
         bytes.clear();
-        let n = reader.read_until(b'\n', &mut bytes)?;
+        let n = crate::bounded::read_line(&mut reader, &mut bytes, crate::bounded::LINE_LIMIT)?;
         if n == 0 || bytes.last() != Some(&b'\n') {
             break;
         }
@@ -109,7 +109,8 @@ mod tests {
     use super::*;
 
     fn record(line: usize) -> String {
-        format!("{{\"id\":{line},\"line\":{line}}}\n")
+        // What the journal writes: a result's field and its input line's hash.
+        format!("{{\"id\":{line},\"line\":{line},\"sequences\":[],\"input_hash\":\"00\"}}\n")
     }
 
     #[test]

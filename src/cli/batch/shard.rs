@@ -117,7 +117,8 @@ pub fn resolve(spec: ShardSpec, env: &dyn Fn(&str) -> Option<String>) -> Result<
     match spec {
         ShardSpec::Fixed(shard) => Ok(shard),
         ShardSpec::Auto => from_env(env).map_err(|message| Error::Input {
-            message: format!("--shard auto: {message}"),
+            // The variables' values come from outside: controls escaped, long ones cut.
+            message: format!("--shard auto: {}", crate::redact::server_text(&message)),
             hint: Some("pass --shard K/N (K is 1-based) to choose the shard yourself".into()),
         }),
     }

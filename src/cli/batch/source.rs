@@ -1,19 +1,20 @@
 //! The batch input file: stdin spooled to a temp file, then read line by line (never all at once).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
-use std::os::unix::io::{AsRawFd, RawFd};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::io::{AsFd, AsRawFd, RawFd};
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::ids::{line_at, IdIndex, LineSet};
 use super::input::{id_key, line_id_key, parse_line, BatchItem, LineDefaults, LineInput};
 use super::journal::Resumed;
+use super::record::{line_hash, Kind};
 use super::shard::Shard;
 use serde_json::Value;
 
-use crate::cli::prompt::{Prompt, Source};
+use crate::bounded::{self, LINE_LIMIT};
+use crate::cli::prompt::{readable_before, Prompt, Source};
 use crate::error::{Error, Result};
 use crate::Deadline;
 
@@ -26,9 +27,39 @@ const SHOWN_ERRORS: usize = 10;
 pub struct InputFile {
     file: Arc<File>,
     label: String,
+    /// The device and inode of a named input (or of a file redirected to stdin).
+    identity: Option<(u64, u64)>,
+}
+
+/// Hashes input lines by number for the journal, reading forward as records arrive in order.
+#[derive(Debug)]
+pub struct LineHasher {
+    reader: BufReader<At>,
+    /// Lines read so far.
+    read: usize,
+}
+
+impl LineHasher {
+    /// The hash of line `number` (1-based) of the input.
+    pub fn hash_of(&mut self, number: usize) -> io::Result<String> {
+        if number <= self.read {
+            self.reader.seek(SeekFrom::Start(0))?;
+            self.read = 0;
+        }
+        let mut bytes = Vec::new();
+        while self.read < number {
+            bytes.clear();
+            if bounded::read_line(&mut self.reader, &mut bytes, LINE_LIMIT)? == 0 {
+                return Err(io::Error::other(format!("the input has no line {number}")));
+            }
+            self.read += 1;
+        }
+        Ok(line_hash(bytes.strip_suffix(b"\n").unwrap_or(&bytes)))
+    }
 }
 
 /// A reader of the shared input with its own position (`pread`), so passes do not interfere.
+#[derive(Debug)]
 struct At {
     file: Arc<File>,
     position: u64,
@@ -77,6 +108,8 @@ pub trait LineFormat {
     fn id<'i>(&self, item: &'i Self::Item) -> &'i Value;
     /// Whether the line is a conversation to render (the chat setup is read once for all).
     fn needs_chat(&self, item: &Self::Item) -> bool;
+    /// What a success of this command is (a journal of the other is refused).
+    const RESULTS: Kind = Kind::Run;
 }
 
 /// `run --input` lines: the flags' defaults, and `--tokens-only`'s restriction.
@@ -118,6 +151,18 @@ impl InputFile {
     /// Opens `--input`, spooling stdin (or a pipe) to a temp file so memory stays flat; a
     /// pipe that stays open without data ends at `deadline`.
     pub fn open(source: &Source, deadline: &Deadline) -> Result<InputFile> {
+        let identity = |file: &File| file.metadata().ok().map(|m| (m.dev(), m.ino()));
+        let named = match source {
+            Source::File(path) => File::open(path).ok().as_ref().and_then(identity),
+            // `--input - < out.jsonl`: the redirected file is the input.
+            Source::Stdin => io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .map(File::from)
+                .as_ref()
+                .and_then(identity),
+        };
         let (file, label) = match source {
             Source::File(path) => {
                 let label = format!("--input {}", path.display());
@@ -144,6 +189,7 @@ impl InputFile {
         Ok(InputFile {
             file: Arc::new(file),
             label,
+            identity: named,
         })
     }
 
@@ -156,29 +202,42 @@ impl InputFile {
     }
 
     /// Non-blank lines with their numbers and offsets; a line that is not UTF-8 holds an error.
+    /// A line past [`LINE_LIMIT`] (or a read error) is the last item: nothing after it is read.
     fn lines(&self) -> impl Iterator<Item = Line> + Send + 'static {
-        let mut next_offset = 0u64;
-        self.reader_from_start()
-            .split(b'\n')
-            .enumerate()
-            .filter_map(move |(index, bytes)| {
-                let offset = next_offset;
-                let text = match bytes {
-                    Ok(bytes) => {
-                        next_offset += bytes.len() as u64 + 1;
-                        String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
+        let mut reader = self.reader_from_start();
+        let (mut number, mut offset, mut ended) = (0usize, 0u64, false);
+        std::iter::from_fn(move || loop {
+            if ended {
+                return None;
+            }
+            let mut bytes = Vec::new();
+            let start = offset;
+            number += 1;
+            let text = match bounded::read_line(&mut reader, &mut bytes, LINE_LIMIT) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    offset += n as u64;
+                    if bytes.last() == Some(&b'\n') {
+                        bytes.pop();
                     }
-                    Err(e) => Err(format!("cannot read: {e}")),
-                };
-                match text {
-                    Ok(text) if text.trim().is_empty() => None,
-                    text => Some(Line {
-                        number: index + 1,
-                        offset,
-                        text,
-                    }),
+                    String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
                 }
-            })
+                Err(e) => {
+                    ended = true;
+                    Err(format!("cannot read it: {e}"))
+                }
+            };
+            match text {
+                Ok(text) if text.trim().is_empty() => continue,
+                text => {
+                    return Some(Line {
+                        number,
+                        offset: start,
+                        text,
+                    })
+                }
+            }
+        })
     }
 
     /// The first pass: every line parsed and checked (ids unique, kept as hashes), and the
@@ -228,6 +287,7 @@ impl InputFile {
         let mut prompts = 0usize;
         for line in self.lines() {
             let number = line.number;
+            let hash = line.text.as_ref().ok().map(|t| line_hash(t.as_bytes()));
             match self.check(line, format, &mut ids, &mut reader)? {
                 Err(problem) => bad.note(number, problem),
                 Ok(_) if shard.is_some_and(|s| !s.takes(number)) => prompts += 1,
@@ -235,13 +295,18 @@ impl InputFile {
                     prompts += 1;
                     scan.count += 1;
                     scan.chat_lines += usize::from(format.needs_chat(&item));
-                    if resumed.contains(&key)? {
+                    if resumed.contains(&key, number, hash.as_deref().unwrap_or(""))? {
                         scan.done.insert(number);
                     }
                 }
             }
         }
         bad.refuse(&self.label, F::UNDONE)?;
+        resumed.check_against(self.identity, F::RESULTS)?;
+        resumed.stamp = Some(LineHasher {
+            reader: self.reader_from_start(),
+            read: 0,
+        });
         if prompts == 0 {
             return Err(Error::input(format!(
                 "{}: no {} (the file is empty)",
@@ -328,19 +393,9 @@ fn spool(mut from: impl Read + AsRawFd, label: &str, deadline: &Deadline) -> Res
 
 /// Waits until `fd` has data (or its end) to read; a timeout error at `deadline`.
 fn wait_readable(fd: RawFd, deadline: &Deadline, label: &str) -> Result<()> {
-    loop {
-        let wait = deadline.cap(Duration::from_secs(1)).as_millis() as libc::c_int;
-        let mut poll = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut poll, 1, wait) } != 0 {
-            // Ready, at its end, or an error: the read that follows reports which.
-            return Ok(());
-        }
-        deadline.check(&format!("reading {label}"))?;
+    match readable_before(fd, deadline) {
+        true => Ok(()),
+        false => Err(deadline.timeout_error(&format!("reading {label}"))),
     }
 }
 
@@ -407,6 +462,7 @@ impl BadLines {
 mod tests {
     use super::*;
     use crate::client::SamplingParams;
+    use std::time::Duration;
 
     fn defaults() -> LineDefaults {
         LineDefaults {
@@ -484,7 +540,15 @@ mod tests {
     fn lines_the_journal_holds_are_marked_done() {
         let (dir, file) = input("{\"id\": \"a\", \"prompt\": \"a\"}\n\n{\"prompt\": \"b\"}\n{\"id\": \"c\", \"prompt\": \"c\"}\n");
         let journal = dir.path().join("out.jsonl");
-        let done = "{\"id\":\"c\",\"sequences\":[]}\n{\"id\":3,\"sequences\":[]}\n{\"id\":\"a\",\"error\":{}}\n";
+        let rec = |id: &str, n: usize, text: &str| {
+            let h = line_hash(text.as_bytes());
+            format!("{{\"id\":{id},\"line\":{n},\"sequences\":[],\"input_hash\":\"{h}\"}}\n")
+        };
+        let failed =
+            "{\"id\":\"a\",\"line\":1,\"error\":{\"category\":\"user\",\"message\":\"m\"}}\n";
+        let done = rec("\"c\"", 4, "{\"id\": \"c\", \"prompt\": \"c\"}")
+            + &rec("3", 3, "{\"prompt\": \"b\"}")
+            + failed;
         std::fs::write(&journal, done).unwrap();
         let mut resumed = Resumed::read(Some(&journal), true).unwrap();
         let scan = file.validate(&defaults(), false, &mut resumed).unwrap();

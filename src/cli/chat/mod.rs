@@ -25,16 +25,20 @@ pub enum Input {
 }
 
 /// Reads the prompt and, in chat mode, the messages around it.
-pub fn load_input(config: &RunConfig, source: Option<&PromptSource>) -> Result<Input> {
+pub fn load_input(
+    config: &RunConfig,
+    source: Option<&PromptSource>,
+    deadline: &Deadline,
+) -> Result<Input> {
     let Some(chat) = &config.chat else {
         let source = source.ok_or_else(|| Error::Unexpected("no prompt source".into()))?;
-        return prompt::load(source).map(Input::Raw);
+        return prompt::load(source, deadline).map(Input::Raw);
     };
     let given = match &chat.messages {
-        Some(source) => read_messages(source)?,
+        Some(source) => read_messages(source, deadline)?,
         None => Vec::new(),
     };
-    let prompt = match source.map(prompt::load).transpose()? {
+    let prompt = match source.map(|s| prompt::load(s, deadline)).transpose()? {
         Some(Prompt::Text(text)) => Some(text),
         Some(Prompt::Tokens(_)) => {
             return Err(Error::input(
@@ -62,8 +66,8 @@ pub fn conversation(
     system.into_iter().chain(messages).chain(prompt).collect()
 }
 
-fn read_messages(source: &Source) -> Result<Vec<Message>> {
-    let (bytes, origin) = read_source("--messages", source)?;
+fn read_messages(source: &Source, deadline: &Deadline) -> Result<Vec<Message>> {
+    let (bytes, origin) = read_source("--messages", source, deadline)?;
     chat::parse_messages(&bytes, &origin)
 }
 
@@ -89,6 +93,9 @@ pub struct ChatFiles<'a> {
     pub deadline: &'a Deadline,
 }
 
+/// The step a timeout names when the deadline passes while the prompt is encoded.
+const ENCODING: &str = "encoding the prompt";
+
 /// Encodes `input`: a raw prompt as before, a conversation rendered for `model`.
 pub fn prepare(
     config: &RunConfig,
@@ -103,7 +110,10 @@ pub fn prepare(
                 Prompt::Text(text) => Some(text.clone()),
                 Prompt::Tokens(_) => None,
             };
+            files.deadline.check(ENCODING)?;
             let tokens = encode_prompt(prompt, tokenizer)?;
+            // Encoding cannot be cut short, but the prompt cap bounds it; it still counts.
+            files.deadline.check(ENCODING)?;
             let stop = config.params.stop.clone();
             return Ok(Prepared {
                 tokens,
@@ -117,7 +127,9 @@ pub fn prepare(
     match (tokenizer, &config.chat) {
         (Some(tokenizer), Some(options)) => {
             let setup = ChatSetup::new(options, tokenizer, model, files)?;
+            files.deadline.check(ENCODING)?;
             let prepared = setup.prepare(&messages, tokenizer)?;
+            files.deadline.check(ENCODING)?;
             Ok(Prepared {
                 stop: config.params.stop.clone().or(prepared.stop),
                 ..prepared
@@ -258,7 +270,7 @@ fn default_stop(
 /// `--print-prompt`: render and encode, print the prompt, and exit — no server, no API key.
 pub fn print_prompt(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
     let deadline = Deadline::starting_at(Instant::now(), config.timeout);
-    let input = load_input(config, source)?;
+    let input = load_input(config, source, &deadline)?;
     let spec = known_tokenizer(config)
         .ok_or_else(|| Error::usage("--print-prompt needs --base-model or --tokenizer"))?;
     let loader = TokenizerLoader::with_scale(config, crate::client::retry_scale_from_env()?);

@@ -40,6 +40,7 @@ impl LineFormat for ScoreLines {
     type Item = ScoreItem;
     const ITEMS: &'static str = "lines to score";
     const UNDONE: &'static str = "nothing was scored";
+    const RESULTS: crate::cli::batch::record::Kind = crate::cli::batch::record::Kind::Score;
 
     fn parse(&self, text: &str, line: usize) -> std::result::Result<ScoreItem, String> {
         parse_line(text, line)

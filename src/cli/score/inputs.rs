@@ -13,6 +13,7 @@ use crate::cli::prompt::{self, Prompt};
 use crate::cli::settings::Mode;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
+use crate::Deadline;
 
 /// What follows the context, as read from flags and files.
 pub enum Rest {
@@ -33,7 +34,7 @@ pub struct Encoded {
 }
 
 /// Reads the context (as `run` reads a prompt) and what follows it, refusing empty ones.
-pub fn load(config: &ScoreConfig) -> Result<(Input, Rest)> {
+pub fn load(config: &ScoreConfig, deadline: &Deadline) -> Result<(Input, Rest)> {
     let source = match &config.run.mode {
         Mode::Single(source) => source.as_ref(),
         Mode::Batch(_) | Mode::PrintPrompt(_) => {
@@ -43,7 +44,7 @@ pub fn load(config: &ScoreConfig) -> Result<(Input, Rest)> {
     match &config.target {
         Target::Whole => {
             let source = source.ok_or_else(|| Error::Unexpected("no --prompt-file".into()))?;
-            Ok((Input::Raw(prompt::load(source)?), Rest::Whole))
+            Ok((Input::Raw(prompt::load(source, deadline)?), Rest::Whole))
         }
         Target::Pair {
             context_tokens: Some(path),
@@ -56,7 +57,7 @@ pub fn load(config: &ScoreConfig) -> Result<(Input, Rest)> {
         }
         Target::Pair { continuations, .. } => {
             let rest = Rest::Continuations(continuations.clone());
-            Ok((chat::load_input(&config.run, source)?, rest))
+            Ok((chat::load_input(&config.run, source, deadline)?, rest))
         }
         Target::Batch => Err(Error::Unexpected("a batch read as one scoring".into())),
     }

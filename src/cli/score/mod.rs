@@ -46,7 +46,7 @@ fn single(config: &ScoreConfig) -> Result<()> {
     let run = &config.run;
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, run.timeout);
-    let (context, rest) = inputs::load(config)?;
+    let (context, rest) = inputs::load(config, &deadline)?;
     // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(run, deadline)?;
     let loader = TokenizerLoader::new(run, &client_config);
