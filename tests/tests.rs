@@ -48,6 +48,7 @@ mod hostile_regress;
 mod hostile_server;
 mod hostile_templates;
 mod recipe_kubernetes;
+mod redact_windows;
 mod recipe_slurm;
 mod tokenizer_cache_store;
 mod tokenizer_fast_cache;
