@@ -254,9 +254,21 @@ pub fn server_text(text: &str) -> String {
     cut(&escaped, MAX_SERVER_TEXT)
 }
 
-/// `text` with every control character except tab written as an escape (`\n`, `\u{1b}`).
+/// Whether `c` is an invisible format character that can reorder or hide what a terminal
+/// shows (bidi overrides and isolates such as U+202E, zero-width characters, line and
+/// paragraph separators): shown as an escape, like a control character.
+pub fn is_format_control(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x061C | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xFFF9..=0xFFFB
+    )
+}
+
+/// `text` with every control character except tab, and every [`is_format_control`]
+/// character, written as an escape (`\n`, `\u{1b}`, `\u{202e}`).
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
+    let unsafe_char = |c: char| (c.is_control() && c != '\t') || is_format_control(c);
+    if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -265,7 +277,7 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
             '\t' => out.push(c),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }
