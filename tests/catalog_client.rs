@@ -146,7 +146,7 @@ fn answers_that_do_not_fit_are_server_errors() {
     let api = CatalogApi::new().fail(
         "/api/v1/training_runs",
         200,
-        r#"{"training_runs":[{"lora_rank":"big"}]}"#,
+        r#"{"training_runs":[{"training_run_id":5}]}"#,
         1,
     );
     let err = client(&api).training_runs(Some(1)).unwrap_err();
