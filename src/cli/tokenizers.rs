@@ -235,8 +235,10 @@ mod tests {
     #[test]
     fn an_empty_cache_lists_as_empty() {
         let tmp = tempfile::tempdir().unwrap();
-        let options = TokenizerOptions::with_cache_dir(tmp.path());
-        let text = listing(tmp.path(), &options, SystemTime::now()).unwrap();
+        // Not created yet: an absent cache is an empty one.
+        let dir = tmp.path().join("tokenizers");
+        let options = TokenizerOptions::with_cache_dir(&dir);
+        let text = listing(&dir, &options, SystemTime::now()).unwrap();
         assert!(text.ends_with("total 0 B in 0 entries\n"), "{text}");
         assert!(text.contains("(cap 1.0 GB)"), "{text}");
     }
