@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use tinkex::client::{CatalogClient, CheckpointPath, Config, CredentialSource, RetryPolicy};
+use tinkex::client::{
+    CatalogClient, CheckpointPath, Config, CredentialSource, Lenient, RetryPolicy,
+};
 use tinkex::Deadline;
 
 use crate::support::catalog::{answers, many, CatalogApi};
@@ -86,8 +88,14 @@ fn checkpoint_info_adds_the_runs_lora_settings() {
     let api = CatalogApi::new().serve(answers());
     let path = CheckpointPath::parse("tinker://run-lora/sampler_weights/final").unwrap();
     let info = client(&api).checkpoint_info(&path).unwrap();
-    assert_eq!((info.is_lora, info.lora_rank), (Some(true), Some(32)));
-    assert_eq!(info.checkpoint.size_bytes, Some(176_160_768));
+    assert_eq!(
+        (info.is_lora, info.lora_rank),
+        (Some(true), Some(Lenient::Valid(32)))
+    );
+    assert_eq!(
+        info.checkpoint.size_bytes,
+        Some(Lenient::Valid(176_160_768))
+    );
     assert_eq!(
         api.gets(),
         [
@@ -138,7 +146,7 @@ fn answers_that_do_not_fit_are_server_errors() {
     let api = CatalogApi::new().fail(
         "/api/v1/training_runs",
         200,
-        r#"{"training_runs":[{"lora_rank":"big"}]}"#,
+        r#"{"training_runs":[{"training_run_id":5}]}"#,
         1,
     );
     let err = client(&api).training_runs(Some(1)).unwrap_err();

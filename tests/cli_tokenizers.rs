@@ -123,7 +123,7 @@ fn cache_lists_entries_and_clear_empties_it() {
     let dir = root.path().join("xdg/tinkex/tokenizers");
     assert!(
         stdout.starts_with(&format!(
-            "tokenizer cache: {} (cap 1.0 GiB)\n",
+            "tokenizer cache: {} (cap 1.0 GB)\n",
             dir.display()
         )),
         "{stdout}"

@@ -105,7 +105,8 @@ pub fn init(verbosity: Verbosity) {
 pub fn report(error: &crate::error::Error) -> i32 {
     eprintln!("tinkex: error: {}", redact::scrub(&error.to_string()));
     if let Some(hint) = error.hint() {
-        eprintln!("tinkex: hint: {hint}");
+        // A hint may quote the server or a path: it passes the same scrub as the message.
+        eprintln!("tinkex: hint: {}", redact::scrub(hint));
     }
     error.exit_code()
 }

@@ -18,6 +18,7 @@ mod signals;
 mod sink;
 mod suggest;
 mod tokenizers;
+mod units;
 mod values;
 mod version;
 
@@ -56,6 +57,8 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(argv: &[String]) -> i32 {
+    // Any command may start a background tokenizer cache write: joined on every way out.
+    let _cache_writes = crate::tokenizer::CacheWritesGuard::new();
     match args::parse(argv) {
         Parsed::Version(version_args) => {
             print!("{}", version::text(&version_args));
@@ -75,12 +78,10 @@ fn dispatch(argv: &[String]) -> i32 {
                 Err(error) => return report(&error),
             };
             logging::init(config.verbosity);
-            let code = match execute(&config) {
+            match execute(&config) {
                 Ok(()) => 0,
                 Err(error) => report(&error),
-            };
-            crate::tokenizer::finish_cache_writes();
-            code
+            }
         }
         Parsed::Score(score_args) => {
             let config = match score::ScoreConfig::try_from(*score_args) {

@@ -80,24 +80,39 @@ pub fn execute(command: Command) -> Result<i32> {
             let dir = options.cache_dir.clone().ok_or_else(|| {
                 Error::Usage("no tokenizer cache directory: set XDG_CACHE_HOME or HOME".into())
             })?;
-            let io = |e| Error::io(format!("cannot read {}", dir.display()), e);
-            match args.action {
-                None => print!(
-                    "{}",
-                    listing(&dir, &options, SystemTime::now()).map_err(io)?
-                ),
-                Some(CacheAction::Clear(_)) => {
-                    let (files, bytes) = fast::clear(&dir).map_err(io)?;
-                    println!(
-                        "removed {files} files ({}) from {}",
+            let text = match args.action {
+                None => listing(&dir, &options, SystemTime::now()),
+                Some(CacheAction::Clear(_)) => fast::clear(&dir).map(|(files, bytes)| {
+                    format!(
+                        "removed {files} files ({}) from {}\n",
                         size(bytes),
                         dir.display()
-                    );
-                }
-            }
+                    )
+                }),
+            };
+            let text = text.map_err(|e| cache_error(&dir, e))?;
+            print!("{}", crate::redact::scrub(&text));
             Ok(0)
         }
         Command::Prefetch(args) => prefetch_all(&args),
+    }
+}
+
+/// A cache directory that fails the trust check is the user's to fix (exit 2); other I/O
+/// failures are reported as such.
+fn cache_error(dir: &std::path::Path, error: std::io::Error) -> Error {
+    if error.kind() != std::io::ErrorKind::PermissionDenied {
+        return Error::io(format!("cannot read {}", dir.display()), error);
+    }
+    Error::Input {
+        message: format!(
+            "refusing to touch the tokenizer cache {}: {error}",
+            dir.display()
+        ),
+        hint: Some(
+            "make it a private directory of your own (chmod 700, no symlink), or point XDG_CACHE_HOME elsewhere"
+                .into(),
+        ),
     }
 }
 
@@ -159,7 +174,7 @@ fn prefetch_all(args: &PrefetchArgs) -> Result<i32> {
     let deadline = Deadline::after(DEFAULT_TIMEOUT);
     for spec in &specs {
         let done = prefetch::prefetch(spec, &hub, &deadline, &retry, &options)?;
-        print!("{}", describe(&done));
+        print!("{}", crate::redact::scrub(&describe(&done)));
     }
     // A cold build may leave its cache write running; a prefetch exists to finish it.
     tokenizer::finish_cache_writes();
@@ -186,19 +201,9 @@ fn describe(done: &Prefetched) -> String {
     out
 }
 
-/// `bytes` for people: B, KiB, MiB or GiB.
+/// `bytes` for people, as every command shows sizes.
 fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} B"),
-        _ => format!("{value:.1} {}", UNITS[unit]),
-    }
+    super::units::bytes(bytes)
 }
 
 /// How long ago, coarsely: "just now", "5 min ago", "3 h ago", "12 days ago".
@@ -219,8 +224,8 @@ mod tests {
     #[test]
     fn sizes_and_ages_read_well() {
         assert_eq!(size(512), "512 B");
-        assert_eq!(size(9_437_184), "9.0 MiB");
-        assert_eq!(size(1 << 30), "1.0 GiB");
+        assert_eq!(size(9_437_184), "9.0 MB");
+        assert_eq!(size(1 << 30), "1.0 GB");
         assert_eq!(ago(Duration::from_secs(5)), "just now");
         assert_eq!(ago(Duration::from_secs(300)), "5 min ago");
         assert_eq!(ago(Duration::from_secs(7200)), "2 h ago");
@@ -230,9 +235,11 @@ mod tests {
     #[test]
     fn an_empty_cache_lists_as_empty() {
         let tmp = tempfile::tempdir().unwrap();
-        let options = TokenizerOptions::with_cache_dir(tmp.path());
-        let text = listing(tmp.path(), &options, SystemTime::now()).unwrap();
+        // Not created yet: an absent cache is an empty one.
+        let dir = tmp.path().join("tokenizers");
+        let options = TokenizerOptions::with_cache_dir(&dir);
+        let text = listing(&dir, &options, SystemTime::now()).unwrap();
         assert!(text.ends_with("total 0 B in 0 entries\n"), "{text}");
-        assert!(text.contains("(cap 1.0 GiB)"), "{text}");
+        assert!(text.contains("(cap 1.0 GB)"), "{text}");
     }
 }

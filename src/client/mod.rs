@@ -34,8 +34,8 @@ pub mod when;
 
 pub use billing::BillingClient;
 pub use catalog::{
-    CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel,
-    TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE,
+    CatalogClient, Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Lenient, Listing,
+    SupportedModel, TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, MAX_LISTED_BYTES, RUN_PAGE,
 };
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;

@@ -302,6 +302,32 @@ pub fn finish_cache_writes() {
     fast::finish_writes();
 }
 
+/// Waits for the background cache writes when dropped. A command holds one for its whole
+/// run, so every way out (success, an error, an early return, a panic unwinding) joins the
+/// writer before the process exits, and no half-written cache file is left behind.
+#[derive(Debug)]
+#[must_use = "the cache writes are waited for when the guard is dropped"]
+pub struct CacheWritesGuard(());
+
+impl CacheWritesGuard {
+    /// A guard for the cache writes started from now until it is dropped.
+    pub fn new() -> CacheWritesGuard {
+        CacheWritesGuard(())
+    }
+}
+
+impl Default for CacheWritesGuard {
+    fn default() -> Self {
+        CacheWritesGuard::new()
+    }
+}
+
+impl Drop for CacheWritesGuard {
+    fn drop(&mut self) {
+        finish_cache_writes();
+    }
+}
+
 /// The error every tokenizer failure becomes: "Failed to load tokenizer <id>: <reason>".
 pub(crate) fn tokenizer_error(id: &str, category: Category, reason: impl Into<String>) -> Error {
     Error::Tokenizer {

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::chat::{CONFIG_FILE, TEMPLATE_FILE};
 use crate::deadline::Deadline;
-use crate::error::Result;
+use crate::error::{Category, Result};
 
 /// Where one file of a tokenizer ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,15 @@ pub fn prefetch(
     for file in [CONFIG_FILE, TEMPLATE_FILE] {
         let found = repo_file(spec, file, hub, deadline, retry)?.is_some();
         files.push((file, place(local_file(spec, hub, file), found)));
+    }
+    // A prefetch exists to leave files on disk: fetched but not cached is a failed prefetch
+    // (the hub's fault, exit 4), never a quiet success that a later --offline run trips on.
+    if let Some((file, _)) = files.iter().find(|(_, p)| *p == Place::NotCached) {
+        return Err(super::tokenizer_error(
+            &spec.id(),
+            Category::Server,
+            format!("the hub named no usable commit (x-repo-commit) for {file}, so it could not be cached for later runs"),
+        ));
     }
     let entry = match (&options.cache_dir, &source) {
         (Some(dir), Some(source)) => fast::entry_for(dir, source),

@@ -50,6 +50,10 @@ impl HubSettings {
                 .unwrap_or_else(|| hf_home.join("token"));
             read_token_file(&path)
         });
+        // Registered as soon as it is read: a hub error or a log line may quote it.
+        if let Some(token) = &token {
+            crate::redact::register_secret(token);
+        }
         let offline = var("HF_HUB_OFFLINE").is_some_and(|v| is_true(&v));
         HubSettings {
             endpoint,

@@ -1,6 +1,6 @@
 //! Plain text tables for the read commands: aligned columns, no colours, no truncation.
 
-use crate::client::{Checkpoint, CheckpointInfo, SupportedModel, TrainingRun};
+use crate::client::{Checkpoint, CheckpointInfo, Lenient, SupportedModel, TrainingRun};
 
 /// What a missing optional field prints as.
 pub const MISSING: &str = "-";
@@ -53,8 +53,9 @@ pub fn render(header: Option<&[&str]>, rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Server text made safe for one table cell: control characters escaped (a newline or tab
-/// would break the layout, an escape sequence would drive the terminal), long text cut.
+/// Server text made safe for one table cell: control and bidi/format characters escaped (a
+/// newline or tab would break the layout, an escape sequence would drive the terminal, a
+/// U+202E would show the rest of the line reversed), long text cut.
 pub fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_CELL));
     for (n, c) in text.chars().enumerate() {
@@ -66,7 +67,9 @@ pub fn cell(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || crate::redact::is_format_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -88,41 +91,45 @@ fn yes_no(value: Option<bool>) -> String {
     }
 }
 
-/// A size as the official CLI shows it: `512 B`, `1.5 KB`, `12.0 GB` (powers of 1024).
-pub fn human_size(bytes: Option<i64>) -> String {
-    let Some(bytes) = bytes.filter(|b| *b >= 0) else {
-        return MISSING.into();
-    };
-    if bytes < 1024 {
-        return format!("{bytes} B");
+/// A size as the official CLI shows it (`512 B`, `1.5 KB`, `12.0 GB`); an odd value as sent.
+pub fn human_size(bytes: Option<&Lenient<i64>>) -> String {
+    match bytes {
+        Some(Lenient::Valid(n)) if *n >= 0 => crate::cli::units::bytes(*n as u64),
+        Some(Lenient::Odd(value)) => odd(value),
+        _ => MISSING.into(),
     }
-    let mut size = bytes as f64 / 1024.0;
-    for unit in ["KB", "MB", "GB", "TB", "PB"] {
-        if size < 1024.0 {
-            return format!("{size:.1} {unit}");
-        }
-        size /= 1024.0;
-    }
-    format!("{size:.1} EB")
+}
+
+/// A number field the server sent in an unexpected form, shown as sent.
+fn odd(value: &serde_json::Value) -> String {
+    cell(&value.to_string())
 }
 
 /// One `model list` row.
 pub fn model_row(m: &SupportedModel) -> Vec<String> {
     vec![
         opt(m.model_name.as_deref()),
-        m.max_context_length
-            .map_or_else(|| MISSING.into(), |n| n.to_string()),
+        match &m.max_context_length {
+            Some(Lenient::Valid(n)) => n.to_string(),
+            Some(Lenient::Odd(value)) => odd(value),
+            None => MISSING.into(),
+        },
         yes_no(m.trainable),
         yes_no(m.sampleable),
     ]
 }
 
-/// The LoRA column: `Rank 32`, `Yes` (no rank given), `No`.
-fn lora(is_lora: Option<bool>, rank: Option<u64>, with_yes: bool) -> String {
-    match (is_lora, rank) {
-        (Some(true), Some(r)) if r > 0 && with_yes => format!("Yes (Rank {r})"),
-        (Some(true), Some(r)) if r > 0 => format!("Rank {r}"),
-        (other, _) => yes_no(other),
+/// The LoRA column: `Rank 32`, `Yes` (no rank given), `No`; an odd rank as sent.
+fn lora(is_lora: Option<bool>, rank: Option<&Lenient<u64>>, with_yes: bool) -> String {
+    let rank = match rank {
+        Some(Lenient::Valid(r)) if *r > 0 => r.to_string(),
+        Some(Lenient::Odd(value)) => odd(value),
+        _ => return yes_no(is_lora),
+    };
+    match is_lora {
+        Some(true) if with_yes => format!("Yes (Rank {rank})"),
+        Some(true) => format!("Rank {rank}"),
+        other => yes_no(other),
     }
 }
 
@@ -136,7 +143,7 @@ pub fn run_row(r: &TrainingRun) -> Vec<String> {
         opt(r.training_run_id.as_deref()),
         opt(r.base_model.as_deref()),
         opt(r.model_owner.as_deref()),
-        lora(r.is_lora, r.lora_rank, false),
+        lora(r.is_lora, r.lora_rank.as_ref(), false),
         opt(r.last_request_time.as_deref()),
         status(r.corrupted),
         opt(r
@@ -151,7 +158,7 @@ pub fn checkpoint_row(c: &Checkpoint) -> Vec<String> {
     vec![
         opt(c.checkpoint_id.as_deref()),
         opt(c.checkpoint_type.as_deref()),
-        human_size(c.size_bytes),
+        human_size(c.size_bytes.as_ref()),
         yes_no(Some(c.public)),
         opt(c.time.as_deref()),
         opt(c.tinker_path.as_deref()),
@@ -192,7 +199,7 @@ pub fn run_info(r: &TrainingRun) -> Vec<Vec<String>> {
         pair("Run ID", opt(r.training_run_id.as_deref())),
         pair("Base Model", opt(r.base_model.as_deref())),
         pair("Owner", opt(r.model_owner.as_deref())),
-        pair("LoRA", lora(r.is_lora, r.lora_rank, true)),
+        pair("LoRA", lora(r.is_lora, r.lora_rank.as_ref(), true)),
         pair("Last Update", opt(r.last_request_time.as_deref())),
         pair("Status", status(r.corrupted)),
     ];
@@ -211,7 +218,7 @@ pub fn checkpoint_info(info: &CheckpointInfo, run_id: &str) -> Vec<Vec<String>> 
         pair("Checkpoint ID", opt(c.checkpoint_id.as_deref())),
         pair("Type", opt(c.checkpoint_type.as_deref())),
         pair("Tinker Path", opt(c.tinker_path.as_deref())),
-        pair("Size", human_size(c.size_bytes)),
+        pair("Size", human_size(c.size_bytes.as_ref())),
         pair("Public", yes_no(Some(c.public))),
         pair("Created", opt(c.time.as_deref())),
         pair(
@@ -219,7 +226,7 @@ pub fn checkpoint_info(info: &CheckpointInfo, run_id: &str) -> Vec<Vec<String>> 
             c.expires_at.as_deref().map_or_else(|| "Never".into(), cell),
         ),
         pair("Training Run ID", cell(run_id)),
-        pair("LoRA", lora(info.is_lora, info.lora_rank, true)),
+        pair("LoRA", lora(info.is_lora, info.lora_rank.as_ref(), true)),
     ];
     metadata_rows(&mut rows, c.user_metadata.as_ref());
     rows
@@ -244,18 +251,23 @@ mod tests {
 
     #[test]
     fn sizes_read_like_the_official_cli() {
-        assert_eq!(human_size(Some(0)), "0 B");
-        assert_eq!(human_size(Some(1023)), "1023 B");
-        assert_eq!(human_size(Some(1536)), "1.5 KB");
-        assert_eq!(human_size(Some(5_000_000_000)), "4.7 GB");
-        assert_eq!(human_size(Some(-1)), "-");
+        let size = |n: i64| human_size(Some(&Lenient::Valid(n)));
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1536), "1.5 KB");
+        assert_eq!(size(5_000_000_000), "4.7 GB");
+        assert_eq!(size(-1), "-");
         assert_eq!(human_size(None), "-");
-        assert_eq!(human_size(Some(i64::MAX)), "8.0 EB");
+        assert_eq!(size(i64::MAX), "8.0 EB");
+        let float = Lenient::Odd(serde_json::json!(1.5));
+        assert_eq!(human_size(Some(&float)), "1.5");
     }
 
     #[test]
     fn cells_cannot_break_the_layout() {
         assert_eq!(cell("a\tb\nc\u{1b}[31m"), "a\\tb\\nc\\u{1b}[31m");
+        assert_eq!(cell("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+        assert_eq!(cell("a\u{2066}b\u{200f}c"), "a\\u{2066}b\\u{200f}c");
         assert_eq!(cell(""), "-");
         assert_eq!(cell(&"x".repeat(2000)).chars().count(), MAX_CELL + 1);
     }

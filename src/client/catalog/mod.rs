@@ -13,10 +13,11 @@ use crate::client::status;
 use crate::client::transport::{NetError, Request};
 use crate::error::{Error, Result};
 
-pub use paging::{CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE};
+pub use paging::{CHECKPOINT_PAGE, MAX_LISTED, MAX_LISTED_BYTES, RUN_PAGE};
 use types::{Capabilities, CheckpointsPage, RunsPage};
 pub use types::{
-    Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Listing, SupportedModel, TrainingRun,
+    Checkpoint, CheckpointInfo, CheckpointPath, Cursor, Lenient, Listing, SupportedModel,
+    TrainingRun,
 };
 
 const CAPABILITIES: &str = "/api/v1/get_server_capabilities";
@@ -107,8 +108,9 @@ impl CatalogClient {
         paging::fetch(limit, RUN_PAGE, |want, offset| {
             let path =
                 format!("/api/v1/training_runs?limit={want}&offset={offset}&access_scope=owned");
-            let page: RunsPage = self.get("listing the training runs", &path)?;
-            Ok((page.training_runs, page.cursor))
+            let (page, bytes): (RunsPage, u64) =
+                self.get_sized("listing the training runs", &path)?;
+            Ok((page.training_runs, page.cursor, bytes))
         })
     }
 
@@ -126,8 +128,9 @@ impl CatalogClient {
     pub fn checkpoints(&self, limit: Option<u64>) -> Result<Listing<Checkpoint>> {
         paging::fetch(limit, CHECKPOINT_PAGE, |want, offset| {
             let path = format!("/api/v1/checkpoints?limit={want}&offset={offset}");
-            let page: CheckpointsPage = self.get("listing the checkpoints", &path)?;
-            Ok((page.checkpoints, page.cursor))
+            let (page, bytes): (CheckpointsPage, u64) =
+                self.get_sized("listing the checkpoints", &path)?;
+            Ok((page.checkpoints, page.cursor, bytes))
         })
     }
 
@@ -162,8 +165,31 @@ impl CatalogClient {
 
     /// A GET with the retry rules of setup calls, its JSON answer decoded as `T`.
     fn get<T: DeserializeOwned>(&self, step: &str, path: &str) -> Result<T> {
+        Ok(self.get_sized(step, path)?.0)
+    }
+
+    /// [`Self::get`], and the answer's size as compact JSON (what a listing holds of it).
+    fn get_sized<T: DeserializeOwned>(&self, step: &str, path: &str) -> Result<(T, u64)> {
         let value = self.core.setup_json(step, &Request::get(path), false)?;
-        serde_json::from_value(value).map_err(|e| status::bad_answer(step, &e.to_string(), None))
+        let mut counter = ByteCounter(0);
+        // Writing to a counter cannot fail; a failure would only make the count low.
+        let _ = serde_json::to_writer(&mut counter, &value);
+        let decoded = serde_json::from_value(value)
+            .map_err(|e| status::bad_answer(step, &e.to_string(), None))?;
+        Ok((decoded, counter.0))
+    }
+}
+
+/// Counts the bytes written to it and keeps none.
+struct ByteCounter(u64);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Paging as the official CLI does it: each page asks for exactly what is still needed.
 
 use super::types::{Cursor, Listing};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Page size for training runs.
 pub const RUN_PAGE: u64 = 100;
@@ -10,19 +10,26 @@ pub const CHECKPOINT_PAGE: u64 = 1000;
 /// The most items one listing collects, whatever `total_count` claims: a bound on memory
 /// and requests against a server that never stops sending full pages.
 pub const MAX_LISTED: u64 = 100_000;
+/// The most bytes of listing (the pages' JSON) one read command holds in all: items can be of
+/// any size, so a count alone does not bound memory. Past it the command stops (exit 2).
+pub const MAX_LISTED_BYTES: u64 = 256 << 20;
 
-/// Fetches up to `limit` items (`None` = all) with `page(limit, offset)`: the first page
+/// Fetches up to `limit` items (`None` = all) with `page(limit, offset)`, which answers the
+/// items, the cursor and the page's size in bytes: the first page
 /// asks for `min(limit, page_size)` at offset 0; while fewer than the target (the limit,
 /// capped by the first page's `total_count`) are in hand, the next asks for
 /// `min(left, page_size)` at the running offset; a short page ends the listing.
+/// `total_count` is the server's word, never trusted: it only lowers the target, and the
+/// pages' bytes are counted against [`MAX_LISTED_BYTES`] whatever it says.
 pub(crate) fn fetch<T>(
     limit: Option<u64>,
     page_size: u64,
-    mut page: impl FnMut(u64, u64) -> Result<(Vec<T>, Option<Cursor>)>,
+    mut page: impl FnMut(u64, u64) -> Result<(Vec<T>, Option<Cursor>, u64)>,
 ) -> Result<Listing<T>> {
     let limit = limit.map(|n| n.min(MAX_LISTED));
     let first_want = limit.map_or(page_size, |n| n.min(page_size));
-    let (mut items, cursor) = page(first_want, 0)?;
+    let (mut items, cursor, mut held) = page(first_want, 0)?;
+    check_held(held, 0)?;
     items.truncate(first_want as usize);
     let total_count = cursor
         .and_then(|c| c.total_count)
@@ -34,7 +41,9 @@ pub(crate) fn fetch<T>(
     while (items.len() as u64) < target {
         let offset = items.len() as u64;
         let want = page_size.min(target - offset);
-        let (mut more, _) = page(want, offset)?;
+        let (mut more, _, bytes) = page(want, offset)?;
+        held = held.saturating_add(bytes);
+        check_held(held, offset)?;
         let short = (more.len() as u64) < want;
         more.truncate(want as usize);
         items.append(&mut more);
@@ -43,6 +52,20 @@ pub(crate) fn fetch<T>(
         }
     }
     Ok(Listing { items, total_count })
+}
+
+/// Stops a listing whose pages passed [`MAX_LISTED_BYTES`] (`had` items were in hand).
+fn check_held(held: u64, had: u64) -> Result<()> {
+    if held <= MAX_LISTED_BYTES {
+        return Ok(());
+    }
+    Err(Error::Input {
+        message: format!(
+            "the listing passed {} MiB after {had} items, the most a read command holds",
+            MAX_LISTED_BYTES >> 20
+        ),
+        hint: Some("list fewer with --limit N".into()),
+    })
 }
 
 #[cfg(test)]
@@ -60,7 +83,7 @@ mod tests {
                 limit: Some(want),
                 total_count: Some(total),
             };
-            Ok(((0..n).collect::<Vec<u64>>(), Some(cursor)))
+            Ok(((0..n).collect::<Vec<u64>>(), Some(cursor), n * 8))
         })
         .unwrap();
         (asked, got.items.len(), got.total_count)
@@ -97,11 +120,12 @@ mod tests {
             Ok((
                 vec![0; (want as usize).min(if calls == 1 { 10 } else { 3 })],
                 Some(cursor),
+                10,
             ))
         })
         .unwrap();
         assert_eq!((calls, got.items.len(), got.total_count), (2, 13, 1000));
-        let got = fetch(None, 10, |_, _| Ok((vec![0; 4], None))).unwrap();
+        let got = fetch(None, 10, |_, _| Ok((vec![0; 4], None, 4))).unwrap();
         assert_eq!((got.items.len(), got.total_count), (4, 4));
     }
 
@@ -115,8 +139,26 @@ mod tests {
     }
 
     #[test]
+    fn the_bytes_held_are_bounded_whatever_total_count_claims() {
+        // Pages of 1,000 items × 60 KB with a huge total_count: stopped at 256 MiB, not 2.9 GB.
+        let mut asked = 0;
+        let err = fetch(None, 1000, |want, _| {
+            asked += 1;
+            let cursor = Cursor {
+                total_count: Some(u64::MAX),
+                ..Cursor::default()
+            };
+            Ok((vec![0u8; want as usize], Some(cursor), want * 60_000))
+        })
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("256 MiB"), "{err}");
+        assert_eq!(asked, 5, "60 MB a page: the fifth passes 256 MiB");
+    }
+
+    #[test]
     fn oversized_pages_are_cut_to_the_request() {
-        let got = fetch(Some(5), 10, |_, _| Ok((vec![0; 50], None))).unwrap();
+        let got = fetch(Some(5), 10, |_, _| Ok((vec![0; 50], None, 50))).unwrap();
         assert_eq!(got.items.len(), 5);
     }
 }

@@ -14,7 +14,7 @@ pub struct SupportedModel {
     /// The name to pass as `--base-model`.
     pub model_name: Option<String>,
     /// The longest context the model takes, in tokens.
-    pub max_context_length: Option<u64>,
+    pub max_context_length: Option<Lenient<u64>>,
     /// Whether training runs can start from it.
     pub trainable: Option<bool>,
     /// Whether it has sampling capacity.
@@ -39,7 +39,7 @@ pub struct TrainingRun {
     #[serde(default, deserialize_with = "null_is_false")]
     pub corrupted: bool,
     /// The LoRA rank, for LoRA runs.
-    pub lora_rank: Option<u64>,
+    pub lora_rank: Option<Lenient<u64>>,
     /// When it last served a request, as the server wrote it.
     pub last_request_time: Option<String>,
     /// The newest training checkpoint.
@@ -65,7 +65,7 @@ pub struct Checkpoint {
     /// The path to sample from (`--model-path`).
     pub tinker_path: Option<String>,
     /// Its size in bytes (may pass 2³²).
-    pub size_bytes: Option<i64>,
+    pub size_bytes: Option<Lenient<i64>>,
     /// Whether anyone may use it (the SDK's default: false).
     #[serde(default, deserialize_with = "null_is_false")]
     pub public: bool,
@@ -76,6 +76,28 @@ pub struct Checkpoint {
     /// Fields the SDK does not know, kept for `--json`.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A number as the server sent it: the expected type when it is one, else the raw JSON (a
+/// negative rank, a float size, a string), kept so that one odd field neither fails a whole
+/// listing nor goes missing from `--json`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Lenient<T> {
+    /// The expected type.
+    Valid(T),
+    /// Anything else, as sent.
+    Odd(Value),
+}
+
+impl<T: Copy> Lenient<T> {
+    /// The value when it has the expected type.
+    pub fn valid(&self) -> Option<T> {
+        match self {
+            Lenient::Valid(value) => Some(*value),
+            Lenient::Odd(_) => None,
+        }
+    }
 }
 
 /// Where a page of a list sits in the whole.
@@ -166,7 +188,7 @@ pub struct CheckpointInfo {
     /// The run's `is_lora`.
     pub is_lora: Option<bool>,
     /// The run's `lora_rank`.
-    pub lora_rank: Option<u64>,
+    pub lora_rank: Option<Lenient<u64>>,
 }
 
 fn null_is_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -208,6 +230,18 @@ mod tests {
         );
         assert_eq!(out["new_field"], serde_json::json!([1]));
         assert_eq!(out["corrupted"], Value::Bool(false));
+    }
+
+    #[test]
+    fn odd_numbers_are_kept_as_sent_instead_of_failing() {
+        let run: TrainingRun =
+            serde_json::from_str(r#"{"lora_rank":-3,"training_run_id":"r"}"#).unwrap();
+        assert_eq!(run.lora_rank, Some(Lenient::Odd(serde_json::json!(-3))));
+        let c: Checkpoint = serde_json::from_str(r#"{"size_bytes":1.5}"#).unwrap();
+        assert_eq!(c.size_bytes.as_ref().and_then(Lenient::valid), None);
+        assert_eq!(serde_json::to_value(&c).unwrap()["size_bytes"], 1.5);
+        let c: Checkpoint = serde_json::from_str(r#"{"size_bytes":42}"#).unwrap();
+        assert_eq!(c.size_bytes, Some(Lenient::Valid(42)));
     }
 
     #[test]

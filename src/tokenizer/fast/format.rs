@@ -14,7 +14,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// The `tokenizers` crate whose behaviour the cache mirrors (a test checks Cargo.lock).
 pub const TOKENIZERS_VERSION: &str = "0.23.2";
 
-const MAGIC: &[u8; 8] = b"TINKEXTK";
+pub(super) const MAGIC: &[u8; 8] = b"TINKEXTK";
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 128;
 const SECTIONS: usize = 7;

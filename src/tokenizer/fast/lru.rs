@@ -1,6 +1,10 @@
 //! The cache's contents and its size cap: list entries with their sources and last use,
 //! evict the least recently used ones, or empty the cache.
 //!
+//! Only a private directory (not a symlink, ours, mode 0700) is listed, and only files whose
+//! first bytes are a cache file's magic count as the cache's: clear and eviction never delete
+//! a file for its name alone.
+//!
 //! Eviction only ever unlinks. A process that has an entry mapped keeps reading the
 //! unlinked inode; one that opens it a moment later finds it gone and rebuilds it. Two
 //! processes evicting at once each unlink what they chose and ignore files already
@@ -55,13 +59,16 @@ pub fn list(dir: &Path) -> io::Result<Listing> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
         Err(e) => return Err(e),
     };
+    // Checked before anything is trusted: clear and eviction delete what this lists.
+    store::check_private(dir)?;
     for item in read.flatten() {
         let path = item.path();
         let Ok(meta) = fs::symlink_metadata(&path) else {
             continue; // evicted by another process meanwhile
         };
         let name = item.file_name().to_string_lossy().into_owned();
-        if !meta.is_file() || !store::owned(&meta) {
+        // A name is not proof: only a file of ours that starts as a cache file is one.
+        if !meta.is_file() || !store::owned(&meta) || !store::has_cache_header(&path) {
             continue;
         }
         let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
@@ -171,9 +178,12 @@ fn remove(path: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// A file of `len` bytes that starts as a cache entry does.
     fn file(dir: &Path, name: &str, len: usize, age_secs: u64) -> PathBuf {
         let path = dir.join(name);
-        fs::write(&path, vec![0u8; len]).unwrap();
+        let mut bytes = vec![0u8; len.max(8)];
+        bytes[..8].copy_from_slice(super::super::format::MAGIC);
+        fs::write(&path, &bytes[..len.max(8)]).unwrap();
         let then = SystemTime::now() - Duration::from_secs(age_secs);
         fs::File::options()
             .append(true)
@@ -187,17 +197,21 @@ mod tests {
     #[test]
     fn eviction_goes_oldest_first_keeps_the_new_entry_and_young_temp_files() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
+        let dir = &tmp.path().join("cache");
+        super::super::store::ensure_dir(dir).unwrap();
         let old = file(dir, "a.tkc", 1000, 300);
         let mid = file(dir, "b.tkc", 1000, 200);
         let new = file(dir, "c.tkc", 1000, 100);
         let kept = file(dir, "d.tkc", 5000, 400);
         let stale = file(dir, ".x.tkc.1.0.tmp", 10, 7200);
         let young = file(dir, ".y.tkc.1.0.tmp", 10, 5);
+        // A user's file with a cache-like name but not a cache file's first bytes.
+        let named_alike = dir.join("mine.tkc");
+        fs::write(&named_alike, b"my own notes, not a cache entry").unwrap();
         let other = file(dir, "notes.txt", 10, 9000);
         let evicted = enforce(dir, 6100, &kept).unwrap();
         assert_eq!(evicted, [old, mid]);
-        for path in [&new, &kept, &young, &other] {
+        for path in [&new, &kept, &young, &other, &named_alike] {
             assert!(path.exists(), "{} went", path.display());
         }
         assert!(!stale.exists());
@@ -208,8 +222,41 @@ mod tests {
         );
         assert_eq!(clear(dir).unwrap(), (3, 6010));
         assert!(
-            other.exists(),
+            other.exists() && named_alike.exists(),
             "clear leaves files that are not the cache's"
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_symlinked_or_shared_directory_is_never_cleared_or_evicted() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        // The user's own folder, holding files that look like the cache's, even inside.
+        let theirs = tmp.path().join("photos");
+        fs::create_dir(&theirs).unwrap();
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+        let files = [
+            file(&theirs, "a.tkc", 100, 9000),
+            file(&theirs, "b.tkp", 100, 9000),
+            file(&theirs, ".c.tmp", 100, 9000),
+        ];
+        let link = tmp.path().join("tokenizers");
+        std::os::unix::fs::symlink(&theirs, &link).unwrap();
+        let refused = clear(&link).unwrap_err();
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+        assert!(enforce(&link, 0, Path::new("")).is_err());
+        assert!(list(&link).is_err());
+        // A directory others may write to is refused as well.
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(0o755)).unwrap();
+        let refused = clear(&theirs).unwrap_err();
+        assert!(refused.to_string().contains("0700"), "{refused}");
+        assert!(files.iter().all(|f| f.exists()), "a file was deleted");
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(
+            clear(&theirs).unwrap().0,
+            3,
+            "the same files in a private dir are ours"
         );
     }
 }

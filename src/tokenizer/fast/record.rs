@@ -16,7 +16,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::format::{le_u32, le_u64, SourceStat, FORMAT_VERSION, TOKENIZERS_VERSION};
 use super::store;
 
-const MAGIC: &[u8; 8] = b"TINKEXPR";
+pub(super) const MAGIC: &[u8; 8] = b"TINKEXPR";
 /// Fixed part before the path bytes.
 const FIXED: usize = 8 + 4 + 4 + 16 + 16 + 48 + 4;
 /// Records longer than this are not read (a path is at most a few KiB).

@@ -123,6 +123,45 @@ pub fn dir_is_trusted(dir: &Path) -> bool {
     }
 }
 
+/// Checks that `dir` may have files deleted from it: a real directory (not a symlink), owned
+/// by this user and private (mode 0700). Clear and eviction delete by name, so a symlink to a
+/// folder of the user's own files, or a directory others can write to, is refused.
+pub fn check_private(dir: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(dir)?;
+    #[cfg(unix)]
+    let private = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o077 == 0
+    };
+    #[cfg(not(unix))]
+    let private = true;
+    if meta.file_type().is_dir() && owned(&meta) && private {
+        return Ok(());
+    }
+    let what = match () {
+        _ if meta.file_type().is_symlink() => "it is a symbolic link",
+        _ if !meta.is_dir() => "it is not a directory",
+        _ if !owned(&meta) => "another user owns it",
+        _ => "others may write to it (its mode is wider than 0700)",
+    };
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("not a private tinkex cache directory: {what}"),
+    ))
+}
+
+/// Whether the file at `path` starts as tinkex writes its cache files (an entry's or a path
+/// record's magic bytes), read without following a symlink from a file we own.
+pub fn has_cache_header(path: &Path) -> bool {
+    let Some((file, len)) = open_owned(path) else {
+        return false;
+    };
+    let mut magic = [0u8; 8];
+    len >= 8
+        && read_at(&file, &mut magic).is_ok()
+        && (&magic == format::MAGIC || &magic == super::record::MAGIC)
+}
+
 /// Opens a cache file read-only: no symlinks, a regular file owned by us; else `None`.
 pub fn open_owned(path: &Path) -> Option<(File, u64)> {
     let mut options = File::options();

@@ -42,3 +42,31 @@ pub fn finish() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn dropping_the_guard_waits_for_a_write_in_progress() {
+        let done = Arc::new(AtomicBool::new(false));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        {
+            let _guard = crate::tokenizer::CacheWritesGuard::new();
+            let flag = Arc::clone(&done);
+            super::spawn(move || {
+                started_tx.send(()).unwrap();
+                // A slow disk: the write is still running when the command returns.
+                std::thread::park_timeout(Duration::from_millis(200));
+                flag.store(true, Ordering::SeqCst);
+            });
+            started_rx.recv().unwrap();
+        }
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the guard returned before the write ended"
+        );
+    }
+}
