@@ -10,6 +10,7 @@ mod catalog;
 mod config;
 mod core;
 mod credentials;
+mod export;
 mod future;
 mod heartbeat;
 mod jwt;
@@ -30,6 +31,9 @@ pub use catalog::{
 };
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
+pub use export::{
+    ArchiveUrl, ExportClient, ExportSession, SessionEnd, SignedUrls, EXPORT_TTL_SECONDS,
+};
 pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;

@@ -15,6 +15,20 @@ pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
 pub(crate) enum Method {
     Get,
     Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    /// The method's name as sent on the wire.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
 }
 
 /// One request to send (the credential is added per attempt).
@@ -40,6 +54,19 @@ impl Request {
             accept: "application/json",
             headers: Vec::new(),
             secret_fields: &[],
+        }
+    }
+
+    /// A request with `method` and an optional JSON body (PUT/DELETE of checkpoints).
+    pub(crate) fn with_method(
+        method: Method,
+        path: impl Into<String>,
+        body: Option<Vec<u8>>,
+    ) -> Request {
+        Request {
+            method,
+            body,
+            ..Request::get(path)
         }
     }
 
@@ -75,6 +102,8 @@ pub(crate) struct Reply {
     pub content_type: String,
     pub retry_after: Option<Duration>,
     pub www_authenticate: String,
+    /// The `Location` header (a redirect to a signed URL); empty when absent.
+    pub location: String,
     pub body: Vec<u8>,
 }
 
@@ -205,11 +234,7 @@ impl Transport {
     ) -> Result<Reply, NetError> {
         let started = Instant::now();
         let url = self.url(&req.path);
-        let method = if req.method == Method::Post {
-            "POST"
-        } else {
-            "GET"
-        };
+        let method = req.method.name();
         if let Some(body) = &req.body {
             log::trace!(
                 "{method} {} body: {}",
@@ -252,7 +277,7 @@ impl Transport {
             ("Accept", req.accept.to_string()),
             ("User-Agent", self.user_agent.clone()),
         ];
-        if req.method == Method::Post {
+        if req.body.is_some() {
             headers.push(("Content-Type", "application/json".to_string()));
             headers.push(("X-Idempotency-Key", idempotency_key()));
         }
@@ -281,6 +306,18 @@ impl Transport {
                     b = b.header(*k, v.as_str());
                 }
                 let body: &[u8] = req.body.as_deref().unwrap_or(b"{}");
+                b.config().timeout_global(timeout).build().send(body)
+            }
+            Method::Put | Method::Delete => {
+                let mut b = if req.method == Method::Put {
+                    self.agent.put(url)
+                } else {
+                    self.agent.delete(url).force_send_body()
+                };
+                for (k, v) in &headers {
+                    b = b.header(*k, v.as_str());
+                }
+                let body: &[u8] = req.body.as_deref().unwrap_or(b"");
                 b.config().timeout_global(timeout).build().send(body)
             }
         };
@@ -327,6 +364,7 @@ fn read_reply(
         content_type: header("content-type"),
         retry_after,
         www_authenticate: header("www-authenticate"),
+        location: header("location"),
         body: data,
     })
 }
@@ -427,6 +465,7 @@ mod tests {
             content_type: "application/json".into(),
             retry_after: None,
             www_authenticate: String::new(),
+            location: String::new(),
             body: br#"{"jwt":"opaque-session-token-42"}"#.to_vec(),
         };
         assert_eq!(
