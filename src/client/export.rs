@@ -188,18 +188,26 @@ impl ExportClient {
         })
     }
 
-    /// `load_weights` of `path` into model 0 of the session, waited for; the model id.
+    /// `load_weights` of `path` into model 0 of the session, waited for, then `get_info`;
+    /// the model id.
     pub fn load_weights(&self, session: &ExportSession, path: &str) -> Result<String> {
         let body = json!({
             "session_id": session.session_id,
             "model_seq_id": 0,
+            "user_metadata": {"created_by": CREATED_BY},
             "path": path,
             "optimizer": false,
-            "user_metadata": {"created_by": CREATED_BY},
             "type": "load_weights",
         });
         self.submit_and_wait("loading the checkpoint", "/api/v1/load_weights", &body)?;
-        Ok(format!("{}:train:0", session.session_id))
+        let model_id = format!("{}:train:0", session.session_id);
+        // The official CLI asks for the model's info once it is loaded; so do we, to send
+        // the same sequence (the answer is not needed).
+        let info = json!({ "model_id": model_id, "type": "get_info" }).to_string();
+        let req = Request::post("/api/v1/get_info", info.into_bytes());
+        self.core
+            .setup_json("loading the checkpoint", &req, false)?;
+        Ok(model_id)
     }
 
     /// `save_weights_external` of the model as `download`; the export's `tinker://` path.
@@ -252,7 +260,8 @@ impl ExportClient {
         let Some(rid) = answer.get("request_id").and_then(Value::as_str) else {
             return Ok(answer);
         };
-        let poll = json!({ "request_id": rid }).to_string().into_bytes();
+        let poll = json!({ "request_id": rid, "allow_metadata_only": true });
+        let poll = poll.to_string().into_bytes();
         let poll = Request::post("/api/v1/retrieve_future", poll);
         for _ in 0..MAX_POLLS {
             let value = self.core.setup_json(step, &poll, false)?;
