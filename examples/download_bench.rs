@@ -51,7 +51,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(512);
-    let data: Vec<u8> = (0..mb * 1024 * 1024).map(|i| (i * 31 % 251) as u8).collect();
+    let data: Vec<u8> = (0..mb * 1024 * 1024)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
     let size = data.len() as f64 / (1024.0 * 1024.0);
     let port = serve(Arc::new(data));
     let url = format!("http://127.0.0.1:{port}/file.bin");
@@ -64,7 +66,13 @@ fn main() {
     let deadline = Deadline::after(Duration::from_secs(600));
     let started = Instant::now();
     let got = storage
-        .fetch("bench", &mut Fixed(url.clone()), &mut file, &deadline, &mut |_, _| Ok(()))
+        .fetch(
+            "bench",
+            &mut Fixed(url.clone()),
+            &mut file,
+            &deadline,
+            &mut |_, _| Ok(()),
+        )
         .expect("tinkex download");
     let ours = started.elapsed().as_secs_f64();
     assert_eq!(got as f64 / (1024.0 * 1024.0), size);

@@ -164,7 +164,7 @@ impl ExportClient {
                     });
                 }
                 200 => return archive_from_json(step, &reply.body),
-                503 | 502 | 504 => {
+                502..=504 => {
                     let wait = reply.retry_after.unwrap_or(ARCHIVE_BUILD_WAIT);
                     log::info!(
                         target: crate::client::STATUS_TARGET,
