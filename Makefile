@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo run bench bench-batch bench-startup parity clean
+.PHONY: all build release test fmt-check clippy unit demo run bench bench-batch bench-startup bench-download parity clean
 
 all: build
 
@@ -54,7 +54,7 @@ bench-startup:
 	$(CARGO) run --release -j$(JOBS) --example run_bench
 
 # Benchmarks print numbers; they are not tests. `bench` runs every benchmark target.
-bench: bench-startup bench-batch
+bench: bench-startup bench-batch bench-download
 
 # Batch mode against the demo server at 100 ms per sample: --parallel 1/8/32/64, and memory for a long input.
 bench-batch:
@@ -71,3 +71,8 @@ dist:
 # Checks dist/: glibc ≤ 2.17, libraries, stripped, size, the demo from the tarball, dpkg install.
 dist-check:
 	JOBS=$(JOBS) bash tools/dist.sh check
+
+# A large file served on loopback, fetched by tinkex's download fetcher and by curl.
+bench-download:
+	$(CARGO) build --release -j$(JOBS) --example download_bench
+	./target/release/examples/download_bench

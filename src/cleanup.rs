@@ -2,6 +2,7 @@
 //!
 //! Any layer that writes a temp file (the `--output` file, the tokenizer caches) registers it
 //! here and keeps the [`Guard`] while the file exists; a signal handler calls [`unlink_all`].
+//! A registered directory (a download's staging directory) is removed with its contents.
 //! This module depends on nothing else in the crate, so low layers need not know the CLI.
 
 use std::ffi::CString;
@@ -68,7 +69,12 @@ impl Drop for Guard {
     }
 }
 
-/// Unlinks every registered file. Async-signal-safe: atomics and `unlink(2)` only.
+/// How deep a registered directory is emptied; downloads refuse deeper member paths.
+pub const MAX_TREE_DEPTH: u32 = 16;
+
+/// Unlinks every registered file and removes every registered directory with its contents.
+/// Async-signal-safe: atomics and raw system calls (`unlinkat`, `openat`, `getdents64`,
+/// `close`) with stack buffers only.
 pub fn unlink_all() {
     UNLINKING.store(true, Ordering::SeqCst);
     for cell in &PATHS {
@@ -76,8 +82,65 @@ pub fn unlink_all() {
         if !path.is_null() {
             // SAFETY: a registered string stays allocated once UNLINKING is set (see Drop).
             unsafe {
-                libc::unlink(path);
+                remove_tree(libc::AT_FDCWD, path, MAX_TREE_DEPTH);
             }
+        }
+    }
+}
+
+/// Removes `path` (relative to `dirfd`): a file or link at once, a directory after its
+/// entries, never following a symbolic link.
+///
+/// # Safety
+/// `path` must be a valid NUL-terminated string and `dirfd` an open directory or AT_FDCWD.
+unsafe fn remove_tree(dirfd: libc::c_int, path: *const libc::c_char, depth: u32) {
+    if libc::unlinkat(dirfd, path, 0) == 0 || depth == 0 {
+        return;
+    }
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let fd = libc::openat(dirfd, path, flags);
+    if fd < 0 {
+        return;
+    }
+    // Removing entries while reading the directory may hide some from this pass: read it
+    // again from the start until a pass removes nothing (bounded).
+    for _ in 0..64 {
+        if empty_pass(fd, depth) == 0 {
+            break;
+        }
+        libc::lseek(fd, 0, libc::SEEK_SET);
+    }
+    libc::close(fd);
+    libc::unlinkat(dirfd, path, libc::AT_REMOVEDIR);
+}
+
+/// One pass over the open directory `fd`, removing each entry; how many entries it saw.
+///
+/// # Safety
+/// `fd` must be an open directory.
+unsafe fn empty_pass(fd: libc::c_int, depth: u32) -> usize {
+    let mut seen = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len());
+        if n <= 0 {
+            return seen;
+        }
+        let mut at = 0usize;
+        while at + 19 < n as usize {
+            // linux_dirent64: ino u64, off i64, reclen u16, type u8, then the NUL-ended name.
+            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen == 0 {
+                return seen;
+            }
+            let name = buf.as_ptr().add(at + 19) as *const libc::c_char;
+            let dot = buf[at + 19] == b'.';
+            let dots = dot && (buf[at + 20] == 0 || (buf[at + 20] == b'.' && buf[at + 21] == 0));
+            if !dots {
+                seen += 1;
+                remove_tree(fd, name, depth - 1);
+            }
+            at += reclen;
         }
     }
 }
@@ -102,6 +165,22 @@ mod tests {
         assert!(registered(path));
         drop(guard);
         assert!(!registered(path));
+    }
+
+    #[test]
+    fn a_registered_directory_goes_with_its_contents() {
+        let root = std::env::temp_dir().join(format!("tinkex-cleanup-tree-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        for n in 0..200 {
+            std::fs::write(root.join(format!("a/file-with-a-longish-name-{n}")), b"x").unwrap();
+        }
+        std::fs::write(root.join("a/b/c/deep"), b"y").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
+        let text = CString::new(root.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string, relative to the working directory.
+        unsafe { remove_tree(libc::AT_FDCWD, text.as_ptr(), MAX_TREE_DEPTH) };
+        assert!(!root.exists());
+        assert!(Path::new("/etc/hostname").exists() || Path::new("/etc").exists());
     }
 
     #[test]

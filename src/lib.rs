@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod client;
 pub mod deadline;
+pub mod download;
 pub mod error;
 pub mod redact;
 pub mod tokenizer;

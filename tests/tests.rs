@@ -40,6 +40,8 @@ mod demo_faults;
 mod demo_scoring;
 mod demo_server;
 mod demo_validation;
+mod download_archive;
+mod download_external;
 mod e2e_batch;
 mod e2e_faults;
 mod e2e_modes;

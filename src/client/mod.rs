@@ -13,6 +13,7 @@ mod catalog;
 mod config;
 mod core;
 mod credentials;
+mod export;
 mod future;
 mod heartbeat;
 mod jwt;
@@ -39,6 +40,9 @@ pub use catalog::{
 };
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
 pub use credentials::kill_running_command;
+pub use export::{
+    ArchiveUrl, ExportClient, ExportSession, SessionEnd, SignedUrls, EXPORT_TTL_SECONDS,
+};
 pub use future::{SampleFuture, STATUS_TARGET};
 pub use lifecycle::LifecycleClient;
 pub use retry::RetryPolicy;

@@ -171,7 +171,7 @@ impl Drop for ServiceClient {
     }
 }
 
-fn create_session(core: &Core) -> Result<String> {
+pub(crate) fn create_session(core: &Core) -> Result<String> {
     const STEP: &str = "creating the session";
     let config = &core.config;
     let body = CreateSession {

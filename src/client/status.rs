@@ -132,6 +132,7 @@ mod tests {
             content_type: "application/json".into(),
             retry_after: None,
             www_authenticate: String::new(),
+            location: String::new(),
             body: body.as_bytes().to_vec(),
         }
     }

@@ -19,8 +19,8 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    /// The method's name on the wire.
-    fn name(self) -> &'static str {
+    /// The method's name as sent on the wire.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -56,19 +56,7 @@ impl Request {
         }
     }
 
-    /// A GET of `path`.
-    pub(crate) fn get(path: impl Into<String>) -> Request {
-        Request {
-            method: Method::Get,
-            path: path.into(),
-            body: None,
-            accept: "application/json",
-            headers: Vec::new(),
-            secret_fields: &[],
-        }
-    }
-
-    /// A request of any `method` with an optional JSON body (the lifecycle calls).
+    /// A request with `method` and an optional JSON body (PUT/DELETE of checkpoints).
     pub(crate) fn with_method(
         method: Method,
         path: impl Into<String>,
@@ -76,8 +64,17 @@ impl Request {
     ) -> Request {
         Request {
             method,
-            path: path.into(),
             body,
+            ..Request::get(path)
+        }
+    }
+
+    /// A GET of `path`.
+    pub(crate) fn get(path: impl Into<String>) -> Request {
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            body: None,
             accept: "application/json",
             headers: Vec::new(),
             secret_fields: &[],
@@ -104,6 +101,8 @@ pub(crate) struct Reply {
     pub content_type: String,
     pub retry_after: Option<Duration>,
     pub www_authenticate: String,
+    /// The `Location` header (a redirect to a signed URL); empty when absent.
+    pub location: String,
     pub body: Vec<u8>,
 }
 
@@ -363,6 +362,7 @@ fn read_reply(
         content_type: header("content-type"),
         retry_after,
         www_authenticate: header("www-authenticate"),
+        location: header("location"),
         body: data,
     })
 }
@@ -463,6 +463,7 @@ mod tests {
             content_type: "application/json".into(),
             retry_after: None,
             www_authenticate: String::new(),
+            location: String::new(),
             body: br#"{"jwt":"opaque-session-token-42"}"#.to_vec(),
         };
         assert_eq!(

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod client;
 pub mod demo_api;
+pub mod download;
 pub mod e2e;
 pub mod hostile;
 pub mod hostile_gen;
