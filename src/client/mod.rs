@@ -35,8 +35,8 @@ pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;
 pub use service::ServiceClient;
 pub use types::{
-    ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
-    StopCondition, StopReason, TopkRow,
+    Chunk, ImageChunk, ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec,
+    SamplingParams, StopCondition, StopReason, TopkRow,
 };
 
 /// Log targets whose trace records contain raw request bytes, credential

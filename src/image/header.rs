@@ -227,18 +227,51 @@ mod tests {
     #[test]
     fn other_formats_truncation_and_corruption_are_named() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"GIF89a\x01\0\x01\0".to_vec(), "is a GIF image; only PNG or JPEG images are accepted"),
-            (b"RIFF\0\0\0\0WEBPVP8 ".to_vec(), "is a WebP image; only PNG or JPEG images are accepted"),
-            (b"hello".to_vec(), "is not a PNG or JPEG image (unrecognised format)"),
+            (
+                b"GIF89a\x01\0\x01\0".to_vec(),
+                "is a GIF image; only PNG or JPEG images are accepted",
+            ),
+            (
+                b"RIFF\0\0\0\0WEBPVP8 ".to_vec(),
+                "is a WebP image; only PNG or JPEG images are accepted",
+            ),
+            (
+                b"hello".to_vec(),
+                "is not a PNG or JPEG image (unrecognised format)",
+            ),
             (vec![], "is empty; expected a PNG or JPEG image"),
-            (png_bytes(4, 4)[..20].to_vec(), "is a truncated PNG image (it ends inside the IHDR header)"),
-            (png_bytes(4, 4)[..40].to_vec(), "is a truncated PNG image (it does not end with the IEND chunk)"),
-            (png_bytes(0, 4), "is a corrupt PNG image (it declares 0×4 pixels)"),
-            (vec![0xff, 0xd8, 0xff, 0xe0, 0x00], "is a truncated JPEG image (it ends before the frame header)"),
-            ([vec![0xff, 0xd8], segment(0xe0, &[0; 300])[..100].to_vec()].concat(), "is a truncated JPEG image (it ends before the frame header)"),
-            ([vec![0xff, 0xd8], segment(0xda, &[0; 4])].concat(), "is a corrupt JPEG image (no frame header before the image data)"),
-            ([vec![0xff, 0xd8], sof(0, 5)].concat(), "is a corrupt JPEG image (its frame header declares 0×5 pixels)"),
-            ([vec![0xff, 0xd8, 0xff, 0xe0, 0, 1]].concat(), "is a corrupt JPEG image (a segment length below 2)"),
+            (
+                png_bytes(4, 4)[..20].to_vec(),
+                "is a truncated PNG image (it ends inside the IHDR header)",
+            ),
+            (
+                png_bytes(4, 4)[..40].to_vec(),
+                "is a truncated PNG image (it does not end with the IEND chunk)",
+            ),
+            (
+                png_bytes(0, 4),
+                "is a corrupt PNG image (it declares 0×4 pixels)",
+            ),
+            (
+                vec![0xff, 0xd8, 0xff, 0xe0, 0x00],
+                "is a truncated JPEG image (it ends before the frame header)",
+            ),
+            (
+                [vec![0xff, 0xd8], segment(0xe0, &[0; 300])[..100].to_vec()].concat(),
+                "is a truncated JPEG image (it ends before the frame header)",
+            ),
+            (
+                [vec![0xff, 0xd8], segment(0xda, &[0; 4])].concat(),
+                "is a corrupt JPEG image (no frame header before the image data)",
+            ),
+            (
+                [vec![0xff, 0xd8], sof(0, 5)].concat(),
+                "is a corrupt JPEG image (its frame header declares 0×5 pixels)",
+            ),
+            (
+                [vec![0xff, 0xd8, 0xff, 0xe0, 0, 1]].concat(),
+                "is a corrupt JPEG image (a segment length below 2)",
+            ),
         ];
         for (bytes, want) in cases {
             assert_eq!(read_header(&bytes).unwrap_err(), want);

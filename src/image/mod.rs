@@ -79,7 +79,10 @@ impl Image {
             .and_then(|rest| rest.split_once(','))
             .ok_or_else(|| image_error(&origin, "is not a data: URL (data:image/png;base64,…)"))?;
         let Some(mime) = meta.strip_suffix(";base64") else {
-            return Err(image_error(&origin, "is not base64 (expected data:image/…;base64,…)"));
+            return Err(image_error(
+                &origin,
+                "is not base64 (expected data:image/…;base64,…)",
+            ));
         };
         // Bounded before decoding: base64 holds 3 bytes per 4 characters.
         if data.len() as u64 / 4 * 3 > MAX_IMAGE_BYTES {
@@ -96,7 +99,10 @@ impl Image {
         };
         if !matches {
             let found = image.header.format;
-            return Err(image_error(&image.origin, &format!("says {mime:?} but holds a {found} image")));
+            return Err(image_error(
+                &image.origin,
+                &format!("says {mime:?} but holds a {found} image"),
+            ));
         }
         Ok(image)
     }
@@ -112,7 +118,11 @@ impl Image {
             );
             return Err(image_error(&origin, &why));
         }
-        Ok(Image { origin, header, bytes })
+        Ok(Image {
+            origin,
+            header,
+            bytes,
+        })
     }
 
     /// The file's bytes, as sent.
@@ -133,6 +143,20 @@ impl Image {
     }
 }
 
+/// The image settings of `model` from its `preprocessor_config.json` (`found`: origin and
+/// bytes, as the tokenizer's files are found); a model without one takes no images.
+pub fn preprocessor_for(model: &str, found: Option<(&str, &[u8])>) -> Result<Preprocessor> {
+    let Some((origin, bytes)) = found else {
+        return Err(Error::Input {
+            message: format!("{model} takes no images: its repository has no {PREPROCESSOR_FILE}"),
+            hint: Some(
+                "images work with vision models such as Qwen/Qwen3-VL-30B-A3B-Instruct".into(),
+            ),
+        });
+    };
+    Preprocessor::parse(bytes, origin).map_err(Error::input)
+}
+
 /// A user error about an image: the origin first, then what is wrong.
 fn image_error(origin: &str, why: &str) -> Error {
     Error::Input {
@@ -142,7 +166,9 @@ fn image_error(origin: &str, why: &str) -> Error {
 }
 
 fn too_large(origin: &str, size: u64) -> Error {
-    let why = format!("is {size} bytes, more than the {MAX_IMAGE_BYTES}-byte (32 MiB) limit for an image");
+    let why = format!(
+        "is {size} bytes, more than the {MAX_IMAGE_BYTES}-byte (32 MiB) limit for an image"
+    );
     image_error(origin, &why)
 }
 

@@ -36,14 +36,15 @@ impl Preprocessor {
     pub fn parse(bytes: &[u8], origin: &str) -> Result<Preprocessor, String> {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("{origin} is not valid JSON: {e}"))?;
-        let field = |key: &str| -> Result<Option<u64>, String> {
-            match value.get(key).or_else(|| size_alias(&value, key)) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| {
-                    format!("{origin}: {key} must be a positive integer, not {v}")
-                }),
-            }
-        };
+        let field =
+            |key: &str| -> Result<Option<u64>, String> {
+                match value.get(key).or_else(|| size_alias(&value, key)) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(v) => v.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                        format!("{origin}: {key} must be a positive integer, not {v}")
+                    }),
+                }
+            };
         let need = |key: &str| {
             field(key)?.ok_or_else(|| {
                 format!("{origin} has no {key}; it does not describe a Qwen-VL image processor")
@@ -57,7 +58,9 @@ impl Preprocessor {
         };
         // Bounds that keep every product below 2^53, where f64 and Python ints agree.
         if config.patch_size > 1024 || config.merge_size > 64 || config.max_pixels > 1 << 40 {
-            return Err(format!("{origin}: patch_size, merge_size or max_pixels is implausibly large"));
+            return Err(format!(
+                "{origin}: patch_size, merge_size or max_pixels is implausibly large"
+            ));
         }
         if config.min_pixels > config.max_pixels {
             return Err(format!("{origin}: min_pixels is larger than max_pixels"));
@@ -137,19 +140,31 @@ mod tests {
         let p = Preprocessor::QWEN3_VL;
         assert!(p.expected_tokens(200, 1).is_ok());
         let err = p.expected_tokens(201, 1).unwrap_err();
-        assert_eq!(err, "has an aspect ratio of 201.0; the model's image processor refuses more than 200");
+        assert_eq!(
+            err,
+            "has an aspect ratio of 201.0; the model's image processor refuses more than 200"
+        );
     }
 
     #[test]
     fn config_keys_and_their_size_aliases() {
         let sized = br#"{"patch_size":16,"merge_size":2,"size":{"shortest_edge":65536,"longest_edge":16777216}}"#;
-        assert_eq!(Preprocessor::parse(sized, "p").unwrap(), Preprocessor::QWEN3_VL);
+        assert_eq!(
+            Preprocessor::parse(sized, "p").unwrap(),
+            Preprocessor::QWEN3_VL
+        );
         let both = br#"{"patch_size":14,"merge_size":2,"min_pixels":3136,"max_pixels":12845056,"size":{"shortest_edge":1,"longest_edge":2}}"#;
         let p = Preprocessor::parse(both, "p").unwrap();
         assert_eq!((p.min_pixels, p.max_pixels), (3136, 12845056));
         let err = Preprocessor::parse(br#"{"patch_size":16}"#, "pc.json").unwrap_err();
-        assert_eq!(err, "pc.json has no merge_size; it does not describe a Qwen-VL image processor");
+        assert_eq!(
+            err,
+            "pc.json has no merge_size; it does not describe a Qwen-VL image processor"
+        );
         let err = Preprocessor::parse(br#"{"patch_size":-1}"#, "pc.json").unwrap_err();
-        assert_eq!(err, "pc.json: patch_size must be a positive integer, not -1");
+        assert_eq!(
+            err,
+            "pc.json: patch_size must be a positive integer, not -1"
+        );
     }
 }
