@@ -35,6 +35,7 @@ mod client_retry;
 mod client_scoring;
 mod client_vectors;
 mod demo_faults;
+mod demo_images;
 mod demo_scoring;
 mod demo_server;
 mod demo_validation;
