@@ -12,6 +12,7 @@ pub mod client;
 pub mod deadline;
 pub mod download;
 pub mod error;
+pub mod image;
 pub mod redact;
 pub mod tokenizer;
 

@@ -40,6 +40,19 @@ fn prefetch_then_an_offline_run_needs_no_network() {
             .with_header("x-error-code", "EntryNotFound")
             .expect(1)
             .create(),
+        // Vision repositories' files: a text model has neither.
+        hub.mock("GET", file("chat_template.json").as_str())
+            .with_status(404)
+            .with_header("x-repo-commit", COMMIT)
+            .with_header("x-error-code", "EntryNotFound")
+            .expect(1)
+            .create(),
+        hub.mock("GET", file("preprocessor_config.json").as_str())
+            .with_status(404)
+            .with_header("x-repo-commit", COMMIT)
+            .with_header("x-error-code", "EntryNotFound")
+            .expect(1)
+            .create(),
     ];
     let root = tempfile::tempdir().unwrap();
     let out = with_caches(
@@ -68,6 +81,8 @@ fn prefetch_then_an_offline_run_needs_no_network() {
             snapshot.join("tokenizer_config.json").display()
         ),
         "chat_template.jinja    not in the repository".to_string(),
+        "chat_template.json     not in the repository".to_string(),
+        "preprocessor_config.json not in the repository".to_string(),
         format!("fast cache             {} (", tkc.display()),
     ] {
         assert!(stdout.contains(&line), "missing {line:?} in:\n{stdout}");

@@ -248,6 +248,10 @@ fn parse_prompt(prompt: &Value) -> Result<Vec<u32>, Answer> {
         let chunk = chunk
             .as_object()
             .ok_or_else(|| bad(what, "each chunk must be an object"))?;
+        if chunk.get("type").and_then(Value::as_str) == Some("image") {
+            tokens.extend(super::images::image_tokens(chunk)?);
+            continue;
+        }
         check_fields(chunk, "asample prompt chunk", &["tokens", "type"], &[])?;
         check_type(chunk, "asample prompt chunk", "encoded_text")?;
         let ids = chunk["tokens"]

@@ -15,6 +15,9 @@ mod catalog;
 pub mod faults;
 #[path = "handlers.rs"]
 mod handlers;
+// Image chunks: format and expected_tokens checked as the real server does.
+#[path = "images.rs"]
+mod images;
 #[path = "model.rs"]
 pub mod model;
 #[path = "proto.rs"]

@@ -35,7 +35,7 @@ impl Message {
     pub fn to_template_value(&self) -> Value {
         let mut fields = Map::new();
         fields.insert("role".into(), Value::String(self.role.clone()));
-        fields.insert("content".into(), self.content.clone());
+        fields.insert("content".into(), template_content(&self.content));
         for (k, v) in &self.extra {
             fields.insert(k.clone(), v.clone());
         }
@@ -63,6 +63,23 @@ impl Message {
             Value::Array(parts) if parts.len() == 1 => text_part(&parts[0]),
             _ => None,
         }
+    }
+}
+
+/// The content as templates see it: image parts reduced to `{"type": "image"}`, so a data: URL
+/// is neither copied into the template's context nor printable by a template.
+fn template_content(content: &Value) -> Value {
+    match content {
+        Value::Array(parts) if parts.iter().any(super::images::is_image_part) => Value::Array(
+            parts
+                .iter()
+                .map(|p| match super::images::is_image_part(p) {
+                    true => serde_json::json!({"type": "image"}),
+                    false => p.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -148,6 +165,11 @@ fn parse_message(item: Value) -> std::result::Result<Message, String> {
         None if role == "assistant" && fields.contains_key("tool_calls") => Value::Null,
         None => return Err("has no \"content\"".into()),
     };
+    if let Value::Array(parts) = &content {
+        for (j, part) in parts.iter().enumerate() {
+            super::images::check_part(part).map_err(|why| format!("part {j} {why}"))?;
+        }
+    }
     Ok(Message {
         role,
         content,

@@ -6,6 +6,7 @@
 //! without adding special tokens (the prompt already holds BOS where the model wants it).
 
 mod engine;
+mod images;
 pub mod limits;
 mod messages;
 mod models;
@@ -19,6 +20,7 @@ use std::sync::Once;
 use serde_json::{Map, Value};
 
 pub use engine::{plain_generation_blocks, render_template, RenderOptions, FUEL};
+pub use images::{load_images, split_at_images, Segment, IMAGE_PAD};
 pub use messages::{has_think_block, messages_from_value, parse_messages, Message, ROLES};
 pub use models::{
     choose_renderer, default_stops, renderer_for_model, think_arg, think_arg_in, Renderer, Stop,
@@ -26,8 +28,8 @@ pub use models::{
 };
 pub use profiles::{render_profile, Profile};
 pub use template::{
-    parse_config, tokenizer_dir, ChatTemplate, TokenizerConfig, CONFIG_FILE, SPECIAL_TOKEN_NAMES,
-    TEMPLATE_FILE,
+    parse_config, parse_template_json, tokenizer_dir, ChatTemplate, RepoFetch, TokenizerConfig,
+    CONFIG_FILE, SPECIAL_TOKEN_NAMES, TEMPLATE_FILE, TEMPLATE_FILES, TEMPLATE_JSON_FILE,
 };
 
 use crate::error::{Error, Result};

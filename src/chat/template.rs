@@ -1,5 +1,6 @@
 //! Where a chat template and the tokenizer's special tokens come from: `chat_template.jinja`,
-//! else `tokenizer_config.json`'s `chat_template`, in the tokenizer's directory or given files.
+//! else `chat_template.json` (vision repositories), else `tokenizer_config.json`'s
+//! `chat_template`, in the tokenizer's directory or given files.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,10 @@ use crate::error::{Error, Result};
 
 /// The file a repository's chat template lives in on its own.
 pub const TEMPLATE_FILE: &str = "chat_template.jinja";
+/// The processor's template file of vision repositories: `{"chat_template": "…"}`.
+pub const TEMPLATE_JSON_FILE: &str = "chat_template.json";
+/// The files a repository's template may be in, the one that wins first.
+pub const TEMPLATE_FILES: [&str; 3] = [TEMPLATE_FILE, TEMPLATE_JSON_FILE, CONFIG_FILE];
 /// The file holding special tokens, and the template in older repositories.
 pub const CONFIG_FILE: &str = "tokenizer_config.json";
 /// The special-token names transformers puts in a template's context, in its order.
@@ -52,14 +57,39 @@ pub struct TokenizerConfig {
 }
 
 impl TokenizerConfig {
-    /// Reads `tokenizer_config.json` and `chat_template.jinja` from `dir`; either may be absent.
+    /// Reads `tokenizer_config.json`, `chat_template.jinja` and `chat_template.json` from
+    /// `dir`; any may be absent.
     pub fn from_dir(dir: &Path) -> Result<TokenizerConfig> {
-        let config = dir.join(CONFIG_FILE);
-        let template = dir.join(TEMPLATE_FILE);
-        TokenizerConfig::from_files(
-            config.is_file().then_some(config.as_path()),
-            template.is_file().then_some(template.as_path()),
-        )
+        TokenizerConfig::load(&mut |file| {
+            let path = dir.join(file);
+            match path.is_file() {
+                true => Ok(Some((
+                    path.display().to_string(),
+                    read_text(&path)?.into_bytes(),
+                ))),
+                false => Ok(None),
+            }
+        })
+    }
+
+    /// Builds the config from a repository's files as `fetch` finds them (`(origin, bytes)`,
+    /// `None` when absent): special tokens from `tokenizer_config.json`, and the template from
+    /// the first of [`TEMPLATE_FILES`] that has one. `chat_template.json` is not fetched
+    /// when `chat_template.jinja` exists.
+    pub fn load(fetch: &mut RepoFetch<'_>) -> Result<TokenizerConfig> {
+        let config = fetch(CONFIG_FILE)?;
+        let mut template = fetch(TEMPLATE_FILE)?;
+        let mut out = TokenizerConfig::from_sources(
+            config.as_ref().map(|(o, b)| (o.as_str(), b.as_slice())),
+            template.as_ref().map(|(o, b)| (o.as_str(), b.as_slice())),
+        )?;
+        if template.is_none() {
+            template = fetch(TEMPLATE_JSON_FILE)?;
+            if let Some((origin, bytes)) = &template {
+                out.template = Some(parse_template_json(bytes, origin)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Builds the config from the files found for a tokenizer (either may be missing): the
@@ -96,6 +126,24 @@ impl TokenizerConfig {
     /// The special token `name` (e.g. `eos_token`), if set.
     pub fn special_token(&self, name: &str) -> Option<&str> {
         self.special_tokens.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Finds one repository file by name: `(origin, bytes)`, or `None` when it is absent.
+pub type RepoFetch<'a> = dyn FnMut(&str) -> Result<Option<(String, Vec<u8>)>> + 'a;
+
+/// Parses a `chat_template.json`: an object whose `chat_template` is the template text.
+pub fn parse_template_json(bytes: &[u8], origin: &str) -> Result<ChatTemplate> {
+    let value: Value = serde_json::from_str(&utf8(bytes, origin)?)
+        .map_err(|e| Error::input(format!("{origin} is not valid JSON: {e}")))?;
+    match value.get("chat_template") {
+        Some(Value::String(source)) => Ok(ChatTemplate {
+            origin: format!("{origin}#chat_template"),
+            source: source.clone(),
+        }),
+        _ => Err(Error::input(format!(
+            "{origin} must hold an object with a \"chat_template\" string"
+        ))),
     }
 }
 

@@ -50,8 +50,8 @@ pub use sampling::SamplingClient;
 pub use service::{FinishReason, ServiceClient};
 pub use session_meta::SessionMeta;
 pub use types::{
-    ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec, SamplingParams,
-    StopCondition, StopReason, TopkRow,
+    Chunk, ImageChunk, ModelInput, SampleExtras, SampleResponse, SampledSequence, SamplerSpec,
+    SamplingParams, StopCondition, StopReason, TopkRow,
 };
 pub use validate::LOGPROB_TOLERANCE;
 

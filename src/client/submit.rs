@@ -36,18 +36,6 @@ pub(crate) struct Submission {
 }
 
 #[derive(Serialize)]
-struct Chunk<'a> {
-    tokens: &'a [u32],
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct Prompt<'a> {
-    chunks: [Chunk<'a>; 1],
-}
-
-#[derive(Serialize)]
 #[serde(untagged)]
 enum Stop<'a> {
     Strings(&'a [String]),
@@ -70,7 +58,7 @@ struct Params<'a> {
 #[derive(Serialize)]
 struct Asample<'a> {
     num_samples: u32,
-    prompt: Prompt<'a>,
+    prompt: &'a ModelInput,
     sampling_params: Params<'a>,
     sampling_session_id: &'a str,
     seq_id: u64,
@@ -109,12 +97,7 @@ impl Submission {
         });
         to_json(&Asample {
             num_samples: self.num_samples,
-            prompt: Prompt {
-                chunks: [Chunk {
-                    tokens: self.prompt.tokens(),
-                    kind: "encoded_text",
-                }],
-            },
+            prompt: &self.prompt,
             sampling_params: Params {
                 max_tokens: p.max_tokens,
                 seed: p.seed,

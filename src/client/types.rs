@@ -5,32 +5,152 @@ use serde_json::Value;
 
 use crate::client::status;
 use crate::error::{Error, Result};
+use crate::image::Image;
 
-/// A prompt as token ids (the only chunk type tinkex sends: `encoded_text`).
+/// A prompt: token ids, with images between them for vision models (`encoded_text` and
+/// `image` chunks on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ModelInput {
+    /// Every text token, in order (what `tokens()` returns).
     tokens: Vec<u32>,
+    /// Images and the count of text tokens before each, in order.
+    images: Vec<(usize, ImageChunk)>,
+}
+
+/// One chunk of a prompt with images (see [`ModelInput::from_chunks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    /// Token ids.
+    Text(Vec<u32>),
+    /// An image and the token count the server will expect for it.
+    Image(ImageChunk),
+}
+
+/// An image chunk: the file's bytes (sent as base64, never logged) and its token count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChunk {
+    /// The image (its `Debug` elides the bytes).
+    pub image: std::sync::Arc<Image>,
+    /// What the server computes for it; a mismatch is refused before sampling.
+    pub expected_tokens: u64,
 }
 
 impl ModelInput {
     /// A prompt made of these token ids.
     pub fn from_tokens(tokens: Vec<u32>) -> Self {
-        ModelInput { tokens }
+        ModelInput {
+            tokens,
+            images: Vec::new(),
+        }
     }
 
-    /// The prompt's token ids.
+    /// A prompt of text and image chunks, in order.
+    pub fn from_chunks(chunks: Vec<Chunk>) -> Self {
+        let mut input = ModelInput::default();
+        for chunk in chunks {
+            match chunk {
+                Chunk::Text(ids) => input.tokens.extend(ids),
+                Chunk::Image(image) => input.images.push((input.tokens.len(), image)),
+            }
+        }
+        input
+    }
+
+    /// The prompt's text token ids (images left out).
     pub fn tokens(&self) -> &[u32] {
         &self.tokens
     }
 
-    /// The number of tokens in the prompt.
-    pub fn len(&self) -> usize {
-        self.tokens.len()
+    /// The prompt's images, each with the number of text tokens before it.
+    pub fn images(&self) -> &[(usize, ImageChunk)] {
+        &self.images
     }
 
-    /// Whether the prompt has no tokens.
+    /// The prompt's length in model positions: text tokens plus each image's tokens.
+    pub fn len(&self) -> usize {
+        let images: u64 = self.images.iter().map(|(_, i)| i.expected_tokens).sum();
+        self.tokens.len() + images as usize
+    }
+
+    /// Whether the prompt has no tokens and no images.
     pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
+        self.tokens.is_empty() && self.images.is_empty()
+    }
+}
+
+/// `{"chunks": [...]}` as the SDK writes it: text as `{"tokens", "type"}`, images as
+/// `{"data", "format", "expected_tokens", "type"}`; base64 is streamed into the body.
+impl Serialize for ModelInput {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Chunks<'a>(&'a ModelInput);
+        impl Serialize for Chunks<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                let input = self.0;
+                let mut seq = s.serialize_seq(None)?;
+                let mut from = 0;
+                for (at, image) in &input.images {
+                    if *at > from {
+                        seq.serialize_element(&TextChunk(&input.tokens[from..*at]))?;
+                    }
+                    seq.serialize_element(image)?;
+                    from = *at;
+                }
+                if from < input.tokens.len() || input.images.is_empty() {
+                    seq.serialize_element(&TextChunk(&input.tokens[from..]))?;
+                }
+                seq.end()
+            }
+        }
+        let mut prompt = serializer.serialize_struct("ModelInput", 1)?;
+        prompt.serialize_field("chunks", &Chunks(self))?;
+        prompt.end()
+    }
+}
+
+struct TextChunk<'a>(&'a [u32]);
+
+impl Serialize for TextChunk<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut chunk = serializer.serialize_struct("EncodedTextChunk", 2)?;
+        chunk.serialize_field("tokens", self.0)?;
+        chunk.serialize_field("type", "encoded_text")?;
+        chunk.end()
+    }
+}
+
+impl Serialize for ImageChunk {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Data<'a>(&'a Image);
+        impl Serialize for Data<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(&self.0.base64())
+            }
+        }
+        let mut chunk = serializer.serialize_struct("ImageChunk", 4)?;
+        chunk.serialize_field("data", &Data(&self.image))?;
+        chunk.serialize_field("format", self.image.header.format.wire_name())?;
+        chunk.serialize_field("expected_tokens", &self.expected_tokens)?;
+        chunk.serialize_field("type", "image")?;
+        chunk.end()
     }
 }
 

@@ -8,9 +8,10 @@ use super::{
     cache, fast, repo_file, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
     TOKENIZER_FILE,
 };
-use crate::chat::{CONFIG_FILE, TEMPLATE_FILE};
+use crate::chat::{CONFIG_FILE, TEMPLATE_FILE, TEMPLATE_JSON_FILE};
 use crate::deadline::Deadline;
 use crate::error::{Category, Result};
+use crate::image::PREPROCESSOR_FILE;
 
 /// Where one file of a tokenizer ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,8 @@ pub enum Place {
 pub struct Prefetched {
     /// The tokenizer as asked for (repo id or path).
     pub id: String,
-    /// `tokenizer.json`, `tokenizer_config.json` and `chat_template.jinja`, in that order.
+    /// `tokenizer.json`, `tokenizer_config.json`, `chat_template.jinja`, `chat_template.json`
+    /// and `preprocessor_config.json` (vision models), in that order.
     pub files: Vec<(&'static str, Place)>,
     /// The fast-path cache entry and its size, when the tokenizer has one.
     pub entry: Option<(PathBuf, u64)>,
@@ -47,7 +49,12 @@ pub fn prefetch(
     let tokenizer = Tokenizer::load_with_options(spec, hub, deadline, retry, options)?;
     let source = local_file(spec, hub, TOKENIZER_FILE);
     let mut files = vec![(TOKENIZER_FILE, place(source.clone(), true))];
-    for file in [CONFIG_FILE, TEMPLATE_FILE] {
+    for file in [
+        CONFIG_FILE,
+        TEMPLATE_FILE,
+        TEMPLATE_JSON_FILE,
+        PREPROCESSOR_FILE,
+    ] {
         let found = repo_file(spec, file, hub, deadline, retry)?.is_some();
         files.push((file, place(local_file(spec, hub, file), found)));
     }
