@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::chat::{self, Message};
 use crate::cli::prompt::Prompt;
-use crate::cli::values::{MaxTokens, Positive, Temperature, TopK, TopP};
+use crate::cli::flags::values::{MaxTokens, Positive, Temperature, TopK, TopP};
 use crate::client::{SamplingParams, StopCondition};
 
 /// What a line asks to sample from.
