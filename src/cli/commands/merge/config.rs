@@ -18,7 +18,10 @@ impl TryFrom<Args> for Config {
     type Error = Error;
 
     fn try_from(args: Args) -> Result<Config> {
-        let verbosity = args.verbosity().validate()?;
+        let verbosity = args.verbosity().validate().map_err(|error| Error::Input {
+            message: error.to_string(),
+            hint: Some("run 'tinkex merge --help' for its flags and an example".into()),
+        })?;
         let merge = MergeConfig::new(args.input, args.journals, args.output, args.allow_missing)?;
         Ok(Config { merge, verbosity })
     }

@@ -2,7 +2,9 @@
 
 use super::{Args, Config};
 use crate::cli::flags::values::{TokenId, TopK};
+use crate::cli::prompt::{PromptSource, Source};
 use crate::cli::settings::*;
+use crate::client::StopCondition;
 
 fn base() -> Args {
     Args {
@@ -97,7 +99,7 @@ fn batch_flags_need_input_and_exclude_a_prompt() {
     let config = Config::try_from(Args {
         prompt: None,
         input: Some("-".into()),
-        parallel: Some(crate::cli::values::Concurrency(32)),
+        parallel: Some(crate::cli::flags::values::Concurrency(32)),
         ..base()
     })
     .unwrap();
