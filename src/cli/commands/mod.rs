@@ -78,7 +78,9 @@ pub fn main(argv: &[String]) -> i32 {
 fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(args) => run::Config::try_from(*args).and_then(|c| run::execute(&c)),
-        Command::Version(args) => version::Config::try_from(args).and_then(|c| version::execute(&c)),
+        Command::Version(args) => {
+            version::Config::try_from(args).and_then(|c| version::execute(&c))
+        }
         Command::Score(args) => score::Config::try_from(*args).and_then(|c| score::execute(&c)),
         Command::Model(args) => model::Config::try_from(args).and_then(|c| model::execute(&c)),
         Command::Checkpoint(args) => {
@@ -112,7 +114,8 @@ fn parse(argv: &[String]) -> std::result::Result<Command, Stop> {
 
 /// `tinkex run --help`: argh's text for `run`, regrouped with value names.
 fn run_help(args: &[&str]) -> Option<String> {
-    (args.first() == Some(&"run") && args.contains(&"--help")).then(|| help::run_help(&argh_run_help()))
+    (args.first() == Some(&"run") && args.contains(&"--help"))
+        .then(|| help::run_help(&argh_run_help()))
 }
 
 /// The help argh itself writes for `run` (its descriptions, examples, notes, exit codes).

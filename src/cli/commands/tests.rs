@@ -9,7 +9,6 @@ use crate::cli::catalog::{Action, ReadCommand};
 use crate::cli::flags::values::{MaxTokens, TokenId, TopK};
 use crate::cli::settings::Verbosity;
 
-
 fn argv(args: &[&str]) -> Vec<String> {
     std::iter::once("tinkex")
         .chain(args.iter().copied())
@@ -118,8 +117,14 @@ fn range_errors_name_the_flag() {
 
 #[test]
 fn version_and_help() {
-    assert!(matches!(parse(&argv(&["--version"])), Ok(Command::Version(_))));
-    assert!(matches!(parse(&argv(&["version"])), Ok(Command::Version(_))));
+    assert!(matches!(
+        parse(&argv(&["--version"])),
+        Ok(Command::Version(_))
+    ));
+    assert!(matches!(
+        parse(&argv(&["version"])),
+        Ok(Command::Version(_))
+    ));
     match parse(&argv(&["run", "--help"])) {
         Err(Stop::Help(output)) => {
             assert!(output.contains("--max-tokens"));
@@ -270,7 +275,17 @@ fn quiet_and_verbose_are_refused_by_every_command() {
     };
     for args in [
         &["run", "--base-model", "m", "--prompt", "p", "-q", "-v"][..],
-        &["score", "--base-model", "m", "--context", "c", "--continuation", "d", "-q", "-v"],
+        &[
+            "score",
+            "--base-model",
+            "m",
+            "--context",
+            "c",
+            "--continuation",
+            "d",
+            "-q",
+            "-v",
+        ],
         &["merge", "--input", "in.jsonl", "a.jsonl", "-q", "-v"],
         &["model", "list", "-q", "-vv"],
         &["auth", "status", "-q", "-v"],

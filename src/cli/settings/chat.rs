@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::chat::Renderer;
 use super::Groups;
+use crate::chat::Renderer;
 use crate::cli::prompt::Source;
 use crate::error::{Error, Result};
 

@@ -7,11 +7,11 @@ mod chat;
 
 pub use chat::ChatOptions;
 
-pub use super::flags::groups::{Verbosity, DEFAULT_TIMEOUT};
 use super::flags::groups::{
     BatchFlags, ChatFlags, ConnectionFlags, ModelFlags, OutputFlags, PoolFlags, PromptFlags,
     RenderFlags, SamplingFlags, TokenizerFlags, VerbosityFlags,
 };
+pub use super::flags::groups::{Verbosity, DEFAULT_TIMEOUT};
 use super::flags::values::ShardSpec;
 use super::prompt::{PromptSource, Source};
 use crate::client::{SampleExtras, SamplingParams};
@@ -141,7 +141,11 @@ impl TryFrom<Groups> for RunConfig {
         let connection = args.connection.validate()?;
         let sampling = args.sampling;
         Ok(RunConfig {
-            tokenizer: args.tokenizer.tokenizer.as_deref().map(TokenizerSpec::parse),
+            tokenizer: args
+                .tokenizer
+                .tokenizer
+                .as_deref()
+                .map(TokenizerSpec::parse),
             num_samples: sampling.num_samples.map_or(1, |n| n.0),
             topk_prompt_logprobs: sampling.topk_prompt_logprobs.unwrap_or(0),
             topk_logprobs: sampling.topk_logprobs.map_or(0, |k| k.0),
@@ -185,7 +189,10 @@ fn check_tokens_only(args: &Groups, mode: &Mode) -> Result<(), Error> {
 
 /// `--http-pool`; batch workers each hold a connection, so it is at least `--parallel`.
 fn http_pool(args: &Groups, mode: &Mode) -> usize {
-    let pool = args.pool.http_pool.map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize);
+    let pool = args
+        .pool
+        .http_pool
+        .map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize);
     match mode {
         Mode::Batch(batch) => pool.max(batch.parallel),
         Mode::Single(_) | Mode::PrintPrompt(_) => pool,
@@ -227,7 +234,10 @@ fn mode_from(args: &Groups) -> Result<Mode, Error> {
     };
     Ok(Mode::Batch(BatchOptions {
         input,
-        parallel: args.batch.parallel.map_or(DEFAULT_PARALLEL, |p| p.0 as usize),
+        parallel: args
+            .batch
+            .parallel
+            .map_or(DEFAULT_PARALLEL, |p| p.0 as usize),
         resume: args.batch.resume,
         fail_fast: args.batch.fail_fast,
         progress: args.batch.progress,
@@ -237,7 +247,10 @@ fn mode_from(args: &Groups) -> Result<Mode, Error> {
 }
 
 fn single_prompt(args: &Groups) -> Result<Option<PromptSource>, Error> {
-    if args.chat.messages.is_some() && args.prompt.prompt.is_none() && args.prompt.prompt_file.is_none() {
+    if args.chat.messages.is_some()
+        && args.prompt.prompt.is_none()
+        && args.prompt.prompt_file.is_none()
+    {
         return Ok(None);
     }
     prompt_source(args).map(Some)
@@ -290,4 +303,3 @@ impl RunConfig {
         }
     }
 }
-

@@ -13,6 +13,12 @@ impl TryFrom<Args> for Config {
     fn try_from(args: Args) -> Result<Config> {
         let AuthCommand::Status(a) = args.command;
         let (connection, verbosity) = (a.connection(), a.verbosity());
-        ReadCommand::new(Action::AuthStatus, false, &connection, &verbosity, "auth status")
+        ReadCommand::new(
+            Action::AuthStatus,
+            false,
+            &connection,
+            &verbosity,
+            "auth status",
+        )
     }
 }
