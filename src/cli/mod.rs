@@ -1,11 +1,11 @@
 //! The command-line layer: flags, validation, logging and output; everything a user sees.
 
-mod args;
 mod batch;
 mod catalog;
 mod chat;
+mod commands;
 mod encode;
-mod help;
+mod flags;
 mod live;
 mod logging;
 mod output;
@@ -16,11 +16,8 @@ mod score;
 mod settings;
 mod signals;
 mod sink;
-mod suggest;
 mod tokenizers;
 mod units;
-mod values;
-mod version;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -28,11 +25,7 @@ use std::panic::{self, AssertUnwindSafe};
 #[doc(hidden)]
 pub use batch::pipeline as batch_pipeline;
 
-use crate::error::{Error, Result};
 use crate::redact;
-use args::Parsed;
-use logging::report;
-use settings::{Mode, RunConfig};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
@@ -53,92 +46,7 @@ pub fn main() -> i32 {
         );
     }));
     signals::install();
-    panic::catch_unwind(AssertUnwindSafe(|| dispatch(&argv))).unwrap_or(1)
-}
-
-fn dispatch(argv: &[String]) -> i32 {
     // Any command may start a background tokenizer cache write: joined on every way out.
     let _cache_writes = crate::tokenizer::CacheWritesGuard::new();
-    match args::parse(argv) {
-        Parsed::Version(version_args) => {
-            print!("{}", version::text(&version_args));
-            0
-        }
-        Parsed::Help(output) => {
-            print!("{output}");
-            0
-        }
-        Parsed::Usage(error) => report(&usage_for_command(error, argv)),
-        Parsed::Merge(merge) => merge_command(*merge),
-        Parsed::Read(read) => catalog::main(*read),
-        Parsed::Tokenizers(command) => tokenizers::execute(command).unwrap_or_else(|e| report(&e)),
-        Parsed::Run(run_args) => {
-            let config = match RunConfig::try_from(*run_args) {
-                Ok(config) => config,
-                Err(error) => return report(&error),
-            };
-            logging::init(config.verbosity);
-            match execute(&config) {
-                Ok(()) => 0,
-                Err(error) => report(&error),
-            }
-        }
-        Parsed::Score(score_args) => {
-            let config = match score::ScoreConfig::try_from(*score_args) {
-                Ok(config) => config,
-                Err(error) => return report(&error),
-            };
-            logging::init(config.run.verbosity);
-            score::execute(&config).map_or_else(|error| report(&error), |()| 0)
-        }
-    }
-}
-
-/// A usage error's hint names the command typed (`tinkex score --help`), not always `run`.
-fn usage_for_command(error: Error, argv: &[String]) -> Error {
-    let command = argv.get(1).map(String::as_str).unwrap_or_default();
-    match error {
-        Error::Usage(message) if command == "score" => score::usage(message),
-        Error::Usage(message)
-            if command != "run"
-                && command.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-                && !command.is_empty() =>
-        {
-            Error::Input {
-                message,
-                hint: Some(format!(
-                    "run 'tinkex {command} --help' for its flags and an example"
-                )),
-            }
-        }
-        other => other,
-    }
-}
-
-/// `tinkex merge`: makes no request, so it needs no key.
-fn merge_command(args: args::MergeArgs) -> i32 {
-    let config = batch::merge_cmd::MergeConfig::new(
-        args.input,
-        args.journals,
-        args.output,
-        args.allow_missing,
-    );
-    logging::init(match (args.quiet, args.verbose) {
-        (true, _) => settings::Verbosity::Quiet,
-        (false, 0) => settings::Verbosity::Normal,
-        (false, n) => settings::Verbosity::Verbose(n),
-    });
-    match config.and_then(|config| batch::merge_cmd::execute(&config)) {
-        Ok(()) => 0,
-        Err(error) => report(&error),
-    }
-}
-
-/// Runs `tinkex run` in its mode: one prompt, a batch, or the prompt printed.
-fn execute(config: &RunConfig) -> Result<()> {
-    match &config.mode {
-        Mode::Single(source) => run::execute(config, source.as_ref()),
-        Mode::Batch(batch) => batch::execute(config, batch),
-        Mode::PrintPrompt(source) => chat::print_prompt(config, source.as_ref()),
-    }
+    panic::catch_unwind(AssertUnwindSafe(|| commands::main(&argv))).unwrap_or(1)
 }

@@ -2,100 +2,32 @@
 
 use std::time::{Duration, SystemTime};
 
-use argh::FromArgs;
-
-use super::settings::{Verbosity, DEFAULT_TIMEOUT};
+use super::settings::DEFAULT_TIMEOUT;
 use crate::error::{Error, Result};
 use crate::tokenizer::prefetch::{self, Place, Prefetched};
 use crate::tokenizer::{self, fast, HubRetry, HubSettings, TokenizerOptions, TokenizerSpec};
 use crate::Deadline;
 
-#[derive(FromArgs, Debug, PartialEq, Eq)]
-/// Show the tokenizer cache: its directory, entries (source, size, last use) and total.
-#[argh(
-    subcommand,
-    name = "cache",
-    example = "tinkex cache",
-    example = "tinkex cache clear",
-    note = "The cache lives in $XDG_CACHE_HOME/tinkex/tokenizers (else ~/.cache/tinkex/tokenizers). TINKEX_CACHE_MAX_BYTES caps its size (default 1G; 0 = unlimited): least recently used entries are evicted after each write."
-)]
-pub struct CacheArgs {
-    #[argh(subcommand)]
-    /// what to do (default: list)
-    pub action: Option<CacheAction>,
-}
-
-#[derive(FromArgs, Debug, PartialEq, Eq)]
-#[argh(subcommand)]
-/// `tinkex cache` actions.
-pub enum CacheAction {
-    /// `tinkex cache clear`
-    Clear(ClearArgs),
-}
-
-#[derive(FromArgs, Debug, PartialEq, Eq)]
-/// Remove every entry of the tokenizer cache (the Hugging Face cache is left alone).
-#[argh(subcommand, name = "clear")]
-pub struct ClearArgs {}
-
-#[derive(FromArgs, Debug, PartialEq, Eq)]
-/// Download models' tokenizer files into the Hugging Face cache and build their fast
-/// cache entries, so that later runs (also `tinkex run --offline`) start warm.
-#[argh(
-    subcommand,
-    name = "prefetch",
-    example = "tinkex prefetch --base-model Qwen/Qwen3-8B",
-    example = "In a Dockerfile:\n  RUN tinkex prefetch --base-model Qwen/Qwen3-8B --base-model meta-llama/Llama-3.1-8B",
-    note = "Uses HF_ENDPOINT, HF_TOKEN, HF_HOME/HF_HUB_CACHE and XDG_CACHE_HOME as tinkex run does."
-)]
-pub struct PrefetchArgs {
-    /// a base model whose tokenizer to fetch, e.g. Qwen/Qwen3-8B (repeatable)
-    #[argh(option)]
-    pub base_model: Vec<String>,
-
-    /// also fetch this tokenizer: a hub repo id or a tokenizer.json path (repeatable)
-    #[argh(option)]
-    pub tokenizer: Vec<String>,
-
-    /// print only errors
-    #[argh(switch, short = 'q')]
-    pub quiet: bool,
-}
-
-/// A parsed tokenizer command.
-#[derive(Debug)]
-pub enum Command {
-    /// `tinkex cache [clear]`
-    Cache(CacheArgs),
-    /// `tinkex prefetch …`
-    Prefetch(PrefetchArgs),
-}
-
-/// Runs a tokenizer command; Ok holds the exit code.
-pub fn execute(command: Command) -> Result<i32> {
-    match command {
-        Command::Cache(args) => {
-            super::logging::init(Verbosity::Normal);
-            let options = TokenizerOptions::from_env();
-            let dir = options.cache_dir.clone().ok_or_else(|| {
-                Error::Usage("no tokenizer cache directory: set XDG_CACHE_HOME or HOME".into())
-            })?;
-            let text = match args.action {
-                None => listing(&dir, &options, SystemTime::now()),
-                Some(CacheAction::Clear(_)) => fast::clear(&dir).map(|(files, bytes)| {
-                    format!(
-                        "removed {files} files ({}) from {}\n",
-                        size(bytes),
-                        dir.display()
-                    )
-                }),
-            };
-            let text = text.map_err(|e| cache_error(&dir, e))?;
-            print!("{}", crate::redact::scrub(&text));
-            Ok(0)
-        }
-        Command::Prefetch(args) => prefetch_all(&args),
-    }
+/// `tinkex cache` (`clear`: `tinkex cache clear`): the listing, or the entries removed.
+pub fn cache(clear: bool) -> Result<()> {
+    let options = TokenizerOptions::from_env();
+    let dir = options.cache_dir.clone().ok_or_else(|| {
+        Error::Usage("no tokenizer cache directory: set XDG_CACHE_HOME or HOME".into())
+    })?;
+    let text = if clear {
+        fast::clear(&dir).map(|(files, bytes)| {
+            format!(
+                "removed {files} files ({}) from {}\n",
+                size(bytes),
+                dir.display()
+            )
+        })
+    } else {
+        listing(&dir, &options, SystemTime::now())
+    };
+    let text = text.map_err(|e| cache_error(&dir, e))?;
+    print!("{}", crate::redact::scrub(&text));
+    Ok(())
 }
 
 /// A cache directory that fails the trust check is the user's to fix (exit 2); other I/O
@@ -144,19 +76,13 @@ fn listing(
     Ok(out)
 }
 
-fn prefetch_all(args: &PrefetchArgs) -> Result<i32> {
-    let verbosity = if args.quiet {
-        Verbosity::Quiet
-    } else {
-        Verbosity::Normal
-    };
-    super::logging::init(verbosity);
-    let mut specs: Vec<TokenizerSpec> = args
-        .base_model
+/// `tinkex prefetch`: each base model's and each named tokenizer, fetched and cached.
+pub fn prefetch_all(base_models: &[String], tokenizers: &[String]) -> Result<()> {
+    let mut specs: Vec<TokenizerSpec> = base_models
         .iter()
         .map(|m| TokenizerSpec::Repo(tokenizer::tokenizer_id_for_model(m)))
         .collect();
-    specs.extend(args.tokenizer.iter().map(|t| TokenizerSpec::parse(t)));
+    specs.extend(tokenizers.iter().map(|t| TokenizerSpec::parse(t)));
     specs.dedup();
     if specs.is_empty() {
         return Err(Error::Usage(
@@ -178,7 +104,7 @@ fn prefetch_all(args: &PrefetchArgs) -> Result<i32> {
     }
     // A cold build may leave its cache write running; a prefetch exists to finish it.
     tokenizer::finish_cache_writes();
-    Ok(0)
+    Ok(())
 }
 
 /// What `prefetch` prints for one tokenizer.

@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::chat::{self, Message};
+use crate::cli::flags::values::{MaxTokens, Positive, Temperature, TopK, TopP};
 use crate::cli::prompt::Prompt;
-use crate::cli::values::{MaxTokens, Positive, Temperature, TopK, TopP};
 use crate::client::{SamplingParams, StopCondition};
 
 /// What a line asks to sample from.

@@ -2,11 +2,8 @@
 
 use std::time::Duration;
 
-use super::args::{
-    AuthArgs, AuthCommand, CheckpointArgs, CheckpointCommand, CheckpointInfoArgs, Connect,
-    ConnectionFlags, ModelArgs, ModelCommand, ReadArgs, TrainingRunArgs, TrainingRunCommand,
-};
-use crate::cli::settings::{Verbosity, DEFAULT_TIMEOUT};
+use crate::cli::flags::groups::{ConnectionFlags, VerbosityFlags};
+use crate::cli::settings::Verbosity;
 use crate::client::CheckpointPath;
 use crate::error::{Error, Result};
 
@@ -49,75 +46,37 @@ pub struct ReadCommand {
     pub verbosity: Verbosity,
 }
 
-/// What one leaf command asked for, before the shared flags are checked.
-type Parts = (Action, bool, ConnectionFlags, &'static str);
-
-impl TryFrom<ReadArgs> for ReadCommand {
-    type Error = Error;
-
-    fn try_from(args: ReadArgs) -> Result<ReadCommand> {
-        let (action, json, flags, help) = match args {
-            ReadArgs::Model(ModelArgs {
-                command: ModelCommand::List(a),
-            }) => (
-                Action::Models {
-                    filter: a.filter.clone(),
-                },
-                a.json,
-                a.connection(),
-                "model list",
-            ),
-            ReadArgs::Checkpoint(CheckpointArgs { command }) => checkpoint(command)?,
-            ReadArgs::TrainingRun(TrainingRunArgs { command }) => training_run(command)?,
-            ReadArgs::Auth(AuthArgs {
-                command: AuthCommand::Status(a),
-            }) => (Action::AuthStatus, false, a.connection(), "auth status"),
+impl ReadCommand {
+    /// The command `help` names (`checkpoint list`), its connection and verbosity flags
+    /// checked by the rules every command follows; errors point at that command's help.
+    pub fn new(
+        action: Action,
+        json: bool,
+        connection: &ConnectionFlags,
+        verbosity: &VerbosityFlags,
+        help: &str,
+    ) -> Result<ReadCommand> {
+        let hinted = |error: Error| match error {
+            Error::Usage(message) => usage(message, help),
+            other => other,
         };
-        if flags.quiet && flags.verbose > 0 {
-            let message = "give either --quiet or --verbose, not both";
-            return Err(usage(message.into(), help));
-        }
+        let verbosity = verbosity.validate().map_err(hinted)?;
+        let connection = connection.validate().map_err(hinted)?;
         Ok(ReadCommand {
             action,
             json,
-            api_key: flags.api_key,
-            base_url: flags.base_url,
-            timeout: flags.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
-            verbosity: match (flags.quiet, flags.verbose) {
-                (true, _) => Verbosity::Quiet,
-                (false, 0) => Verbosity::Normal,
-                (false, n) => Verbosity::Verbose(n),
-            },
+            api_key: connection.api_key,
+            base_url: connection.base_url,
+            timeout: connection.timeout,
+            verbosity,
         })
     }
 }
 
-fn checkpoint(command: CheckpointCommand) -> Result<Parts> {
-    match command {
-        CheckpointCommand::List(a) => {
-            const HELP: &str = "checkpoint list";
-            // As in the official CLI, --limit has no effect with --run-id (no paging there).
-            let action = match a.run_id.clone() {
-                Some(id) => Action::RunCheckpoints {
-                    run_id: non_empty(id, "--run-id", HELP)?,
-                },
-                None => Action::Checkpoints {
-                    limit: limit(a.limit),
-                },
-            };
-            Ok((action, a.json, a.connection(), HELP))
-        }
-        CheckpointCommand::Info(a) => {
-            let path = checkpoint_path(&a)?;
-            let action = Action::CheckpointInfo { path };
-            Ok((action, a.json, a.connection(), "checkpoint info"))
-        }
-    }
-}
-
-fn checkpoint_path(a: &CheckpointInfoArgs) -> Result<CheckpointPath> {
-    CheckpointPath::parse(&a.tinker_path).ok_or_else(|| Error::Input {
-        message: format!("invalid checkpoint path '{}'", a.tinker_path),
+/// `checkpoint info PATH`: the path parsed, or an error that shows its form.
+pub fn checkpoint_path(tinker_path: &str) -> Result<CheckpointPath> {
+    CheckpointPath::parse(tinker_path).ok_or_else(|| Error::Input {
+        message: format!("invalid checkpoint path '{tinker_path}'"),
         hint: Some(
             "give tinker://RUN/KIND/NAME, KIND one of weights, sampler_weights, \
              external_weights (see 'tinkex checkpoint list')"
@@ -126,24 +85,8 @@ fn checkpoint_path(a: &CheckpointInfoArgs) -> Result<CheckpointPath> {
     })
 }
 
-fn training_run(command: TrainingRunCommand) -> Result<Parts> {
-    match command {
-        TrainingRunCommand::List(a) => {
-            let action = Action::Runs {
-                limit: limit(a.limit),
-            };
-            Ok((action, a.json, a.connection(), "training-run list"))
-        }
-        TrainingRunCommand::Info(a) => {
-            const HELP: &str = "training-run info";
-            let id = non_empty(a.id.clone(), "the run id", HELP)?;
-            Ok((Action::RunInfo { id }, a.json, a.connection(), HELP))
-        }
-    }
-}
-
 /// A user error whose hint points at the command's own help.
-fn usage(message: String, help: &str) -> Error {
+pub fn usage(message: String, help: &str) -> Error {
     Error::Input {
         message,
         hint: Some(format!(
@@ -153,58 +96,17 @@ fn usage(message: String, help: &str) -> Error {
 }
 
 /// `--limit`: 0 means all; absent means [`DEFAULT_LIMIT`].
-fn limit(given: Option<u64>) -> Option<u64> {
+pub fn limit(given: Option<u64>) -> Option<u64> {
     match given.unwrap_or(DEFAULT_LIMIT) {
         0 => None,
         n => Some(n),
     }
 }
 
-fn non_empty(value: String, what: &str, help: &str) -> Result<String> {
+/// `value`, unless it is empty or blank (then an error naming `what`).
+pub fn non_empty(value: String, what: &str, help: &str) -> Result<String> {
     if value.trim().is_empty() {
         return Err(usage(format!("{what} is empty"), help));
     }
     Ok(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::args::{parse, Parsed};
-
-    fn command(args: &[&str]) -> Result<ReadCommand> {
-        let argv: Vec<String> = std::iter::once("tinkex")
-            .chain(args.iter().copied())
-            .map(String::from)
-            .collect();
-        match parse(&argv) {
-            Parsed::Read(read) => ReadCommand::try_from(*read),
-            other => panic!("expected a read command, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn limits_default_to_20_and_0_means_all() {
-        let c = command(&["checkpoint", "list"]).unwrap();
-        assert_eq!(c.action, Action::Checkpoints { limit: Some(20) });
-        let c = command(&["training-run", "list", "--limit=0", "--json"]).unwrap();
-        assert_eq!(c.action, Action::Runs { limit: None });
-        assert!(c.json);
-        let c = command(&["checkpoint", "list", "--run-id", "r", "--limit", "5"]).unwrap();
-        assert_eq!(c.action, Action::RunCheckpoints { run_id: "r".into() });
-    }
-
-    #[test]
-    fn connection_flags_and_their_checks() {
-        let c = command(&["auth", "status", "--timeout", "3", "-vv"]).unwrap();
-        assert_eq!(c.timeout, Duration::from_secs(3));
-        assert_eq!(c.verbosity, Verbosity::Verbose(2));
-        let err = command(&["model", "list", "-q", "-v"]).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-        assert!(err.hint().unwrap().contains("tinkex model list --help"));
-        let err = command(&["training-run", "info", ""]).unwrap_err();
-        assert!(err.to_string().contains("the run id is empty"), "{err}");
-        let err = command(&["checkpoint", "info", "tinker://r/model/x"]).unwrap_err();
-        assert!(err.to_string().contains("invalid checkpoint path"), "{err}");
-    }
 }

@@ -1,36 +1,22 @@
 //! The read commands: `model list`, `checkpoint list|info`, `training-run list|info` and
 //! `auth status` — validated here, fetched by the client's catalog, printed as a table or JSON.
 
-pub(super) mod args;
-mod command;
+pub mod command;
 mod table;
 
 use serde::Serialize;
 use serde_json::json;
 
-pub use args::ReadArgs;
-use command::{Action, ReadCommand};
+pub use command::{Action, ReadCommand};
 
-use super::logging::{self, STATUS_TARGET};
+use super::logging::STATUS_TARGET;
 use super::sink;
 use crate::client::{CatalogClient, Config, Listing};
 use crate::error::{Error, Result};
 use crate::Deadline;
 
-/// Runs a read command and returns the process exit code.
-pub fn main(args: ReadArgs) -> i32 {
-    let command = match ReadCommand::try_from(args) {
-        Ok(command) => command,
-        Err(error) => return logging::report(&error),
-    };
-    logging::init(command.verbosity);
-    match execute(&command) {
-        Ok(()) => 0,
-        Err(error) => logging::report(&error),
-    }
-}
-
-fn execute(command: &ReadCommand) -> Result<()> {
+/// Runs a validated read command: fetch, then print a table or JSON on stdout.
+pub fn execute(command: &ReadCommand) -> Result<()> {
     let deadline = Deadline::after(command.timeout);
     let (key, url) = (command.api_key.clone(), command.base_url.clone());
     let config = Config::from_env(key, url, deadline, 2)?;

@@ -10,9 +10,8 @@ mod output;
 
 use std::time::Instant;
 
-pub use args::{usage, ScoreArgs, ScoreConfig};
+pub use args::{usage, Continuations, ScoreConfig, Target, MAX_CHOICES};
 
-use self::args::Target;
 use self::compute::{score_all, score_whole, Scored};
 use self::inputs::Encoded;
 use self::output::Report;

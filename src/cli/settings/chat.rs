@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use super::Groups;
 use crate::chat::Renderer;
-use crate::cli::args::RunArgs;
 use crate::cli::prompt::Source;
 use crate::error::{Error, Result};
 
@@ -28,18 +28,18 @@ pub struct ChatOptions {
 
 /// The chat options, or `None` without `--chat`, `--system` or `--messages` (then the other
 /// chat flags are errors).
-pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
-    let active = args.chat || args.system.is_some() || args.messages.is_some();
+pub fn options_from(args: &Groups) -> Result<Option<ChatOptions>> {
+    let active = args.chat.chat || args.chat.system.is_some() || args.chat.messages.is_some();
     let chat_only = [
-        ("--chat-template", args.chat_template.is_some()),
-        ("--template-arg", !args.template_arg.is_empty()),
-        ("--think", args.think),
-        ("--no-think", args.no_think),
-        ("--renderer", args.renderer.is_some()),
+        ("--chat-template", args.chat.chat_template.is_some()),
+        ("--template-arg", !args.chat.template_arg.is_empty()),
+        ("--think", args.chat.think),
+        ("--no-think", args.chat.no_think),
+        ("--renderer", args.chat.renderer.is_some()),
     ];
     if !active {
         if let Some((flag, _)) = chat_only.iter().find(|(_, given)| *given) {
-            let or = if args.input.is_some() {
+            let or = if args.batch.input.is_some() {
                 "--system"
             } else {
                 "--system/--messages"
@@ -50,26 +50,27 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
         }
         return Ok(None);
     }
-    if args.think && args.no_think {
+    if args.chat.think && args.chat.no_think {
         return Err(Error::usage("give either --think or --no-think, not both"));
     }
-    if args.tokens_only {
+    if args.render.tokens_only {
         return Err(Error::usage(
             "--tokens-only sends token ids as they are: it cannot be used with chat mode",
         ));
     }
-    if args.input.is_some() && args.messages.is_some() {
+    if args.batch.input.is_some() && args.chat.messages.is_some() {
         return Err(Error::usage(
             "--messages is one conversation: in batch mode each --input line gives its own \"messages\"",
         ));
     }
     Ok(Some(ChatOptions {
-        system: args.system.clone(),
+        system: args.chat.system.clone(),
         messages: messages_source(args)?,
-        chat_template: args.chat_template.clone(),
-        template_args: template_args(&args.template_arg)?,
-        think: (args.think || args.no_think).then_some(args.think),
+        chat_template: args.chat.chat_template.clone(),
+        template_args: template_args(&args.chat.template_arg)?,
+        think: (args.chat.think || args.chat.no_think).then_some(args.chat.think),
         renderer: args
+            .chat
             .renderer
             .as_deref()
             .map(Renderer::from_name)
@@ -77,11 +78,11 @@ pub fn options_from(args: &RunArgs) -> Result<Option<ChatOptions>> {
     }))
 }
 
-fn messages_source(args: &RunArgs) -> Result<Option<Source>> {
-    match args.messages.as_deref() {
+fn messages_source(args: &Groups) -> Result<Option<Source>> {
+    match args.chat.messages.as_deref() {
         None => Ok(None),
         Some("") => Err(Error::usage("--messages is empty")),
-        Some("-") if args.prompt_file.as_deref() == Some("-") => Err(Error::usage(
+        Some("-") if args.prompt.prompt_file.as_deref() == Some("-") => Err(Error::usage(
             "--messages - and --prompt-file - cannot both read stdin",
         )),
         Some("-") => Ok(Some(Source::Stdin)),
@@ -131,21 +132,21 @@ fn parse_template_arg(raw: &str) -> Result<(String, Value)> {
 }
 
 /// `--print-prompt` checks: one prompt, a tokenizer known without asking the server.
-pub fn check_print_prompt(args: &RunArgs) -> Result<()> {
-    if !args.print_prompt {
+pub fn check_print_prompt(args: &Groups) -> Result<()> {
+    if !args.render.print_prompt {
         return Ok(());
     }
-    if args.input.is_some() {
+    if args.batch.input.is_some() {
         return Err(Error::usage(
             "--print-prompt shows one prompt: it cannot be used with --input",
         ));
     }
-    if args.tokens_only {
+    if args.render.tokens_only {
         return Err(Error::usage(
             "--print-prompt encodes with a tokenizer: drop --tokens-only",
         ));
     }
-    if args.base_model.is_none() && args.tokenizer.is_none() {
+    if args.model.base_model.is_none() && args.tokenizer.tokenizer.is_none() {
         return Err(Error::usage(
             "--print-prompt with --model-path needs --base-model or --tokenizer (it asks no server for the base model)",
         ));

@@ -7,17 +7,16 @@ mod chat;
 
 pub use chat::ChatOptions;
 
-use super::args::RunArgs;
-use super::batch::shard::ShardSpec;
+use super::flags::groups::{
+    BatchFlags, ChatFlags, ConnectionFlags, ModelFlags, OutputFlags, PoolFlags, PromptFlags,
+    RenderFlags, SamplingFlags, TokenizerFlags, VerbosityFlags,
+};
+pub use super::flags::groups::{Verbosity, DEFAULT_TIMEOUT};
+use super::flags::values::ShardSpec;
 use super::prompt::{PromptSource, Source};
-use crate::client::{SampleExtras, SamplingParams, StopCondition};
+use crate::client::{SampleExtras, SamplingParams};
 use crate::error::Error;
 use crate::tokenizer::TokenizerSpec;
-
-/// The default `--max-tokens`: some servers require one, and an unbounded sample costs money.
-pub const DEFAULT_MAX_TOKENS: u32 = 128;
-/// The default `--timeout`, so a cron job can never hang.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The default `--http-pool`.
 pub const DEFAULT_HTTP_POOL: usize = 8;
 
@@ -53,17 +52,6 @@ pub enum Mode {
 
 /// The default `--parallel`.
 pub const DEFAULT_PARALLEL: usize = 8;
-
-/// How much goes to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// `-q`: errors only.
-    Quiet,
-    /// Warnings, errors and status lines.
-    Normal,
-    /// `-v` (1), `-vv` (2), `-vvv` (3).
-    Verbose(u8),
-}
 
 /// What to print and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,47 +107,64 @@ pub struct RunConfig {
     pub chat: Option<ChatOptions>,
 }
 
-impl TryFrom<RunArgs> for RunConfig {
+/// The shared flag groups `run` and `score` validate by the same rules (`score` passes its
+/// context as the prompt, and the sampling and rendering defaults).
+#[derive(Debug, Clone, Default)]
+pub struct Groups {
+    pub model: ModelFlags,
+    pub prompt: PromptFlags,
+    pub tokenizer: TokenizerFlags,
+    pub sampling: SamplingFlags,
+    pub batch: BatchFlags,
+    pub chat: ChatFlags,
+    pub connection: ConnectionFlags,
+    pub pool: PoolFlags,
+    pub output: OutputFlags,
+    pub render: RenderFlags,
+    pub verbosity: VerbosityFlags,
+}
+
+impl TryFrom<Groups> for RunConfig {
     type Error = Error;
 
     /// Checks in a fixed order, so the first problem a user meets is always the same one.
-    fn try_from(args: RunArgs) -> Result<RunConfig, Error> {
-        check_model(&args)?;
+    fn try_from(args: Groups) -> Result<RunConfig, Error> {
+        args.model.validate()?;
         let chat = chat::options_from(&args)?;
         chat::check_print_prompt(&args)?;
         let mode = mode_from(&args)?;
         check_tokens_only(&args, &mode)?;
-        let params = sampling_params(&args)?;
-        let verbosity = verbosity_from(&args)?;
-        if args
-            .output
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
-            return Err(Error::usage("--output is empty"));
-        }
+        let params = args.sampling.params()?;
+        let verbosity = args.verbosity.validate()?;
+        args.output.validate()?;
         let http_pool = http_pool(&args, &mode);
+        let connection = args.connection.validate()?;
+        let sampling = args.sampling;
         Ok(RunConfig {
-            tokenizer: args.tokenizer.as_deref().map(TokenizerSpec::parse),
-            num_samples: args.num_samples.map_or(1, |n| n.0),
-            topk_prompt_logprobs: args.topk_prompt_logprobs.unwrap_or(0),
-            topk_logprobs: args.topk_logprobs.map_or(0, |k| k.0),
-            timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
+            tokenizer: args
+                .tokenizer
+                .tokenizer
+                .as_deref()
+                .map(TokenizerSpec::parse),
+            num_samples: sampling.num_samples.map_or(1, |n| n.0),
+            topk_prompt_logprobs: sampling.topk_prompt_logprobs.unwrap_or(0),
+            topk_logprobs: sampling.topk_logprobs.map_or(0, |k| k.0),
+            timeout: connection.timeout,
             output: OutputOptions {
-                json: args.json,
-                path: args.output,
-                logprobs: args.logprobs,
-                tokens_only: args.tokens_only,
+                json: args.output.json,
+                path: args.output.output,
+                logprobs: args.render.logprobs,
+                tokens_only: args.render.tokens_only,
             },
-            base_model: args.base_model,
-            model_path: args.model_path,
+            base_model: args.model.base_model,
+            model_path: args.model.model_path,
             mode,
-            offline: args.offline,
-            no_tokenizer_cache: args.no_tokenizer_cache,
+            offline: args.tokenizer.offline,
+            no_tokenizer_cache: args.tokenizer.no_tokenizer_cache,
             params,
-            prompt_logprobs: args.prompt_logprobs,
-            api_key: args.api_key,
-            base_url: args.base_url,
+            prompt_logprobs: sampling.prompt_logprobs,
+            api_key: connection.api_key,
+            base_url: connection.base_url,
             http_pool,
             verbosity,
             chat,
@@ -167,38 +172,14 @@ impl TryFrom<RunArgs> for RunConfig {
     }
 }
 
-/// A model is named, by `--base-model` or a `tinker://` `--model-path`.
-fn check_model(args: &RunArgs) -> Result<(), Error> {
-    if args.base_model.is_none() && args.model_path.is_none() {
-        return Err(Error::usage(
-            "no model given: pass --base-model NAME or --model-path tinker://…",
-        ));
-    }
-    if let Some(path) = &args.model_path {
-        if !path.starts_with("tinker://") {
-            return Err(Error::usage(format!(
-                "--model-path must be a tinker:// path, got '{path}'"
-            )));
-        }
-    }
-    if args
-        .base_model
-        .as_deref()
-        .is_some_and(|m| m.trim().is_empty())
-    {
-        return Err(Error::usage("--base-model is empty"));
-    }
-    Ok(())
-}
-
 /// `--tokens-only` sends ids as they are: no text prompt, no tokenizer.
-fn check_tokens_only(args: &RunArgs, mode: &Mode) -> Result<(), Error> {
-    if args.tokens_only && matches!(mode, Mode::Single(Some(PromptSource::Text(_)))) {
+fn check_tokens_only(args: &Groups, mode: &Mode) -> Result<(), Error> {
+    if args.render.tokens_only && matches!(mode, Mode::Single(Some(PromptSource::Text(_)))) {
         return Err(Error::usage(
             "--tokens-only needs a token-id prompt: pass --prompt-file with a JSON array of ids",
         ));
     }
-    if args.tokens_only && args.tokenizer.is_some() {
+    if args.render.tokens_only && args.tokenizer.tokenizer.is_some() {
         return Err(Error::usage(
             "--tokens-only uses no tokenizer: drop --tokenizer",
         ));
@@ -206,50 +187,12 @@ fn check_tokens_only(args: &RunArgs, mode: &Mode) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--stop` strings or `--stop-token` ids, never both, never an empty string.
-fn stop_from(args: &RunArgs) -> Result<Option<StopCondition>, Error> {
-    let stop = match (args.stop.is_empty(), args.stop_token.is_empty()) {
-        (false, false) => return Err(Error::usage("give either --stop or --stop-token, not both")),
-        (false, true) => Some(StopCondition::Strings(args.stop.clone())),
-        (true, false) => Some(StopCondition::Tokens(
-            args.stop_token.iter().map(|t| t.0).collect(),
-        )),
-        (true, true) => None,
-    };
-    if args.stop_token.is_empty()
-        && matches!(&stop, Some(StopCondition::Strings(s)) if s.iter().any(String::is_empty))
-    {
-        return Err(Error::usage("--stop must not be empty"));
-    }
-    Ok(stop)
-}
-
-/// The wire sampling parameters: the flags, else the defaults (`--max-tokens` 128).
-fn sampling_params(args: &RunArgs) -> Result<SamplingParams, Error> {
-    let defaults = SamplingParams::default();
-    Ok(SamplingParams {
-        max_tokens: Some(args.max_tokens.map_or(DEFAULT_MAX_TOKENS, |m| m.0)),
-        seed: args.seed,
-        stop: stop_from(args)?,
-        temperature: args.temperature.map_or(defaults.temperature, |t| t.0),
-        top_k: args.top_k.map_or(defaults.top_k, |k| k.0),
-        top_p: args.top_p.map_or(defaults.top_p, |p| p.0),
-    })
-}
-
-/// `-q` or `-v…`, not both.
-fn verbosity_from(args: &RunArgs) -> Result<Verbosity, Error> {
-    match (args.quiet, args.verbose) {
-        (true, 0) => Ok(Verbosity::Quiet),
-        (true, _) => Err(Error::usage("give either --quiet or --verbose, not both")),
-        (false, 0) => Ok(Verbosity::Normal),
-        (false, n) => Ok(Verbosity::Verbose(n)),
-    }
-}
-
 /// `--http-pool`; batch workers each hold a connection, so it is at least `--parallel`.
-fn http_pool(args: &RunArgs, mode: &Mode) -> usize {
-    let pool = args.http_pool.map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize);
+fn http_pool(args: &Groups, mode: &Mode) -> usize {
+    let pool = args
+        .pool
+        .http_pool
+        .map_or(DEFAULT_HTTP_POOL, |n| n.0 as usize);
     match mode {
         Mode::Batch(batch) => pool.max(batch.parallel),
         Mode::Single(_) | Mode::PrintPrompt(_) => pool,
@@ -257,29 +200,29 @@ fn http_pool(args: &RunArgs, mode: &Mode) -> usize {
 }
 
 /// Decides between one prompt and a batch, and checks the flags that belong to each.
-fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
+fn mode_from(args: &Groups) -> Result<Mode, Error> {
     let batch_only = [
-        ("--parallel", args.parallel.is_some()),
-        ("--resume", args.resume),
-        ("--fail-fast", args.fail_fast),
-        ("--progress", args.progress),
-        ("--batch-timeout", args.batch_timeout.is_some()),
-        ("--shard", args.shard.is_some()),
+        ("--parallel", args.batch.parallel.is_some()),
+        ("--resume", args.batch.resume),
+        ("--fail-fast", args.batch.fail_fast),
+        ("--progress", args.batch.progress),
+        ("--batch-timeout", args.batch.batch_timeout.is_some()),
+        ("--shard", args.batch.shard.is_some()),
     ];
-    let Some(input) = &args.input else {
+    let Some(input) = &args.batch.input else {
         if let Some((flag, _)) = batch_only.iter().find(|(_, given)| *given) {
             return Err(Error::usage(format!(
                 "{flag} is for batch mode: it needs --input FILE"
             )));
         }
-        let mode = if args.print_prompt {
+        let mode = if args.render.print_prompt {
             Mode::PrintPrompt
         } else {
             Mode::Single
         };
         return single_prompt(args).map(mode);
     };
-    if args.prompt.is_some() || args.prompt_file.is_some() {
+    if args.prompt.prompt.is_some() || args.prompt.prompt_file.is_some() {
         return Err(Error::usage(
             "--input takes its prompts from the file: drop --prompt/--prompt-file",
         ));
@@ -291,24 +234,30 @@ fn mode_from(args: &RunArgs) -> Result<Mode, Error> {
     };
     Ok(Mode::Batch(BatchOptions {
         input,
-        parallel: args.parallel.map_or(DEFAULT_PARALLEL, |p| p.0 as usize),
-        resume: args.resume,
-        fail_fast: args.fail_fast,
-        progress: args.progress,
-        batch_timeout: args.batch_timeout.map(|t| t.0),
-        shard: args.shard,
+        parallel: args
+            .batch
+            .parallel
+            .map_or(DEFAULT_PARALLEL, |p| p.0 as usize),
+        resume: args.batch.resume,
+        fail_fast: args.batch.fail_fast,
+        progress: args.batch.progress,
+        batch_timeout: args.batch.batch_timeout.map(|t| t.0),
+        shard: args.batch.shard,
     }))
 }
 
-fn single_prompt(args: &RunArgs) -> Result<Option<PromptSource>, Error> {
-    if args.messages.is_some() && args.prompt.is_none() && args.prompt_file.is_none() {
+fn single_prompt(args: &Groups) -> Result<Option<PromptSource>, Error> {
+    if args.chat.messages.is_some()
+        && args.prompt.prompt.is_none()
+        && args.prompt.prompt_file.is_none()
+    {
         return Ok(None);
     }
     prompt_source(args).map(Some)
 }
 
-fn prompt_source(args: &RunArgs) -> Result<PromptSource, Error> {
-    match (&args.prompt, &args.prompt_file) {
+fn prompt_source(args: &Groups) -> Result<PromptSource, Error> {
+    match (&args.prompt.prompt, &args.prompt.prompt_file) {
         (Some(_), Some(_)) => Err(Error::usage("give either --prompt or --prompt-file, not both")),
         // `echo hi | tinkex run …`: piped stdin is the prompt, as with `--prompt-file -`.
         (None, None) if stdin_is_piped() => Ok(PromptSource::Stdin),
@@ -354,6 +303,3 @@ impl RunConfig {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -4,6 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// `--shard K/N` or `auto`: parsed where shards are resolved, named here with the other values.
+pub use crate::cli::batch::shard::ShardSpec;
+
 /// `--max-tokens`: how many tokens each sample may have (≥ 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxTokens(pub u32);

@@ -1,23 +1,26 @@
-//! Stage two's rules, checked on parsed flags.
+//! `run`'s validation rules, checked on parsed flags.
 
-use super::*;
-use crate::cli::values::{TokenId, TopK};
+use super::{Args, Config};
+use crate::cli::flags::values::{TokenId, TopK};
+use crate::cli::prompt::{PromptSource, Source};
+use crate::cli::settings::*;
+use crate::client::StopCondition;
 
-fn base() -> RunArgs {
-    RunArgs {
+fn base() -> Args {
+    Args {
         base_model: Some("Qwen/Qwen3-8B".into()),
         prompt: Some("Hello".into()),
-        ..RunArgs::default()
+        ..Args::default()
     }
 }
 
-fn error(args: RunArgs) -> String {
-    RunConfig::try_from(args).unwrap_err().to_string()
+fn error(args: Args) -> String {
+    Config::try_from(args).unwrap_err().to_string()
 }
 
 #[test]
 fn defaults_fill_the_wire_params() {
-    let config = RunConfig::try_from(base()).unwrap();
+    let config = Config::try_from(base()).unwrap();
     assert_eq!(config.params.max_tokens, Some(128));
     assert_eq!(config.params.top_k, -1);
     assert_eq!(config.params.temperature, 1.0);
@@ -28,32 +31,32 @@ fn defaults_fill_the_wire_params() {
 
 #[test]
 fn model_and_prompt_rules() {
-    assert!(error(RunArgs {
+    assert!(error(Args {
         base_model: None,
         ..base()
     })
     .contains("--base-model"));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         model_path: Some("s3://x".into()),
         ..base()
     })
     .contains("tinker://"));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         prompt_file: Some("p.txt".into()),
         ..base()
     })
     .contains("not both"));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         prompt: None,
         ..base()
     })
     .contains("no prompt"));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         prompt: Some(String::new()),
         ..base()
     })
     .contains("--prompt is empty"));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         tokens_only: true,
         ..base()
     })
@@ -62,19 +65,19 @@ fn model_and_prompt_rules() {
 
 #[test]
 fn stop_rules() {
-    let both = RunArgs {
+    let both = Args {
         stop: vec!["x".into()],
         stop_token: vec![TokenId(1)],
         ..base()
     };
     assert!(error(both).contains("--stop or --stop-token"));
-    let tokens = RunConfig::try_from(RunArgs {
+    let tokens = Config::try_from(Args {
         stop_token: vec![TokenId(5), TokenId(6)],
         ..base()
     })
     .unwrap();
     assert_eq!(tokens.params.stop, Some(StopCondition::Tokens(vec![5, 6])));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         stop: vec![String::new()],
         ..base()
     })
@@ -83,20 +86,20 @@ fn stop_rules() {
 
 #[test]
 fn batch_flags_need_input_and_exclude_a_prompt() {
-    assert!(error(RunArgs {
+    assert!(error(Args {
         resume: true,
         ..base()
     })
     .contains("--resume is for batch mode"));
-    assert!(error(RunArgs {
+    assert!(error(Args {
         input: Some("in.jsonl".into()),
         ..base()
     })
     .contains("drop --prompt"));
-    let config = RunConfig::try_from(RunArgs {
+    let config = Config::try_from(Args {
         prompt: None,
         input: Some("-".into()),
-        parallel: Some(crate::cli::values::Concurrency(32)),
+        parallel: Some(crate::cli::flags::values::Concurrency(32)),
         ..base()
     })
     .unwrap();
@@ -109,7 +112,7 @@ fn batch_flags_need_input_and_exclude_a_prompt() {
 
 #[test]
 fn stdin_and_flags_carry_over() {
-    let config = RunConfig::try_from(RunArgs {
+    let config = Config::try_from(Args {
         prompt: None,
         prompt_file: Some("-".into()),
         top_k: Some(TopK(40)),
@@ -124,7 +127,7 @@ fn stdin_and_flags_carry_over() {
         !config.prompt_logprobs,
         "the two wire fields stay independent"
     );
-    assert!(error(RunArgs {
+    assert!(error(Args {
         quiet: true,
         verbose: 1,
         ..base()

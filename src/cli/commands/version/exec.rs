@@ -1,8 +1,9 @@
-//! `tinkex version`: the version alone, or with the build facts a bug report needs.
+//! `tinkex version`'s execution: the version alone, or with the build facts.
 
 use serde_json::json;
 
-use super::args::VersionArgs;
+use super::config::Config;
+use crate::error::Result;
 
 /// The git commit the binary was built from ("unknown" from a source tree without git).
 pub const COMMIT: &str = env!("TINKEX_BUILD_COMMIT");
@@ -12,8 +13,14 @@ pub const TARGET: &str = env!("TINKEX_BUILD_TARGET");
 /// linked against the build machine's glibc, "none" for a non-glibc target.
 pub const GLIBC_FLOOR: &str = env!("TINKEX_BUILD_GLIBC_FLOOR");
 
+/// Prints what `tinkex version` prints for `config`.
+pub fn execute(config: &Config) -> Result<()> {
+    print!("{}", text(config));
+    Ok(())
+}
+
 /// What `tinkex version` prints for `args`, newline-terminated.
-pub fn text(args: &VersionArgs) -> String {
+fn text(args: &Config) -> String {
     let version = crate::VERSION;
     if args.json {
         let facts = json!({
@@ -38,17 +45,17 @@ mod tests {
 
     #[test]
     fn plain_verbose_and_json() {
-        let plain = VersionArgs::default();
+        let plain = Config::default();
         assert_eq!(text(&plain), format!("tinkex {}\n", crate::VERSION));
-        let verbose = text(&VersionArgs {
+        let verbose = text(&Config {
             verbose: true,
-            ..VersionArgs::default()
+            ..Config::default()
         });
         assert!(
             verbose.contains(&format!("target: {TARGET}\n")),
             "{verbose}"
         );
-        let json = text(&VersionArgs {
+        let json = text(&Config {
             json: true,
             verbose: true,
         });
