@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod deadline;
 pub mod error;
+pub mod pipeline;
 pub mod redact;
 pub mod tokenizer;
 

@@ -23,10 +23,6 @@ mod version;
 
 use std::panic::{self, AssertUnwindSafe};
 
-/// The batch pipeline, public for the fault suite (tests/hostile_batch.rs) only.
-#[doc(hidden)]
-pub use batch::pipeline as batch_pipeline;
-
 use crate::error::{Error, Result};
 use crate::redact;
 use args::Parsed;

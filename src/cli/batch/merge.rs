@@ -11,8 +11,8 @@ use std::io::{self, BufRead, Write};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::pipeline::Tally;
 use crate::error::{Category, Error};
+use crate::pipeline::Tally;
 
 /// How many missing ranges are listed by name; the rest are counted.
 const SHOWN_RANGES: usize = 10;
