@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod error;
 pub mod pipeline;
 pub mod redact;
+pub mod repo_files;
 pub mod tokenizer;
 
 pub use deadline::Deadline;

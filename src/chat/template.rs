@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+pub use crate::repo_files::{CONFIG_FILE, TEMPLATE_FILE};
 
-/// The file a repository's chat template lives in on its own.
-pub const TEMPLATE_FILE: &str = "chat_template.jinja";
-/// The file holding special tokens, and the template in older repositories.
-pub const CONFIG_FILE: &str = "tokenizer_config.json";
 /// The special-token names transformers puts in a template's context, in its order.
 pub const SPECIAL_TOKEN_NAMES: [&str; 7] = [
     "bos_token",

@@ -29,7 +29,6 @@ pub use catalog::{
     TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, RUN_PAGE,
 };
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
-pub use credentials::kill_running_command;
 pub use future::{SampleFuture, STATUS_TARGET};
 pub use retry::RetryPolicy;
 pub use sampling::SamplingClient;

@@ -8,9 +8,9 @@ use super::{
     cache, fast, repo_file, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
     TOKENIZER_FILE,
 };
-use crate::chat::{CONFIG_FILE, TEMPLATE_FILE};
 use crate::deadline::Deadline;
 use crate::error::Result;
+use crate::repo_files::{CONFIG_FILE, TEMPLATE_FILE};
 
 /// Where one file of a tokenizer ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
