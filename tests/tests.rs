@@ -47,6 +47,7 @@ mod hostile_batch_cli;
 mod hostile_regress;
 mod hostile_server;
 mod hostile_templates;
+mod layering;
 mod recipe_kubernetes;
 mod recipe_slurm;
 mod tokenizer_cache_store;

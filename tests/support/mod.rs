@@ -12,6 +12,7 @@ pub mod e2e;
 pub mod hostile;
 pub mod hostile_gen;
 pub mod mock;
+pub mod modgraph;
 pub mod run;
 pub mod slow_api;
 pub mod text_gen;
