@@ -112,17 +112,25 @@ pub fn unlink_all() {
     }
 }
 
+/// Whether `path` is registered now (tests of the modules that register files).
+#[cfg(test)]
+pub(crate) fn is_registered(path: &Path) -> bool {
+    let Ok(wanted) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    PATHS.iter().any(|cell| {
+        let p = cell.load(Ordering::SeqCst);
+        // SAFETY: test-only read while the registering guard is alive in the calling test.
+        !p.is_null() && unsafe { std::ffi::CStr::from_ptr(p) } == wanted.as_c_str()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn registered(path: &Path) -> bool {
-        let wanted = CString::new(path.as_os_str().as_bytes()).unwrap();
-        PATHS.iter().any(|cell| {
-            let p = cell.load(Ordering::SeqCst);
-            // SAFETY: test-only read while the registering guard is alive in this test.
-            !p.is_null() && unsafe { std::ffi::CStr::from_ptr(p) } == wanted.as_c_str()
-        })
+        is_registered(path)
     }
 
     #[test]

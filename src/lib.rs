@@ -4,6 +4,7 @@
 //! ([`tokenizer`]) turns text into token ids and back; the CLI layer ([`cli`])
 //! owns flags and output. Dependencies point one way: `cli` → `client`, `tokenizer`.
 
+pub mod atomic;
 pub mod chat;
 pub mod cleanup;
 pub mod cli;
