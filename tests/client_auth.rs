@@ -217,7 +217,7 @@ fn a_key_that_is_a_jwt_is_used_as_it_is() {
 fn trace_logs_never_contain_the_key_or_a_jwt() {
     alone_in_a_process(
         "client_auth::trace_logs_never_contain_the_key_or_a_jwt",
-        || trace_logs_are_clean(),
+        trace_logs_are_clean,
     );
 }
 
