@@ -1,15 +1,18 @@
 //! The one atomic file write: a temp file beside the target (tempfile), filled, then renamed
 //! over it, so a reader sees the old file or the complete new one, never a part.
 //!
-//! The temp file is registered in [`crate::cleanup`] while it exists, so a signal removes it;
-//! any failure removes it and leaves the old file untouched. A replaced file keeps its mode; a
-//! new one gets the default (0666 minus the umask). Depends only on `cleanup`, so every layer
-//! may use it.
+//! The temp file is registered in [`crate::cleanup`] from before it exists until it is gone,
+//! so a signal removes it; any failure removes it and leaves the old file untouched. A
+//! replaced file keeps its mode; a new one gets the default (0666 minus the umask). Depends
+//! only on `cleanup`, so every layer may use it.
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tempfile::NamedTempFile;
 
 /// How durable the write must be before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,36 +40,76 @@ pub fn write_with(
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let kept_mode = fs::metadata(path)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777);
     // Replacing a file: created 0600, never more open than the old file while it fills.
     let create_mode = if kept_mode.is_some() { 0o600 } else { 0o666 };
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.as_deref().unwrap_or("file")))
-        .suffix(".tinkex.tmp")
-        .permissions(Permissions::from_mode(create_mode))
-        .tempfile_in(dir)?;
-    // Dropped after the rename or the temp file's removal: a signal in between finds it.
-    let _registered = crate::cleanup::register(temp.path());
-    let mut out = BufWriter::new(temp.as_file_mut());
+    let mut temp = create_registered(dir, path, create_mode)?;
+    let mut out = BufWriter::new(temp.file.as_file_mut());
     fill(&mut out)?;
     out.flush()?;
     drop(out);
     if let Some(mode) = kept_mode {
-        temp.as_file()
+        temp.file
+            .as_file()
             .set_permissions(Permissions::from_mode(mode))?;
     }
     if durability == Durability::Synced {
-        temp.as_file().sync_all()?;
+        temp.file.as_file().sync_all()?;
     }
     // On failure the error holds the temp file, and dropping it removes the file.
-    temp.persist(path).map_err(|e| e.error)?;
+    temp.file.persist(path).map_err(|e| e.error)?;
     if durability == Durability::Synced {
         sync_dir(dir);
     }
     Ok(())
+}
+
+/// The temp file and its cleanup registration. Fields drop in order: the file is removed
+/// (when not persisted) before it is unregistered, so no moment leaves it unregistered.
+struct Temp {
+    file: NamedTempFile,
+    _registered: crate::cleanup::Guard,
+}
+
+/// How many taken temp names are skipped (left by a killed process of the same pid) before
+/// giving up.
+const NAME_ATTEMPTS: usize = 8;
+
+/// Creates the temp file beside `path`, registered for cleanup before it exists: a signal
+/// between its creation and its registration would otherwise leave it behind. The name is
+/// chosen here (pid and a counter, so it is known before the file is) and created with
+/// O_EXCL by tempfile, which removes it again when dropped unpersisted.
+fn create_registered(dir: &Path, path: &Path, mode: u32) -> io::Result<Temp> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut last = None;
+    for _ in 0..NAME_ATTEMPTS {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp_name = format!(
+            ".{}.{}.{n}.tinkex.tmp",
+            name.as_deref().unwrap_or("file"),
+            std::process::id()
+        );
+        let registered = crate::cleanup::register(&dir.join(&temp_name));
+        let created = tempfile::Builder::new()
+            .prefix(&temp_name)
+            .rand_bytes(0)
+            .permissions(Permissions::from_mode(mode))
+            .tempfile_in(dir);
+        match created {
+            Ok(file) => {
+                return Ok(Temp {
+                    file,
+                    _registered: registered,
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temp file name")))
 }
 
 /// Makes the rename durable: a crash right after it could otherwise bring the old file back.
