@@ -1,15 +1,18 @@
-//! Temp files to remove if a signal ends the process: a fixed set of slots a handler can read.
+//! What to undo if a signal or a fatal fault ends the process: temp files in a fixed set of
+//! slots a handler can read, and the child process group running now.
 //!
 //! Any layer that writes a temp file (the `--output` file, the tokenizer caches) registers it
-//! here and keeps the [`Guard`] while the file exists; a signal handler calls [`unlink_all`].
-//! A registered directory (a download's staging directory) is removed with its contents.
-//! This module depends on nothing else in the crate, so low layers need not know the CLI.
+//! here and keeps the [`Guard`] while the file exists; a registered directory (a download's
+//! staging directory) is removed with its contents. A layer that runs a child in its own
+//! process group (the credential command) records it with [`set_running_group`]. A signal
+//! handler calls [`kill_running_group`] and [`unlink_all`]. This module depends on nothing else
+//! in the crate, so low layers (chat's overflow handler, the client) need not know each other.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 
 /// How many temp files can be registered at once; more are simply not cleaned up on a signal.
 /// A run writes at most a few at a time (one output file, one or two cache files).
@@ -21,6 +24,33 @@ static PATHS: [AtomicPtr<libc::c_char>; SLOTS] = [const { AtomicPtr::new(ptr::nu
 /// Set by [`unlink_all`] before it reads any slot: a guard dropped after that leaks its
 /// string instead of freeing it, because the handler may be reading it.
 static UNLINKING: AtomicBool = AtomicBool::new(false);
+
+/// The process group of the child running now in its own group (0: none).
+static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Records the process group of a child just started (`pgid`), or that none runs (0).
+pub fn set_running_group(pgid: i32) {
+    RUNNING_GROUP.store(pgid, Ordering::SeqCst);
+}
+
+/// The process group recorded by [`set_running_group`] (0: none).
+pub fn running_group() -> i32 {
+    RUNNING_GROUP.load(Ordering::SeqCst)
+}
+
+/// Kills the recorded child process group, if any, with all its members.
+///
+/// Async-signal-safe (an atomic load and `kill(2)`), so a handler can call it before exiting:
+/// the child runs in its own process group, which the terminal's Ctrl-C does not reach.
+pub fn kill_running_group() {
+    let pgid = RUNNING_GROUP.load(Ordering::SeqCst);
+    if pgid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; a group already gone is harmless.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
 
 /// Keeps a temp file registered; dropping it unregisters the file (it does not delete it).
 #[derive(Debug)]
@@ -145,17 +175,25 @@ unsafe fn empty_pass(fd: libc::c_int, depth: u32) -> usize {
     }
 }
 
+/// Whether `path` is registered now (tests of the modules that register files).
+#[cfg(test)]
+pub(crate) fn is_registered(path: &Path) -> bool {
+    let Ok(wanted) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    PATHS.iter().any(|cell| {
+        let p = cell.load(Ordering::SeqCst);
+        // SAFETY: test-only read while the registering guard is alive in the calling test.
+        !p.is_null() && unsafe { std::ffi::CStr::from_ptr(p) } == wanted.as_c_str()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn registered(path: &Path) -> bool {
-        let wanted = CString::new(path.as_os_str().as_bytes()).unwrap();
-        PATHS.iter().any(|cell| {
-            let p = cell.load(Ordering::SeqCst);
-            // SAFETY: test-only read while the registering guard is alive in this test.
-            !p.is_null() && unsafe { std::ffi::CStr::from_ptr(p) } == wanted.as_c_str()
-        })
+        is_registered(path)
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! ([`tokenizer`]) turns text into token ids and back; the CLI layer ([`cli`])
 //! owns flags and output. Dependencies point one way: `cli` → `client`, `tokenizer`.
 
+pub mod atomic;
 pub mod bounded;
 pub mod chat;
 pub mod cleanup;
@@ -13,7 +14,9 @@ pub mod deadline;
 pub mod download;
 pub mod error;
 pub mod image;
+pub mod pipeline;
 pub mod redact;
+pub mod repo_files;
 pub mod tokenizer;
 
 pub use deadline::Deadline;

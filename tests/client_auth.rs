@@ -1,5 +1,7 @@
 //! The JWT path (exchange, proactive refresh, replay after 401) and credential-free logs.
 
+use std::io::{Read, Seek};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -7,8 +9,10 @@ use mockito::{Mock, Server};
 use tinkex::client::{ModelInput, SamplingParams, ServiceClient};
 
 use crate::support::client::*;
+use crate::support::slow_api::wait_until;
 
-/// Every log record of the test binary, as text.
+/// Every log record of this process, as text: the tests that read it run alone in a child
+/// process ([`alone_in_a_process`]), so no concurrent test's records mix in.
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 struct Capture;
@@ -33,7 +37,47 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
-/// Installs the capturing logger at trace level (once per test binary).
+/// Set in the child process that runs one log-capturing test alone.
+const ALONE: &str = "TINKEX_TEST_ALONE";
+
+/// Runs `body` in a fresh process of this test binary running only `test`, so the
+/// process-wide logger it installs captures this test's records only. The child is waited
+/// for at most a minute, and must report that it ran the one test.
+fn alone_in_a_process(test: &str, body: impl FnOnce()) {
+    if std::env::var_os(ALONE).is_some() {
+        return body();
+    }
+    let mut output = tempfile::tempfile().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, "1")
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().unwrap())
+        .stderr(output.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let ended = wait_until(Duration::from_secs(60), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+    }
+    let status = child.wait().unwrap();
+    let mut text = String::new();
+    output.rewind().unwrap();
+    output.read_to_string(&mut text).unwrap();
+    assert!(ended, "{test} did not end within a minute:\n{text}");
+    assert!(
+        status.success(),
+        "{test} failed in its own process:\n{text}"
+    );
+    assert!(
+        text.contains("test result: ok. 1 passed"),
+        "{test} did not run:\n{text}"
+    );
+}
+
+/// Installs the capturing logger at trace level (once per process).
 fn capture_logs() {
     static INSTALLED: OnceLock<bool> = OnceLock::new();
     let ok = *INSTALLED.get_or_init(|| log::set_logger(&Capture).is_ok());
@@ -171,6 +215,13 @@ fn a_key_that_is_a_jwt_is_used_as_it_is() {
 
 #[test]
 fn trace_logs_never_contain_the_key_or_a_jwt() {
+    alone_in_a_process(
+        "client_auth::trace_logs_never_contain_the_key_or_a_jwt",
+        trace_logs_are_clean,
+    );
+}
+
+fn trace_logs_are_clean() {
     capture_logs();
     let mut server = Server::new();
     let log = Log::default();
@@ -195,7 +246,11 @@ fn trace_logs_never_contain_the_key_or_a_jwt() {
         .unwrap()
         .wait(None)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // A heartbeat's records are checked too.
+    let beat = wait_until(Duration::from_secs(10), || {
+        !log.to("/api/v1/session_heartbeat").is_empty()
+    });
+    assert!(beat, "no heartbeat was sent");
     service.finish(tinkex::client::FinishReason::Success);
     let text = captured();
     assert!(
@@ -228,6 +283,13 @@ fn trace_logs_never_contain_the_key_or_a_jwt() {
 
 #[test]
 fn a_failing_heartbeat_warns_after_the_quiet_period() {
+    alone_in_a_process(
+        "client_auth::a_failing_heartbeat_warns_after_the_quiet_period",
+        failing_heartbeat_warns,
+    );
+}
+
+fn failing_heartbeat_warns() {
     capture_logs();
     let (mut server, log) = ready();
     // Created last, so it wins over setup's healthy heartbeat mock.
@@ -238,12 +300,10 @@ fn a_failing_heartbeat_warns_after_the_quiet_period() {
         .with_heartbeat_interval(Duration::from_millis(40))
         .with_heartbeat_warning_after(Duration::from_millis(150));
     let service = ServiceClient::new(config).unwrap();
-    std::thread::sleep(Duration::from_millis(450));
+    let warning = "WARN tinkex::client::heartbeat no successful session heartbeat";
+    let warned = wait_until(Duration::from_secs(10), || captured().contains(warning));
     drop(service);
-    let text = captured();
-    assert!(
-        text.contains("WARN tinkex::client::heartbeat no successful session heartbeat"),
-        "{text}"
-    );
-    assert!(log.to("/api/v1/session_heartbeat").len() >= 4);
+    assert!(warned, "{}", captured());
+    // Warned after 150 ms of 40 ms beats that all failed, not after the first failure.
+    assert!(log.to("/api/v1/session_heartbeat").len() >= 3);
 }

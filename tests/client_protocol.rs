@@ -8,6 +8,7 @@ use tinkex::client::{
 };
 
 use crate::support::client::*;
+use crate::support::slow_api::wait_until;
 
 fn example_params() -> SamplingParams {
     SamplingParams {
@@ -196,16 +197,21 @@ fn skyrl_answers_without_sequence_ids_and_short_prompt_logprobs() {
 fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
     let (mut server, log) = ready();
     accept(&mut server, &log, "req-1").create();
+    let held = log.clone();
     server
         .mock("POST", "/api/v1/retrieve_future")
         .with_header("content-type", "application/json")
-        .with_chunked_body(|w| {
-            std::thread::sleep(Duration::from_millis(700));
+        .with_chunked_body(move |w| {
+            // A long poll: answered once two heartbeats arrived while it was open.
+            let before = held.to(HEARTBEAT).len();
+            wait_until(Duration::from_secs(10), || {
+                held.to(HEARTBEAT).len() >= before + 2
+            });
             w.write_all(RESULT_JSON.as_bytes())
         })
         .create();
     finish_ok(&mut server, &log);
-    let config = config(&server).with_heartbeat_interval(Duration::from_millis(150));
+    let config = config(&server).with_heartbeat_interval(BEAT);
     let (service, sampler) = connect(config);
     let prompt = ModelInput::from_tokens(vec![1]);
     let future = sampler
@@ -228,9 +234,20 @@ fn heartbeat_beats_during_a_long_poll_and_stops_at_finish() {
         log.to("/api/v1/sessions/sess-1/finish")[0].body,
         r#"{"reason":{"type":"success"},"detail":null}"#
     );
-    let after_finish = log.to("/api/v1/session_heartbeat").len();
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(log.to("/api/v1/session_heartbeat").len(), after_finish);
+    let after_finish = log.to(HEARTBEAT).len();
+    assert!(!beats_again(&log, after_finish), "heartbeats after finish");
+}
+
+/// How often the heartbeat tests beat.
+const BEAT: Duration = Duration::from_millis(50);
+
+const HEARTBEAT: &str = "/api/v1/session_heartbeat";
+
+/// Whether more than one heartbeat (one may have been in flight at the stop) arrives after
+/// `seen` within ten intervals. A stop can only be watched for a while; this fails as soon as
+/// a stopped heartbeat beats again, and passes after 10 intervals of silence.
+fn beats_again(log: &Log, seen: usize) -> bool {
+    wait_until(BEAT * 10, || log.to(HEARTBEAT).len() > seen + 1)
 }
 
 #[test]
@@ -239,10 +256,12 @@ fn heartbeat_stops_on_410() {
     let log = Log::default();
     post(&mut server, &log, "/api/v1/session_heartbeat", 410, "{}").create();
     setup(&mut server, &log);
-    let config = config(&server).with_heartbeat_interval(Duration::from_millis(50));
+    let config = config(&server).with_heartbeat_interval(BEAT);
     let _service = ServiceClient::new(config).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(log.to("/api/v1/session_heartbeat").len(), 1);
+    let refused = wait_until(Duration::from_secs(10), || !log.to(HEARTBEAT).is_empty());
+    assert!(refused, "no heartbeat was sent");
+    assert!(!beats_again(&log, 0), "heartbeats after a 410");
+    assert_eq!(log.to(HEARTBEAT).len(), 1);
 }
 
 #[test]
@@ -250,9 +269,8 @@ fn finish_is_skipped_when_less_than_a_second_is_left() {
     let (mut server, log) = ready();
     finish_ok(&mut server, &log);
     let mut config = config(&server);
-    config.deadline = tinkex::Deadline::after(Duration::from_millis(1300));
+    config.deadline = tinkex::Deadline::after(Duration::from_millis(900));
     let service = ServiceClient::new(config).unwrap();
-    std::thread::sleep(Duration::from_millis(400));
     service.finish(tinkex::client::FinishReason::Errored);
     assert!(log.to("/api/v1/sessions/sess-1/finish").is_empty());
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tinkex::cli::batch_pipeline::{run, Finished, Job, PipelineOptions, Tally};
+use tinkex::pipeline::{run, Finished, Job, PipelineOptions, Tally};
 use tinkex::{Category, Deadline, Error};
 
 /// What a job does when worked on.

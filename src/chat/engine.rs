@@ -167,6 +167,27 @@ fn environment(
     env.set_fuel(Some(fuel));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    add_bounded_output(&mut env);
+    env.add_test("iterable", is_iterable);
+    env.add_test("sequence", is_sequence);
+    env.add_function(
+        "raise_exception",
+        move |msg: String| -> std::result::Result<Value, minijinja::Error> {
+            if let Ok(mut slot) = raised.lock() {
+                *slot = Some(msg.clone());
+            }
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+        },
+    );
+    env.add_function("strftime_now", move |state: &State, fmt: String| {
+        strftime_now(state, &fmt, now)
+    });
+    env
+}
+
+/// Printing and the string-making filters, each kept to the size limit of a value
+/// (minijinja's own would build any size).
+fn add_bounded_output(env: &mut Environment<'static>) {
     env.set_formatter(|out, state, value| {
         if let Some(text) = value.as_str() {
             if text.len() > limits::MAX_BYTES {
@@ -197,21 +218,6 @@ fn environment(
             }
         });
     }
-    env.add_test("iterable", is_iterable);
-    env.add_test("sequence", is_sequence);
-    env.add_function(
-        "raise_exception",
-        move |msg: String| -> std::result::Result<Value, minijinja::Error> {
-            if let Ok(mut slot) = raised.lock() {
-                *slot = Some(msg.clone());
-            }
-            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
-        },
-    );
-    env.add_function("strftime_now", move |state: &State, fmt: String| {
-        strftime_now(state, &fmt, now)
-    });
-    env
 }
 
 /// Jinja2's `string`: Python's `str()`, bounded like printing (minijinja's own recurses freely).

@@ -200,7 +200,7 @@ fn report_and_exit() -> ! {
         }
         written += n as usize;
     }
-    crate::client::kill_running_command();
+    crate::cleanup::kill_running_group();
     crate::cleanup::unlink_all();
     // SAFETY: _exit is async-signal-safe and skips destructors that could take locks.
     unsafe { libc::_exit(EXIT_INPUT) }

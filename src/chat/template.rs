@@ -7,15 +7,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+pub use crate::repo_files::{CONFIG_FILE, TEMPLATE_FILE};
 
-/// The file a repository's chat template lives in on its own.
-pub const TEMPLATE_FILE: &str = "chat_template.jinja";
 /// The processor's template file of vision repositories: `{"chat_template": "…"}`.
-pub const TEMPLATE_JSON_FILE: &str = "chat_template.json";
+pub use crate::repo_files::TEMPLATE_JSON_FILE;
 /// The files a repository's template may be in, the one that wins first.
 pub const TEMPLATE_FILES: [&str; 3] = [TEMPLATE_FILE, TEMPLATE_JSON_FILE, CONFIG_FILE];
-/// The file holding special tokens, and the template in older repositories.
-pub const CONFIG_FILE: &str = "tokenizer_config.json";
 /// The special-token names transformers puts in a template's context, in its order.
 pub const SPECIAL_TOKEN_NAMES: [&str; 7] = [
     "bos_token",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use log::Level;
 
-use super::logging::STATUS_TARGET;
+use crate::client::STATUS_TARGET;
 
 /// Carriage return, then erase to the end of the row.
 const CLEAR: &str = "\r\x1b[K";

@@ -21,10 +21,6 @@ mod units;
 
 use std::panic::{self, AssertUnwindSafe};
 
-/// The batch pipeline, public for the fault suite (tests/hostile_batch.rs) only.
-#[doc(hidden)]
-pub use batch::pipeline as batch_pipeline;
-
 use crate::redact;
 
 /// Runs the command line and returns the process exit code.

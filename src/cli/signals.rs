@@ -17,7 +17,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
     // Only async-signal-safe calls here: atomics, kill, unlink and _exit. The credential
     // command runs in its own process group, which the terminal's Ctrl-C does not reach.
     let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
-    crate::client::kill_running_command();
+    crate::cleanup::kill_running_group();
     crate::cleanup::unlink_all();
     if DEFERRED.load(Ordering::SeqCst) {
         return;

@@ -1,10 +1,10 @@
 //! Where rendered output goes: stdout, or a file replaced atomically.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::atomic::{self, Durability};
 use crate::error::{Error, Result};
 
 /// What happened when writing to stdout.
@@ -26,7 +26,7 @@ pub fn to_stdout(bytes: &[u8]) -> Result<Delivery> {
     }
 }
 
-/// Replaces `path` with `bytes` atomically: a temp file beside it, synced, then renamed.
+/// Replaces `path` with `bytes` atomically (see [`crate::atomic`]), creating its directory.
 ///
 /// A failure at any step removes the temp file and leaves any existing file untouched. A
 /// replaced file keeps its mode; a new one gets the default (0666 minus the umask).
@@ -46,70 +46,17 @@ pub fn write_atomically(
             path.display()
         )));
     }
-    let parent = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).map_err(|e| Error::io(context("create its directory"), e))?;
-    let temp = temp_path(&parent, path);
-    let mode = fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777);
-    let registered = crate::cleanup::register(&temp);
-    let written = write_synced(&temp, mode, fill).and_then(|()| fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| Error::io(context("create its directory"), e))?;
     }
-    drop(registered);
-    written.map_err(|e| Error::io(context("write it"), e))?;
-    sync_dir(&parent);
-    Ok(())
-}
-
-/// Writes the temp file; when it replaces a file of mode `mode`, it is created 0600 (never
-/// more open than the old file while it fills) and given that mode once complete.
-fn write_synced(
-    temp: &Path,
-    mode: Option<u32>,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    if mode.is_some() {
-        options.mode(0o600);
-    }
-    let mut out = io::BufWriter::new(options.open(temp)?);
-    fill(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    if let Some(mode) = mode {
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-    }
-    file.sync_all()
-}
-
-/// Makes the rename durable: a crash right after it could otherwise bring the old file back.
-/// Best effort: some file systems refuse to sync a directory, and the data is in place.
-fn sync_dir(dir: &Path) {
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        log::debug!("cannot sync the directory {}: {e}", dir.display());
-    }
-}
-
-fn temp_path(dir: &Path, target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    dir.join(format!(".{name}.tinkex-{}-{nanos}.tmp", std::process::id()))
+    atomic::write_with(path, Durability::Synced, fill)
+        .map_err(|e| Error::io(context("write it"), e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn writes_into_new_directories_and_leaves_no_temp_file() {

@@ -5,9 +5,9 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
+use crate::cleanup;
 use crate::client::jwt;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
@@ -20,24 +20,6 @@ const MAX_OUTPUT: usize = 64 * 1024;
 
 /// How often a running command is checked for having exited when it prints nothing.
 const POLL_EVERY: Duration = Duration::from_millis(10);
-
-/// The process group of the credential command running now (0: none), for signal handlers.
-static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
-
-/// Kills the credential command running now, if any, with its children.
-///
-/// Async-signal-safe (an atomic load and `kill(2)`), so a SIGINT/SIGTERM handler can
-/// call it before exiting: the command runs in its own process group, which the
-/// terminal's Ctrl-C does not reach.
-pub fn kill_running_command() {
-    let pgid = RUNNING_GROUP.load(Ordering::SeqCst);
-    if pgid > 0 {
-        // SAFETY: kill(2) is async-signal-safe; a group already gone is harmless.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    }
-}
 
 /// The `TINKER_CREDENTIAL_CMD` shell command; run afresh each time a credential is needed.
 #[derive(Clone)]
@@ -131,12 +113,13 @@ fn run_bounded(line: &str, deadline: &Deadline) -> Result<Option<(ExitStatus, Ve
         .spawn()
         .map_err(|e| command_error(format!("{COMMAND_VAR} could not be started: {e}")))?;
     let pgid = libc::pid_t::try_from(child.id()).unwrap_or(0);
-    RUNNING_GROUP.store(pgid, Ordering::SeqCst);
+    // Recorded so a signal handler can kill the group (src/cleanup.rs) before exiting.
+    cleanup::set_running_group(pgid);
     let outcome = collect(&mut child, deadline);
     if !matches!(outcome, Ok(Some(_))) {
         kill_group(&mut child);
     }
-    RUNNING_GROUP.store(0, Ordering::SeqCst);
+    cleanup::set_running_group(0);
     outcome
 }
 
@@ -304,14 +287,14 @@ mod tests {
             CredentialCommand::new("sleep 20").fetch(&deadline)
         });
         let started = std::time::Instant::now();
-        while RUNNING_GROUP.load(Ordering::SeqCst) == 0 {
+        while cleanup::running_group() == 0 {
             assert!(started.elapsed() < Duration::from_secs(5), "never started");
             std::thread::sleep(Duration::from_millis(5));
         }
-        kill_running_command();
+        cleanup::kill_running_group();
         let err = runner.join().unwrap().unwrap_err();
         assert!(err.to_string().contains("failed (signal: 9"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(RUNNING_GROUP.load(Ordering::SeqCst), 0);
+        assert_eq!(cleanup::running_group(), 0);
     }
 }

@@ -39,7 +39,6 @@ pub use catalog::{
     SupportedModel, TrainingRun, CHECKPOINT_PAGE, MAX_LISTED, MAX_LISTED_BYTES, RUN_PAGE,
 };
 pub use config::{retry_scale_from_env, Config, CredentialSource, DEFAULT_BASE_URL, SDK_VERSION};
-pub use credentials::kill_running_command;
 pub use export::{
     ArchiveUrl, ExportClient, ExportSession, SessionEnd, SignedUrls, EXPORT_TTL_SECONDS,
 };

@@ -7,9 +7,10 @@
 //! unavailable), so no content hash has to be computed.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::atomic::{self, Durability};
 
 /// The cache directory of one model repository.
 pub fn repo_dir(cache_dir: &Path, repo: &str) -> PathBuf {
@@ -60,11 +61,11 @@ pub fn store(
     let snapshot = dir.join("snapshots").join(commit);
     fs::create_dir_all(&snapshot)?;
     let path = snapshot.join(file);
-    write_atomic(&path, bytes)?;
+    atomic::write_bytes(&path, bytes, Durability::Synced)?;
     let refs = dir.join("refs");
     fs::create_dir_all(&refs)?;
     // Python writes the hash without a trailing newline; so do we.
-    write_atomic(&refs.join("main"), commit.as_bytes())?;
+    atomic::write_bytes(&refs.join("main"), commit.as_bytes(), Durability::Synced)?;
     Ok(path)
 }
 
@@ -76,31 +77,4 @@ fn is_safe_component(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, then renames it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    // Removed by the signal handlers too, should the process be interrupted mid-write.
-    let _registered = crate::cleanup::register(&tmp);
-    let result = (|| {
-        let mut out = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        out.write_all(bytes)?;
-        out.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

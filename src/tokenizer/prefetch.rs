@@ -8,10 +8,10 @@ use super::{
     cache, fast, repo_file, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
     TOKENIZER_FILE,
 };
-use crate::chat::{CONFIG_FILE, TEMPLATE_FILE, TEMPLATE_JSON_FILE};
 use crate::deadline::Deadline;
 use crate::error::{Category, Result};
 use crate::image::PREPROCESSOR_FILE;
+use crate::repo_files::{CONFIG_FILE, TEMPLATE_FILE, TEMPLATE_JSON_FILE};
 
 /// Where one file of a tokenizer ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]

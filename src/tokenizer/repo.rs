@@ -7,6 +7,7 @@ use super::{
     cache, hub, tokenizer_error, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
     TOKENIZER_FILE,
 };
+use crate::atomic::{self, Durability};
 use crate::deadline::Deadline;
 use crate::error::{Category, Error, Result};
 
@@ -126,7 +127,7 @@ pub fn repo_file(
         {
             if let Some(marker) = no_exist {
                 let _ = marker.parent().map(std::fs::create_dir_all);
-                let _ = cache::write_atomic(&marker, b"");
+                let _ = atomic::write_bytes(&marker, b"", Durability::Synced);
             }
             Ok(None)
         }

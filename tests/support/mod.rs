@@ -14,6 +14,7 @@ pub mod hostile;
 pub mod hostile_gen;
 pub mod lifecycle_api;
 pub mod mock;
+pub mod modgraph;
 pub mod run;
 pub mod slow_api;
 pub mod text_gen;

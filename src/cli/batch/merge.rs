@@ -9,10 +9,10 @@ use std::collections::BinaryHeap;
 use std::io::{self, BufRead, Write};
 
 use super::input::{id_key, line_id_key};
-use super::pipeline::Tally;
 use super::record::{self, line_hash, HASH_FIELD};
 use crate::bounded::{self, LINE_LIMIT};
 use crate::error::{Category, Error};
+use crate::pipeline::Tally;
 
 /// How many missing ranges are listed by name; the rest are counted.
 const SHOWN_RANGES: usize = 10;

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use super::pipeline::Tally;
 use super::shard::Shard;
 use crate::cli::logging::STATUS_TARGET;
 use crate::error::{Category, Error};
+use crate::pipeline::Tally;
 
 /// The stderr summary: `tinkex: 997/1000 ok, 3 failed (2 user, 1 server)`, after `shard 2/8: `
 /// when sharded; `counts` is the prompts to do and those a resumed journal already held.

@@ -13,7 +13,6 @@ use super::output::{results_entries, Report};
 use crate::cli::batch::encode::{chat_setup, Encoder};
 use crate::cli::batch::input::{BatchItem, LineInput};
 use crate::cli::batch::journal::{Journal, Resumed};
-use crate::cli::batch::pipeline::{Finished, Job, Tally};
 use crate::cli::batch::shard::Shard;
 use crate::cli::batch::source::{InputFile, LineFormat, Scan};
 use crate::cli::batch::{
@@ -27,6 +26,7 @@ use crate::cli::prompt::Prompt;
 use crate::cli::settings::Mode;
 use crate::client::{SamplingClient, SamplingParams, ServiceClient};
 use crate::error::{Category, Error, Result};
+use crate::pipeline::{Finished, Job, Tally};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 

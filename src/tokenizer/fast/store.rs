@@ -20,6 +20,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::format::{self, SourceStat, FORMAT_VERSION, HEADER_LEN, TOKENIZERS_VERSION};
 use super::table::Backing;
+use crate::atomic::{self, Durability};
 
 /// A source changed this recently may change again within one timestamp tick
 /// unnoticed (the "racy git" problem), so its stat is not trusted and warm runs hash it.
@@ -243,31 +244,13 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` as the cache file `path`, creating its directory; temp file then rename.
+/// Writes `bytes` as the cache file `path`, creating its directory, atomically.
 ///
 /// No fsync: every entry and record is length-checked and checksummed, so a write torn by
 /// a crash is detected and rebuilt, and 9 MB of disk flush stays off the run's exit path.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    ensure_dir(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    // Removed by the signal handlers too: a deferred write may be cut short by Ctrl-C.
-    let _registered = crate::cleanup::register(&tmp);
-    let result = (|| {
-        let mut out = File::options().write(true).create_new(true).open(&tmp)?;
-        out.write_all(bytes)?;
-        drop(out);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    ensure_dir(path.parent().unwrap_or(Path::new(".")))?;
+    atomic::write_bytes(path, bytes, Durability::Unsynced)
 }
 
 /// Marks `path` as used now (its mtime is the use time eviction orders by).

@@ -1,7 +1,8 @@
 //! Parallel workers with ordered output: jobs go out to N threads, results come back in input order.
 //!
-//! Public (as `tinkex::cli::batch_pipeline`) so that the fault suite can drive it with
-//! panicking workers, failing writers and stuck inputs; the binary has no test mode.
+//! Generic over what a job is and knows nothing of flags or output, so it sits below the CLI:
+//! every batch format runs on it, and the fault suite drives it directly with panicking
+//! workers, failing writers and stuck inputs.
 //!
 //! Threads: a feeder pulls jobs from the input, N scoped workers run them, and a writer puts
 //! results in order and writes them. The calling thread supervises: it waits for the writer,
