@@ -3,8 +3,14 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{Connector, DefaultConnector};
+
+use super::overrun::Overrun;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
@@ -46,6 +52,8 @@ pub trait UrlSource {
 pub struct Storage {
     agent: ureq::Agent,
     policy: FetchPolicy,
+    /// Raised by a connection that had bytes past its response (see `overrun.rs`).
+    overrun: Arc<AtomicBool>,
 }
 
 /// What one attempt ended with.
@@ -70,9 +78,14 @@ impl Storage {
             .timeout_per_read(Some(policy.stall))
             .user_agent(format!("tinkex/{}", crate::VERSION))
             .build();
+        let overrun = Arc::new(AtomicBool::new(false));
+        let connector = DefaultConnector::new().chain(Overrun {
+            flag: Arc::clone(&overrun),
+        });
         Storage {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
             policy,
+            overrun,
         }
     }
 
@@ -133,6 +146,7 @@ impl Storage {
         deadline: &Deadline,
         progress: &mut dyn FnMut(u64, Option<u64>) -> Result<()>,
     ) -> Result<Attempt> {
+        self.overrun.store(false, Ordering::SeqCst);
         let response = match self.get(url, state.written, deadline) {
             Ok(response) => response,
             Err(why) => return Ok(Attempt::Broken(why)),
@@ -175,6 +189,15 @@ impl Storage {
             file.write_all(&buf[..n])
                 .map_err(|e| Error::io("writing the downloaded file", e))?;
             progress(state.written, state.total)?;
+        }
+        // The HTTP layer stops at the declared length; bytes the server sent past it were
+        // seen when the connection was given back (`overrun.rs`).
+        drop(reader);
+        if state.total == Some(state.written) && self.overrun.load(Ordering::SeqCst) {
+            return Err(Error::Protocol(format!(
+                "the body is longer than its Content-Length ({} bytes)",
+                state.written
+            )));
         }
         match state.total {
             Some(total) if state.written < total => Ok(Attempt::Broken(format!(

@@ -6,6 +6,7 @@
 
 pub mod fetch;
 pub mod names;
+mod overrun;
 pub mod staging;
 pub mod tar;
 

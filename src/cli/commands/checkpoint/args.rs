@@ -1,11 +1,11 @@
-//! `tinkex checkpoint list|info`'s flags as argh sees them.
+//! `tinkex checkpoint list|info`'s flags as argh sees them (`download`'s are in its folder).
 
 use argh::FromArgs;
 
 use crate::cli::flags::command_args;
 
 #[derive(FromArgs, Debug)]
-/// Saved weights: list them, or show one.
+/// Saved weights: list them, show one, or download one.
 #[argh(subcommand, name = "checkpoint")]
 pub struct Args {
     #[argh(subcommand)]
@@ -20,6 +20,8 @@ pub enum CheckpointCommand {
     List(CheckpointList),
     /// `tinkex checkpoint info`
     Info(CheckpointInfo),
+    /// `tinkex checkpoint download`
+    Download(super::download::Args),
 }
 
 command_args! {

@@ -1,4 +1,4 @@
-//! `tinkex checkpoint …`'s execution: logging set up, then the catalog fetch and print.
+//! `tinkex checkpoint …`'s execution: a catalog read, or a download.
 
 use super::config::Config;
 use crate::cli::{catalog, logging};
@@ -6,6 +6,11 @@ use crate::error::Result;
 
 /// Runs `tinkex checkpoint …` from its validated config.
 pub fn execute(config: &Config) -> Result<()> {
-    logging::init(config.verbosity);
-    catalog::execute(config)
+    match config {
+        Config::Read(read) => {
+            logging::init(read.verbosity);
+            catalog::execute(read)
+        }
+        Config::Download(download) => super::download::execute(download),
+    }
 }

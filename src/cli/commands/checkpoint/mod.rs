@@ -1,7 +1,8 @@
-//! `tinkex checkpoint …`: a read command, fetched by the client's catalog.
+//! `tinkex checkpoint …`: read commands fetched by the client's catalog, and `download`.
 
 mod args;
 mod config;
+mod download;
 mod exec;
 
 pub use args::Args;

@@ -1,0 +1,10 @@
+//! `tinkex checkpoint download`: a checkpoint's files into a directory, atomically.
+
+mod args;
+mod config;
+mod exec;
+mod progress;
+
+pub use args::Args;
+pub use config::Config;
+pub use exec::execute;
