@@ -20,6 +20,7 @@ mod chat_pyfmt;
 mod cli_batch;
 mod cli_cache_safety;
 mod cli_credentials;
+mod cli_download;
 mod cli_first_minutes;
 mod cli_live;
 mod cli_run;

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::unversioned::transport::time::Duration as UreqDuration;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, NextTimeout, Transport,
-};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
 /// How long a finished connection is watched for stray bytes: a server that sends more
 /// than it declared sends it with the body, so a short look suffices.

@@ -50,6 +50,8 @@ pub struct Fault {
     pub long_206: Option<usize>,
     /// Answer the first GET with a 302 to the same file under /moved/.
     pub redirect: bool,
+    /// Send the body slowly (4 KiB every 20 ms), so a test can signal the client mid-file.
+    pub trickle: bool,
 }
 
 /// What the server holds and how it misbehaves.
@@ -348,12 +350,26 @@ fn storage(req: &Seen, conn: &mut TcpStream, state: &Mutex<State>, stop: &Atomic
     *s.served.entry(name).or_default() += sent;
     drop(s);
     let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(&body[..sent]);
+    if fault.trickle {
+        trickle(conn, &body[..sent], stop);
+    } else {
+        let _ = conn.write_all(&body[..sent]);
+    }
     let _ = conn.flush();
     if first && fault.reset_after.is_some() {
         reset(conn);
     } else if first && fault.stall_after.is_some() {
         hold(conn, stop);
+    }
+}
+
+/// Writes `body` a little at a time until done, the client gone, or the server stopped.
+fn trickle(conn: &mut TcpStream, body: &[u8], stop: &AtomicBool) {
+    for piece in body.chunks(4096) {
+        if stop.load(Ordering::SeqCst) || conn.write_all(piece).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
