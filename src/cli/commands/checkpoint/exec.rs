@@ -1,11 +1,21 @@
-//! `tinkex checkpoint …`'s execution: logging set up, then the catalog fetch and print.
+//! `tinkex checkpoint …`'s execution: logging set up, then the catalog read or the lifecycle
+//! write.
 
 use super::config::Config;
+use super::write;
 use crate::cli::{catalog, logging};
 use crate::error::Result;
 
 /// Runs `tinkex checkpoint …` from its validated config.
 pub fn execute(config: &Config) -> Result<()> {
-    logging::init(config.verbosity);
-    catalog::execute(config)
+    match config {
+        Config::Read(read) => {
+            logging::init(read.verbosity);
+            catalog::execute(read)
+        }
+        Config::Write(command) => {
+            logging::init(command.verbosity);
+            write::execute(command)
+        }
+    }
 }

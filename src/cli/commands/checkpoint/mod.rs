@@ -1,8 +1,10 @@
-//! `tinkex checkpoint …`: a read command, fetched by the client's catalog.
+//! `tinkex checkpoint …`: the catalog reads (`list`, `info`) and the lifecycle writes
+//! (`publish`, `unpublish`, `set-ttl`, `delete`).
 
 mod args;
 mod config;
 mod exec;
+mod write;
 
 pub use args::Args;
 pub use config::Config;
