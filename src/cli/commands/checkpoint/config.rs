@@ -100,11 +100,23 @@ impl TryFrom<Args> for Config {
             }
             CheckpointCommand::Publish(a) => {
                 let paths = paths(&a.paths, "checkpoint publish").map(WriteAction::Publish);
-                write("checkpoint publish", paths, a.json, &a.connection(), &a.verbosity())
+                write(
+                    "checkpoint publish",
+                    paths,
+                    a.json,
+                    &a.connection(),
+                    &a.verbosity(),
+                )
             }
             CheckpointCommand::Unpublish(a) => {
                 let paths = paths(&a.paths, "checkpoint unpublish").map(WriteAction::Unpublish);
-                write("checkpoint unpublish", paths, a.json, &a.connection(), &a.verbosity())
+                write(
+                    "checkpoint unpublish",
+                    paths,
+                    a.json,
+                    &a.connection(),
+                    &a.verbosity(),
+                )
             }
             CheckpointCommand::SetTtl(a) => {
                 let (c, v) = (a.connection(), a.verbosity());
@@ -195,9 +207,7 @@ fn delete(a: &CheckpointDelete) -> Result<WriteAction> {
         }
         Some(run_id) => {
             if !a.paths.is_empty() {
-                return Err(Error::usage(
-                    "give checkpoint paths or --run-id, not both",
-                ));
+                return Err(Error::usage("give checkpoint paths or --run-id, not both"));
             }
             if run_id.trim().is_empty() || run_id.contains('/') {
                 return Err(Error::usage("--run-id: not a training run id"));

@@ -25,7 +25,8 @@ pub fn execute(command: &WriteCommand) -> Result<()> {
     match &command.action {
         WriteAction::Delete(delete) => run_delete(command, delete),
         WriteAction::Publish(paths) => each(command, paths, |c, p| {
-            c.publish(p).map(|v| outcome(v, "published", "already public"))
+            c.publish(p)
+                .map(|v| outcome(v, "published", "already public"))
         }),
         WriteAction::Unpublish(paths) => each(command, paths, |c, p| {
             c.unpublish(p)
@@ -214,7 +215,10 @@ fn confirm(paths: &[CheckpointPath]) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
-    let mut prompt = format!("Delete {} checkpoints? This cannot be undone.\n", paths.len());
+    let mut prompt = format!(
+        "Delete {} checkpoints? This cannot be undone.\n",
+        paths.len()
+    );
     for p in paths.iter().take(PROMPT_PATHS) {
         prompt.push_str(&format!("  {}\n", cell(&p.path)));
     }
@@ -229,5 +233,8 @@ fn confirm(paths: &[CheckpointPath]) -> Result<bool> {
         .take(MAX_ANSWER)
         .read_line(&mut answer)
         .map_err(|e| Error::io("cannot read the answer from stdin", e))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
