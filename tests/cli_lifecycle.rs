@@ -379,3 +379,69 @@ fn the_key_never_appears_even_at_vvv() {
         }
     }
 }
+
+/// The demo server's catalog is mutable: a delete leaves `checkpoint list`, publish is 409
+/// when already public, and its billing endpoints serve usage (403 for the role-less key).
+#[test]
+fn the_demo_server_serves_the_lifecycle_and_billing() {
+    use crate::demo::{DemoConfig, DemoServer};
+    let server = DemoServer::start(DemoConfig::default()).expect("demo server starts");
+    let url = server.url();
+    let prune = [
+        "checkpoint",
+        "delete",
+        "--run-id",
+        "demo-run-1",
+        "--type",
+        "sampler_weights",
+        "--keep-last",
+        "3",
+    ];
+    let mut dry = prune.to_vec();
+    dry.push("--dry-run");
+    let out = run_at(&url, &dry);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 57, "{out:?}");
+    let mut yes = prune.to_vec();
+    yes.push("--yes");
+    let out = run_at(&url, &yes);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run_at(
+        &url,
+        &["checkpoint", "list", "--run-id", "demo-run-1", "--json"],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["checkpoints"].as_array().unwrap().len(), 63, "{out:?}");
+    let last = "tinker://demo-run-1/sampler_weights/000600";
+    let out = run_at(&url, &["checkpoint", "publish", last]);
+    assert!(
+        out.code == 0 && out.stdout.contains("already public"),
+        "{out:?}"
+    );
+    let out = run_at(&url, &["checkpoint", "unpublish", last]);
+    assert!(
+        out.code == 0 && out.stdout.contains("unpublished"),
+        "{out:?}"
+    );
+    let out = run_at(&url, &["checkpoint", "set-ttl", last, "--ttl", "7d"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run_at(&url, &["checkpoint", "info", last, "--json"]);
+    assert!(out.stdout.contains("\"public\": false"), "{out:?}");
+    let out = run_at(&url, &["billing", "usage", "--last", "24h"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("Qwen/Qwen3-8B"), "{out:?}");
+    let out = run_at(&url, &["billing", "checkpoint-storage", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let no_role = [
+        "billing",
+        "usage",
+        "--last",
+        "24h",
+        "--base-url",
+        &url,
+        "--api-key",
+        "tml-demo-no-billing-role",
+    ];
+    let out = tinkex(&no_role).run();
+    assert_eq!(out.code, 3, "{out:?}");
+}
