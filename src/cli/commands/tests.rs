@@ -233,7 +233,10 @@ fn command(args: &[&str]) -> Result<ReadCommand> {
         .collect();
     match parse(&argv) {
         Ok(Command::Model(a)) => model::Config::try_from(a),
-        Ok(Command::Checkpoint(a)) => checkpoint::Config::try_from(a),
+        Ok(Command::Checkpoint(a)) => checkpoint::Config::try_from(a).map(|c| match c {
+            checkpoint::Config::Read(read) => read,
+            other => panic!("expected a read command, got {other:?}"),
+        }),
         Ok(Command::TrainingRun(a)) => training_run::Config::try_from(a),
         Ok(Command::Auth(a)) => auth::Config::try_from(a),
         other => panic!("expected a read command, got {other:?}"),
