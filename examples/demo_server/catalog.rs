@@ -89,7 +89,7 @@ fn answer(ctx: &Ctx, call: &Call, route: Route, query: &str) -> Handled {
         }
         Route::Run(id) => Ok(Answer::json(200, &run(find(&id)?))),
         Route::RunCheckpoints(id) => {
-            let list = checkpoints(find(&id)?);
+            let list = super::lifecycle::apply(ctx, checkpoints(find(&id)?));
             Ok(Answer::json(
                 200,
                 &json!({"checkpoints": list, "cursor": null}),
@@ -97,7 +97,8 @@ fn answer(ctx: &Ctx, call: &Call, route: Route, query: &str) -> Handled {
         }
         Route::Checkpoints => {
             let (limit, offset) = paging(query)?;
-            let mut all: Vec<Value> = (0..RUNS.len()).flat_map(checkpoints).collect();
+            let all: Vec<Value> = (0..RUNS.len()).flat_map(checkpoints).collect();
+            let mut all = super::lifecycle::apply(ctx, all);
             all.reverse();
             let page = window(&all, limit, offset);
             let cursor = json!({"offset": offset, "limit": limit, "total_count": all.len()});
@@ -109,7 +110,8 @@ fn answer(ctx: &Ctx, call: &Call, route: Route, query: &str) -> Handled {
     }
 }
 
-fn find(id: &str) -> Result<usize, Answer> {
+/// The index of run `id` in the built-in catalog, or a 404.
+pub fn find(id: &str) -> Result<usize, Answer> {
     RUNS.iter()
         .position(|r| r.0 == id)
         .ok_or_else(|| Answer::detail(404, format!("Training run not found: {id}")))
@@ -164,7 +166,8 @@ fn models() -> Value {
     ])
 }
 
-fn time(secs: i64) -> String {
+/// `secs` as an RFC 3339 UTC time.
+pub fn time(secs: i64) -> String {
     jiff::Timestamp::from_second(secs)
         .map(|t| t.to_string())
         .unwrap_or_default()
@@ -209,7 +212,7 @@ fn checkpoint(r: usize, n: u64, sampler: bool) -> Value {
 }
 
 /// Every checkpoint of run `r`, oldest first: a training and a sampler one per save.
-fn checkpoints(r: usize) -> Vec<Value> {
+pub fn checkpoints(r: usize) -> Vec<Value> {
     (1..=RUNS[r].3)
         .flat_map(|n| [checkpoint(r, n, false), checkpoint(r, n, true)])
         .collect()

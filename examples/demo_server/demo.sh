@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: start the offline demo server on a free loopback port, run tinkex against it
-# (a sample, plain then --json; then model list and checkpoint list from the demo catalog),
+# (a sample, plain then --json; then model list and checkpoint list from the demo catalog,
+# a checkpoint delete --dry-run and a billing usage table),
 # print what it prints, and stop the server. Needs no API key.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,6 +47,13 @@ echo "\$ tinkex model list"
 echo
 echo "\$ tinkex checkpoint list --limit 5"
 "${demo_env[@]}" "$tinkex_bin" checkpoint list --limit 5 "${read_args[@]}"
+echo
+echo "\$ tinkex checkpoint delete --run-id demo-run-1 --type sampler_weights --keep-last 57 --dry-run"
+"${demo_env[@]}" "$tinkex_bin" checkpoint delete --run-id demo-run-1 --type sampler_weights \
+  --keep-last 57 --dry-run "${read_args[@]}"
+echo
+echo "\$ tinkex billing usage --last 24h"
+"${demo_env[@]}" "$tinkex_bin" billing usage --last 24h "${read_args[@]}"
 echo
 score_args=(score --base-url "$url" --api-key tml-demo --base-model Qwen/Qwen3-8B
   --tokenizer fixtures/qwen3/tokenizer.json --context "The capital of France is")

@@ -8,6 +8,7 @@ use super::faults::{Endpoint, FaultKind, FaultPlan};
 use super::reply::{Answer, Call, Handled, Reply};
 use super::sampling;
 use super::sessions::{self, State};
+use super::{billing, lifecycle};
 use super::{DemoConfig, Stopper};
 
 /// Everything the request threads share.
@@ -22,6 +23,8 @@ pub struct Ctx {
     pub jwts: Jwts,
     /// Wakes held requests when the server stops.
     pub stopper: Stopper,
+    /// What the checkpoint lifecycle calls changed in the catalog.
+    pub lifecycle: Mutex<lifecycle::Overlay>,
 }
 
 impl Ctx {
@@ -34,6 +37,7 @@ impl Ctx {
             faults,
             jwts: Jwts::default(),
             stopper: Stopper::default(),
+            lifecycle: Mutex::default(),
         }
     }
 
@@ -46,6 +50,9 @@ impl Ctx {
 /// Answers one call.
 pub fn handle(ctx: &Ctx, call: &Call) -> Reply {
     // The read endpoints take no faults: the fault plan counts only the sampling run's calls.
+    if let Some(reply) = lifecycle::handle(ctx, call).or_else(|| billing::handle(ctx, call)) {
+        return reply;
+    }
     if let Some(reply) = catalog::handle(ctx, call) {
         return reply;
     }

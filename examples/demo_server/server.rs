@@ -9,6 +9,9 @@
 
 #[path = "auth.rs"]
 mod auth;
+// Billing usage and checkpoint storage from a built-in data set.
+#[path = "billing.rs"]
+mod billing;
 #[path = "catalog.rs"]
 mod catalog;
 #[path = "faults.rs"]
@@ -18,6 +21,9 @@ mod handlers;
 // Image chunks: format and expected_tokens checked as the real server does.
 #[path = "images.rs"]
 mod images;
+// Checkpoint publish, unpublish, set-ttl and delete over a mutable catalog.
+#[path = "lifecycle.rs"]
+mod lifecycle;
 #[path = "model.rs"]
 pub mod model;
 #[path = "proto.rs"]

@@ -2,7 +2,7 @@
 //! `auth status` — validated here, fetched by the client's catalog, printed as a table or JSON.
 
 pub mod command;
-mod table;
+pub mod table;
 
 use serde::Serialize;
 use serde_json::json;

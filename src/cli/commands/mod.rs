@@ -3,6 +3,7 @@
 //! (`exec.rs`), in its own folder. Only the entry point (`cli/mod.rs`) imports this module.
 
 mod auth;
+mod billing;
 mod cache;
 mod checkpoint;
 mod merge;
@@ -59,6 +60,8 @@ pub enum Command {
     Prefetch(prefetch::Args),
     /// `tinkex merge`
     Merge(merge::Args),
+    /// `tinkex billing …`
+    Billing(billing::Args),
 }
 
 /// Parses the full argv (program name first), runs the command, and returns the exit code.
@@ -95,6 +98,9 @@ fn dispatch(command: Command) -> Result<()> {
             prefetch::Config::try_from(args).and_then(|c| prefetch::execute(&c))
         }
         Command::Merge(args) => merge::Config::try_from(args).and_then(|c| merge::execute(&c)),
+        Command::Billing(args) => {
+            billing::Config::try_from(args).and_then(|c| billing::execute(&c))
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! `tinkex checkpoint …`'s execution: a catalog read, or a download.
+//! `tinkex checkpoint …`'s execution: logging set up, then the catalog read, the lifecycle
+//! write, or the download.
 
 use super::config::Config;
+use super::write;
 use crate::cli::{catalog, logging};
 use crate::error::Result;
 
@@ -10,6 +12,10 @@ pub fn execute(config: &Config) -> Result<()> {
         Config::Read(read) => {
             logging::init(read.verbosity);
             catalog::execute(read)
+        }
+        Config::Write(command) => {
+            logging::init(command.verbosity);
+            write::execute(command)
         }
         Config::Download(download) => super::download::execute(download),
     }

@@ -1,9 +1,11 @@
-//! `tinkex checkpoint …`: read commands fetched by the client's catalog, and `download`.
+//! `tinkex checkpoint …`: the catalog reads (`list`, `info`), the lifecycle writes
+//! (`publish`, `unpublish`, `set-ttl`, `delete`) and `download`.
 
 mod args;
 mod config;
 mod download;
 mod exec;
+mod write;
 
 pub use args::Args;
 pub use config::Config;
