@@ -12,6 +12,7 @@ pub(super) mod merge_cmd;
 pub(crate) mod progress;
 pub(crate) mod record;
 mod reorder;
+mod resumed;
 mod sample;
 pub(crate) mod shard;
 pub(crate) mod source;
