@@ -9,6 +9,7 @@ mod interrupt;
 pub(crate) mod journal;
 mod merge;
 pub(super) mod merge_cmd;
+mod missing;
 pub(crate) mod progress;
 pub(crate) mod record;
 mod reorder;
