@@ -338,6 +338,17 @@ fn merge_refuses_overlap_gaps_disorder_and_torn_tails_and_writes_nothing() {
         );
         assert_eq!(run.stdout, "");
         assert!(!Path::new(&out).exists(), "a refused merge leaves no file");
+        // To stdout as well: every check before the first byte (line 1 merges fine first).
+        let to_stdout = merge(&scratch, &["--input", &input, &a, &b]);
+        assert_eq!(
+            (
+                to_stdout.code,
+                to_stdout.stdout.as_str(),
+                to_stdout.stderr.as_str()
+            ),
+            (2, "", expected.as_str()),
+            "to stdout: {b_text}"
+        );
         assert_eq!(
             scratch.listing_except(&[]),
             ["a.jsonl", "b.jsonl", "in.jsonl"]

@@ -357,6 +357,17 @@ fn batch_timeout_ends_a_batch_whose_stdout_nobody_reads() {
 
 #[test]
 fn batch_timeout_ends_a_stdin_that_never_closes() {
+    stdin_that_never_closes_ends_at("--batch-timeout");
+}
+
+#[test]
+fn without_batch_timeout_the_timeout_ends_a_stdin_that_never_closes() {
+    // The batch itself is unbounded; reading its input is not.
+    stdin_that_never_closes_ends_at("--timeout");
+}
+
+/// A batch on a stdin held open and empty ends after 1 s by `flag` (exit 5, naming stdin).
+fn stdin_that_never_closes_ends_at(flag: &str) {
     let api = MockTinker::answering(RESULT);
     let home = tempfile::tempdir().unwrap();
     let extra = [
@@ -365,7 +376,7 @@ fn batch_timeout_ends_a_stdin_that_never_closes() {
         "--tokens-only",
         "--input",
         "-",
-        "--batch-timeout",
+        flag,
         "1",
     ];
     let mut child = api

@@ -9,13 +9,11 @@ use std::collections::BinaryHeap;
 use std::io::{self, BufRead, Write};
 
 use super::input::{id_key, line_id_key};
+pub use super::missing::Missing;
 use super::record::{self, line_hash, HASH_FIELD};
 use crate::bounded::{self, LINE_LIMIT};
 use crate::error::{Category, Error};
 use crate::pipeline::Tally;
-
-/// How many missing ranges are listed by name; the rest are counted.
-const SHOWN_RANGES: usize = 10;
 
 /// A journal to read: its name for messages, and its bytes.
 pub struct Source {
@@ -53,55 +51,6 @@ impl Merged {
             None => self.tally.ok += 1,
         }
         Ok(())
-    }
-}
-
-/// Missing input lines as ranges: the first few named, all counted.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Missing {
-    /// The first [`SHOWN_RANGES`] ranges, inclusive.
-    pub shown: Vec<(usize, usize)>,
-    /// How many ranges in all.
-    pub ranges: usize,
-    /// How many lines in all.
-    pub lines: usize,
-    open: Option<(usize, usize)>,
-}
-
-impl Missing {
-    fn note(&mut self, line: usize) {
-        self.lines += 1;
-        self.open = Some(self.open.map_or((line, line), |(first, _)| (first, line)));
-    }
-
-    /// Ends the current range: a record came, or the input ended.
-    fn close(&mut self) {
-        if let Some(range) = self.open.take() {
-            self.ranges += 1;
-            if self.shown.len() < SHOWN_RANGES {
-                self.shown.push(range);
-            }
-        }
-    }
-
-    /// `lines 5-9, 12, …`: the ranges for a message.
-    pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self
-            .shown
-            .iter()
-            .map(|&(a, b)| match a == b {
-                true => a.to_string(),
-                false => format!("{a}-{b}"),
-            })
-            .collect();
-        if self.ranges > self.shown.len() {
-            parts.push(format!(
-                "… and {} more ranges",
-                self.ranges - self.shown.len()
-            ));
-        }
-        let plural = if self.lines == 1 { "line" } else { "lines" };
-        format!("{plural} {}", parts.join(", "))
     }
 }
 

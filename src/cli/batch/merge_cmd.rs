@@ -6,7 +6,7 @@ use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use super::merge::{merge, Merged, Source, Stop};
-use super::{breakdown, failure};
+use super::summary::{breakdown, failure};
 use crate::cli::logging::STATUS_TARGET;
 use crate::error::{Error, Result};
 
@@ -149,25 +149,19 @@ pub fn execute(config: &MergeConfig) -> Result<()> {
     let checked = |merged: Merged| match merged.missing.lines {
         0 => Ok(merged),
         _ if config.allow_missing => Ok(merged),
-        _ => Err(Stop::Refused(missing_error(config, &input_label, &merged))),
+        _ => Err(Stop::Refused(missing_error(&input_label, &merged))),
     };
     let merged = match &config.output {
         Some(path) => to_file(path, |out| {
             merge(Some((&mut input, &input_label)), sources, out).and_then(checked)
         })?,
-        None => {
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            let result = merge(Some((&mut input, &input_label)), sources, &mut out)
-                .and_then(|m| out.flush().map(|()| m).map_err(Stop::Write))
-                .and_then(checked);
-            match result {
-                Ok(merged) => merged,
-                Err(Stop::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(Stop::Write(e)) => return Err(Error::io("cannot write to stdout", e)),
-                Err(Stop::Refused(e)) => return Err(e),
-            }
-        }
+        None => match to_stdout(|out| {
+            merge(Some((&mut input, &input_label)), sources, out).and_then(checked)
+        })? {
+            Some(merged) => merged,
+            // stdout's reader went away (`| head`): not an error.
+            None => return Ok(()),
+        },
     };
     conclude(config, &merged)
 }
@@ -197,16 +191,38 @@ fn to_file(
     }
 }
 
-/// The refusal for lines no journal holds (without `--allow-missing`).
-fn missing_error(config: &MergeConfig, input_label: &str, merged: &Merged) -> Error {
-    let missing = &merged.missing;
-    let written = match config.output {
-        Some(_) => "; nothing was written",
-        None => "",
+/// Merges into an unnamed temp file (gone with the process on every exit path) and copies it
+/// to stdout only once the whole merge is checked, so a refusal writes no byte to stdout, as
+/// with `--output`; None when stdout's reader went away.
+fn to_stdout(run: impl FnOnce(&mut dyn Write) -> Result<Merged, Stop>) -> Result<Option<Merged>> {
+    use std::io::{Seek, SeekFrom};
+    let spool_error = |e| Error::io("cannot write a temp file for the merge", e);
+    let mut spool = tempfile::tempfile().map_err(spool_error)?;
+    let merged = {
+        let mut out = io::BufWriter::new(&mut spool);
+        match run(&mut out).and_then(|m| out.flush().map(|()| m).map_err(Stop::Write)) {
+            Ok(merged) => merged,
+            Err(Stop::Write(e)) => return Err(spool_error(e)),
+            Err(Stop::Refused(e)) => return Err(e),
+        }
     };
+    spool.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match io::copy(&mut spool, &mut out).and_then(|_| out.flush()) {
+        Ok(()) => Ok(Some(merged)),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(None),
+        Err(e) => Err(Error::io("cannot write to stdout", e)),
+    }
+}
+
+/// The refusal for lines no journal holds (without `--allow-missing`).
+fn missing_error(input_label: &str, merged: &Merged) -> Error {
+    let missing = &merged.missing;
+    // Stdout and --output alike get nothing from a refused merge.
     Error::Input {
         message: format!(
-            "no journal holds {} of {input_label} ({} in all){written}",
+            "no journal holds {} of {input_label} ({} in all); nothing was written",
             missing.describe(),
             missing.lines
         ),

@@ -100,6 +100,14 @@ fn category(error: &Value) -> Option<Category> {
     .find(|c| c.name() == name)
 }
 
+/// The record of a line that failed: `{"id", "line", "error": {"category", "message"}}`,
+/// the message scrubbed of secrets.
+pub fn failure(id: &Value, line: usize, category: Category, message: &str) -> String {
+    let error =
+        serde_json::json!({"category": category.name(), "message": crate::redact::scrub(message)});
+    serde_json::json!({"id": id, "line": line, "error": error}).to_string()
+}
+
 /// `record` (a JSON object's text) with the input line's hash added as its last field.
 pub fn stamped(record: &str, hash: &str) -> String {
     match record.trim_end().strip_suffix('}') {

@@ -1,32 +1,21 @@
-//! `tinkex score --input`: a batch of scorings through `run --input`'s machinery (validation
-//! first, the journal, input order, `--resume`, `--parallel`, the summary and exit code).
-
-use std::time::{Duration, Instant};
+//! `tinkex score --input`: scoring lines on the batch engine (validation first, the journal,
+//! input order also after `--resume`, `--shard`, `--parallel`, the summary and exit code).
 
 use serde_json::{json, Map, Value};
 
-use super::args::ScoreConfig;
 use super::compute::{score_all, Scored};
 use super::inputs::encode_texts;
 use super::lines::{parse_line, Context, ScoreItem};
 use super::output::{results_entries, Report};
-use crate::cli::batch::encode::{chat_setup, Encoder};
+use super::ScoreConfig;
 use crate::cli::batch::input::{BatchItem, LineInput};
-use crate::cli::batch::journal::{Journal, Resumed};
-use crate::cli::batch::shard::Shard;
-use crate::cli::batch::source::{InputFile, LineFormat, Scan};
-use crate::cli::batch::{
-    conclude_as, early_tokenizer, journal_all, shard, shard_prefix, summarize, with_sampler,
-    BatchRun, UNBOUNDED,
-};
-use crate::cli::encode::TokenizerLoader;
-use crate::cli::logging::STATUS_TARGET;
-use crate::cli::prepare::{client_config, create_sampler};
+use crate::cli::batch::record::Kind;
+use crate::cli::batch::validate::LineFormat;
+use crate::cli::batch::{execute_lines, LineKind, Worker};
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::Mode;
-use crate::client::{SamplingClient, SamplingParams, ServiceClient};
-use crate::error::{Category, Error, Result};
-use crate::pipeline::{Finished, Job, Tally};
+use crate::client::SamplingParams;
+use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
@@ -40,7 +29,7 @@ impl LineFormat for ScoreLines {
     type Item = ScoreItem;
     const ITEMS: &'static str = "lines to score";
     const UNDONE: &'static str = "nothing was scored";
-    const RESULTS: crate::cli::batch::record::Kind = crate::cli::batch::record::Kind::Score;
+    const RESULTS: Kind = Kind::Score;
 
     fn parse(&self, text: &str, line: usize) -> std::result::Result<ScoreItem, String> {
         parse_line(text, line)
@@ -50,17 +39,27 @@ impl LineFormat for ScoreLines {
         &item.id
     }
 
+    fn line(&self, item: &ScoreItem) -> usize {
+        item.line
+    }
+
     fn needs_chat(&self, item: &ScoreItem) -> bool {
         self.chat || matches!(item.context, Context::Messages(_))
     }
 }
 
-/// What every worker shares.
-struct Shared<'a> {
-    sampler: &'a SamplingClient,
-    tokenizer: &'a Tokenizer,
-    encoder: Encoder<'a>,
-    timeout: Duration,
+impl LineKind for ScoreLines {
+    const NAMES: (&'static str, &'static str) = ("line", "scored");
+    const RESUMING: (&'static str, &'static str, &'static str) =
+        ("lines", "already scored", "to score");
+
+    fn ready(&self, worker: &Worker) -> Result<()> {
+        tokenizer(worker).map(|_| ())
+    }
+
+    fn process(&self, item: &ScoreItem, worker: &Worker, deadline: Deadline) -> Result<String> {
+        score_item(item, worker, deadline)
+    }
 }
 
 /// Scores every line of `--input`; the error carries the most severe failed category's code.
@@ -69,116 +68,27 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     let Mode::Batch(batch) = &run.mode else {
         return Err(Error::Unexpected("batch scoring without --input".into()));
     };
-    let started = Instant::now();
-    let deadline = Deadline::starting_at(started, batch.batch_timeout.unwrap_or(UNBOUNDED));
-    let shard = shard::from_process_env(batch.shard)?;
-    let input = InputFile::open(&batch.input, &deadline)?;
-    let format = ScoreLines {
+    let lines = ScoreLines {
         chat: run.chat.is_some(),
     };
-    let mut resumed = Resumed::read(run.output.path.as_deref(), batch.resume)?;
-    let scan = input.validate_with(&format, &mut resumed, shard)?;
-    let mut client_config = client_config(run, deadline)?;
-    client_config.step_timeout = Some(run.timeout);
-    let journal = Journal::open(run.output.path.as_deref(), resumed)?;
-    let loader = TokenizerLoader::new(run, &client_config);
-    let early = early_tokenizer(run, &loader, &deadline)?;
-    let service = ServiceClient::new(client_config)?;
-    let result = (|| {
-        let sampler = create_sampler(&service, run)?;
-        let tokenizer = with_sampler(early, run, &loader, &sampler, &deadline)?
-            .ok_or_else(|| Error::Unexpected("batch scoring without a tokenizer".into()))?;
-        let chat = match scan.chat_lines {
-            0 => None,
-            _ => Some(chat_setup(
-                run,
-                &loader,
-                &sampler,
-                Some(&tokenizer),
-                &deadline,
-            )?),
-        };
-        let shared = Shared {
-            sampler: &sampler,
-            tokenizer: &tokenizer,
-            encoder: Encoder::new(run, Some(&tokenizer), chat.as_ref()),
-            timeout: run.timeout,
-        };
-        let lines = Lines {
-            input: &input,
-            format,
-            scan,
-            shard,
-        };
-        let clock = BatchRun {
-            batch,
-            deadline,
-            started,
-            output: run.output.path.as_deref(),
-        };
-        score_lines(lines, &clock, &shared, journal)
-    })();
-    conclude_as(&service, result, ("line", "scored"))
+    execute_lines(run, batch, lines)
 }
 
-impl Job for ScoreItem {
-    fn failure_line(&self, category: Category, message: &str) -> String {
-        let line = json!({
-            "id": self.id,
-            "line": self.line,
-            "error": {"category": category.name(), "message": crate::redact::scrub(message)},
-        });
-        line.to_string()
-    }
-}
-
-/// The validated input and what the first pass learned.
-struct Lines<'a> {
-    input: &'a InputFile,
-    format: ScoreLines,
-    scan: Scan,
-    /// `--shard`, resolved: only its lines are scored.
-    shard: Option<Shard>,
-}
-
-/// Scores every line not done yet, journaling each result in input order.
-fn score_lines(lines: Lines, run: &BatchRun, shared: &Shared, journal: Journal) -> Result<Tally> {
-    let total = lines.scan.count;
-    let skipped = lines.scan.done.len();
-    let shard = lines.shard;
-    if skipped > 0 {
-        log::info!(target: STATUS_TARGET, "{}resuming: {skipped} of {total} lines already scored, {} to score", shard_prefix(shard), total - skipped);
-    }
-    let done = lines.scan.done;
-    let items = lines
-        .input
-        .items_with(lines.format)
-        .filter(move |item| shard.is_none_or(|s| s.takes(item.line)))
-        .filter(move |item| !done.contains(item.line));
-    let work = |item: &ScoreItem| match score_item(item, shared) {
-        Ok(line) => Finished {
-            line,
-            failure: None,
-        },
-        Err(error) => Finished::failed(item, error.category(), &error.to_string()),
-    };
-    let Some(tally) = journal_all(items, run, (total, skipped), work, journal)? else {
-        return Ok(Tally::default());
-    };
-    summarize(&tally, (total, skipped), shard, run.started);
-    Ok(tally)
+/// The tokenizer scoring needs (a batch of scorings always has one).
+fn tokenizer<'a>(worker: &Worker<'a>) -> Result<&'a Tokenizer> {
+    worker
+        .tokenizer
+        .ok_or_else(|| Error::Unexpected("batch scoring without a tokenizer".into()))
 }
 
 /// Scores one line: its context encoded as `run` encodes a line's prompt, each continuation
 /// alone; the output line is `{"id", "line", "context_tokens", "chat"?, "results", "best"}`.
-fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
-    // The line's one deadline, shared by all its choices (the sampler keeps it inside the batch's).
-    let line = Deadline::after(shared.timeout);
+fn score_item(item: &ScoreItem, worker: &Worker, line: Deadline) -> Result<String> {
     let input = match &item.context {
         Context::Text(text) => LineInput::Prompt(Prompt::Text(text.clone())),
         Context::Messages(messages) => LineInput::Messages(messages.clone()),
     };
-    let context = shared.encoder.encode(&BatchItem {
+    let context = worker.encoder.encode(&BatchItem {
         line: item.line,
         id: item.id.clone(),
         input,
@@ -195,9 +105,9 @@ fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
     } else {
         "continuation"
     };
-    let continuations = encode_texts(item.continuations.clone(), shared.tokenizer, what)?;
+    let continuations = encode_texts(item.continuations.clone(), tokenizer(worker)?, what)?;
     let ids: Vec<Vec<u32>> = continuations.iter().map(|(_, ids)| ids.clone()).collect();
-    let logprobs = score_all(shared.sampler, &context.tokens, &ids, Some(line))?;
+    let logprobs = score_all(worker.sampler, &context.tokens, &ids, Some(line))?;
     let results: Vec<Scored> = continuations
         .into_iter()
         .zip(logprobs)
