@@ -43,6 +43,7 @@ mod e2e_faults;
 mod e2e_modes;
 mod e2e_shard;
 mod endless_matrix;
+mod first_minutes_two;
 mod hostile_batch;
 mod hostile_batch_cli;
 mod hostile_regress;
