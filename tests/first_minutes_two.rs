@@ -193,3 +193,35 @@ fn a_mistyped_tokenizer_path_is_no_such_file_not_a_hub_download() {
         );
     }
 }
+
+#[test]
+fn a_sampled_token_id_outside_the_vocabulary_is_a_server_error() {
+    // Issue 23 finding 10: id 999999 used to vanish from the decoded text.
+    let result =
+        r#"{"sequences":[{"tokens":[72,999999],"logprobs":[-1.0,-1.0],"stop_reason":"length"}]}"#;
+    let api = crate::support::MockTinker::answering(result);
+    let tokenizer = crate::support::small_tokenizer();
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec![
+            "--base-model",
+            "m",
+            "--prompt",
+            "hi",
+            "--tokenizer",
+            &tokenizer,
+        ];
+        args.extend_from_slice(extra);
+        let out = api.tinkex(&args).run();
+        assert_eq!(out.code, 4, "{extra:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "nothing printed for a broken result");
+        let lines = out.error_lines();
+        assert_eq!(lines.len(), 1, "{}", out.stderr);
+        assert!(
+            lines[0]
+                .contains("the server sent token id 999999, outside the vocabulary of tokenizer"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains(" ids, 0 to "), "{}", lines[0]);
+    }
+}
