@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod cancel_on_early_end;
 mod catalog_cli;
 mod catalog_client;
 mod catalog_demo;
