@@ -225,3 +225,25 @@ fn a_sampled_token_id_outside_the_vocabulary_is_a_server_error() {
         assert!(lines[0].contains(" ids, 0 to "), "{}", lines[0]);
     }
 }
+
+#[test]
+fn setup_retries_of_an_unreachable_server_fit_the_stated_60_s() {
+    // Real nominal delays, recorded instead of slept: ten 0.5·2ⁿ s back-offs with jitter
+    // would add up to as much as 69 s; the window keeps them within the note's 60 s.
+    for _ in 0..5 {
+        let (policy, delays) = crate::support::client::recorder();
+        let mut config = tinkex::client::Config::new(KEY, closed_url());
+        config.retry = policy;
+        config.deadline = tinkex::Deadline::after(Duration::from_secs(7200));
+        let err = tinkex::client::ServiceClient::new(config).unwrap_err();
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(
+            err.to_string()
+                .contains("failed after retrying: cannot reach"),
+            "{err}"
+        );
+        let total: Duration = delays.lock().unwrap().iter().sum();
+        assert!(total <= Duration::from_secs(60), "{total:?}");
+        assert!(total >= Duration::from_secs(45), "{total:?}");
+    }
+}
