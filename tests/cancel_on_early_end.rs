@@ -17,7 +17,9 @@ fn slow_cancelling_server() -> DemoServer {
     DemoServer::start(DemoConfig {
         sample_cancel: true,
         latency_ms: 600_000,
-        poll_wait_ms: 100,
+        // Short long-polls, so a poll completes (and is logged) well inside a line's --timeout
+        // even on a loaded machine.
+        poll_wait_ms: 50,
         ..DemoConfig::default()
     })
     .expect("demo server starts")
@@ -132,7 +134,7 @@ fn a_batch_line_that_times_out_with_grace_left_is_cancelled_and_finishes_as_erro
         "--output",
         &output,
         "--timeout",
-        "1",
+        "3",
     ];
     let mut child = clean_command(&args, dir.path())
         .stdout(Stdio::null())
