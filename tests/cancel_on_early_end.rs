@@ -59,6 +59,12 @@ fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
 }
 
 fn assert_cancelled_and_finished(server: &DemoServer, rid: &str, reason: &str) {
+    // The server logs a request once it has answered it, which on a loaded machine may come
+    // a moment after the client gave up waiting and exited: wait (bounded) for both.
+    wait_until(Duration::from_secs(10), || {
+        !bodies_to(server, "/api/v1/cancel_future").is_empty()
+            && !bodies_to(server, "/finish").is_empty()
+    });
     let cancels = bodies_to(server, "/api/v1/cancel_future");
     assert_eq!(
         cancels,
