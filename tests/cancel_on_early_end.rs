@@ -17,6 +17,8 @@ fn slow_cancelling_server() -> DemoServer {
     DemoServer::start(DemoConfig {
         sample_cancel: true,
         latency_ms: 600_000,
+        // Quick to load on a busy machine (Qwen3's can take seconds at the first asample).
+        tokenizer: crate::support::fixture("small/tokenizer.json"),
         // Short long-polls, so a poll completes (and is logged) well inside a line's --timeout
         // even on a loaded machine.
         poll_wait_ms: 50,
@@ -142,14 +144,23 @@ fn a_batch_line_that_times_out_with_grace_left_is_cancelled_and_finishes_as_erro
         "--timeout",
         "3",
     ];
+    let log = dir.path().join("stderr");
     let mut child = clean_command(&args, dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
     let code = exit_code(&mut child, Duration::from_secs(60));
     assert!(matches!(code, Some(c) if c != 0), "{code:?}");
-    let rid = polled_id(&server).expect("the line polled");
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let rid = polled_id(&server).unwrap_or_else(|| {
+        let paths: Vec<String> = server
+            .request_log()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        panic!("the line never polled: {stderr} {paths:?}")
+    });
     assert_cancelled_and_finished(&server, &rid, "errored");
 }
