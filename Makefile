@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOBS ?= 2
 
-.PHONY: all build release test fmt-check clippy unit demo run bench bench-batch bench-startup bench-download parity clean
+.PHONY: all build release install test fmt-check clippy unit demo run bench bench-batch bench-startup bench-download parity clean
 
 all: build
 
@@ -11,6 +11,11 @@ build:
 
 release:
 	$(CARGO) build --release -j$(JOBS)
+
+# Puts tinkex on PATH (~/.cargo/bin). After `make run` or `make release` this reuses that
+# build (the same release profile and target folder) instead of compiling again.
+install:
+	$(CARGO) install --path . --locked -j$(JOBS)
 
 fmt-check:
 	$(CARGO) fmt --check
@@ -24,17 +29,24 @@ unit:
 # The full check: formatting, lints, then every test (unit, integration, doc).
 test: fmt-check clippy unit
 
-# Offline demo, no API key needed: the demo server on a free loopback port, then `tinkex run` against it.
-demo:
-	$(CARGO) build -j$(JOBS) --bin tinkex --example demo_server
-	./examples/demo_server/demo.sh
+# Where cargo puts binaries: $CARGO_TARGET_DIR when set, else target/.
+TARGET_DIR = $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 
-# The main job: sample from the real API when a credential is set up, else from the offline demo server.
+# Offline demo, no API key needed: the demo server on a free loopback port, then `tinkex run`
+# against it. The release profile, so the binary the demo uses is the one a user keeps.
+demo:
+	$(CARGO) build --release -j$(JOBS) --bin tinkex --example demo_server
+	PROFILE=release ./examples/demo_server/demo.sh
+	@echo "tinkex is at $(TARGET_DIR)/release/tinkex; 'make install' puts it on PATH (~/.cargo/bin)"
+
+# The main job: sample from the real API when a credential is set up, else from the offline
+# demo server. Either way one release build, whose binary stays for later use.
 MODEL ?= Qwen/Qwen3-8B
 PROMPT ?= Hello
 run:
 	@if [ -n "$$TINKER_API_KEY$$TINKER_CREDENTIAL_CMD" ] || [ -f "$$HOME/.tinker/credentials.json" ]; then \
-		$(CARGO) run -j$(JOBS) --release --bin tinkex -- run --base-model "$(MODEL)" --prompt "$(PROMPT)"; \
+		$(CARGO) run -j$(JOBS) --release --bin tinkex -- run --base-model "$(MODEL)" --prompt "$(PROMPT)" && \
+		echo "tinkex is at $(TARGET_DIR)/release/tinkex; 'make install' puts it on PATH (~/.cargo/bin)"; \
 	else \
 		echo "no Tinker credential (TINKER_API_KEY, TINKER_CREDENTIAL_CMD, ~/.tinker/credentials.json): sampling from the offline demo server"; \
 		$(MAKE) --no-print-directory demo; \

@@ -147,6 +147,12 @@ pub const UNREACHABLE_HINT: &str = "check --base-url or TINKER_BASE_URL, and tha
 /// The hint after any tokenizer failure.
 pub const TOKENIZER_HINT: &str = "pass --tokenizer FILE|DIR for a local copy, or --tokens-only with token ids (--prompt-file) to skip tokenization, or run tinkex prefetch on a connected machine first";
 
+/// The reason of a tokenizer file that is not there (a user error, exit 2).
+pub const TOKENIZER_MISSING_FILE: &str = "no such file";
+
+/// The hint after a `--tokenizer` file that is not there: why it was read as a path.
+pub const MISSING_TOKENIZER_HINT: &str = "a --tokenizer value that starts with . / or ~, ends in .json or lies in an existing folder is a path; check it, or give a Hugging Face repo id";
+
 impl Error {
     /// Adds `cause` (the last failed attempt) to a timeout that has none; other errors pass.
     pub fn with_cause(self, cause: Option<&str>) -> Error {
@@ -195,9 +201,16 @@ impl Error {
             Error::Input { hint, .. } | Error::Auth { hint, .. } => hint.as_deref(),
             // Whatever the cause (not found, offline, the hub down), a local copy or no
             // tokenizer at all is the way forward.
+            Error::Tokenizer { reason, .. } if reason == TOKENIZER_MISSING_FILE => {
+                Some(MISSING_TOKENIZER_HINT)
+            }
             Error::Tokenizer { .. } => Some(TOKENIZER_HINT),
             Error::Usage(_) => Some("run 'tinkex run --help' for the flags and an example"),
             Error::Network(_) => Some(UNREACHABLE_HINT),
+            // A deadline that ran out while the server could not be reached: the same hint.
+            Error::Timeout {
+                cause: Some(cause), ..
+            } if cause.starts_with("cannot reach ") => Some(UNREACHABLE_HINT),
             _ => None,
         }
     }

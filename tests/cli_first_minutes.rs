@@ -131,14 +131,12 @@ fn a_timeout_that_cuts_retries_short_keeps_the_cause_and_the_value_as_given() {
         .env("TINKEX_RETRY_SCALE", "1")
         .stdin(b"[1]")
         .run();
-    assert_eq!(
-        out.parts(),
-        (
-            5,
-            "",
-            "tinkex: error: timed out after 0.5 s while fetching the client configuration: last error: connection refused\n"
-        )
+    // The URL and the hint of the first notice stay in the final error (issue 29 item 4).
+    let expected = format!(
+        "tinkex: error: timed out after 0.5 s while fetching the client configuration: last error: cannot reach {url} (connection refused)\n\
+         tinkex: hint: check --base-url or TINKER_BASE_URL, and that the server is up\n"
     );
+    assert_eq!(out.parts(), (5, "", expected.as_str()));
 }
 
 #[test]

@@ -131,7 +131,12 @@ fn batch_lines_can_ask_for_alternatives_or_turn_them_off() {
 fn the_demo_server_answers_alternatives_through_the_binary() {
     use crate::demo::{DemoConfig, DemoServer};
     use crate::support::e2e::{run_args, Scratch};
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let server = DemoServer::start(DemoConfig {
+        // The tokenizer the run decodes with: the demo must sample ids inside its vocabulary.
+        tokenizer: crate::support::fixture("small/tokenizer.json"),
+        ..DemoConfig::default()
+    })
+    .unwrap();
     let tokenizer = small_tokenizer();
     let extra = [
         "--base-model",

@@ -168,6 +168,8 @@ fn run_case(case: Case) -> Result<bool, String> {
         jwt: case.endpoint == Endpoint::Auth,
         latency_ms: if heartbeat { HEARTBEAT_LATENCY_MS } else { 0 },
         poll_wait_ms: 200,
+        // The Scratch's cache holds the small tokenizer as the model's: sample inside it.
+        tokenizer: crate::support::fixture("small/tokenizer.json"),
         ..DemoConfig::default()
     };
     let server = DemoServer::start(config)?;

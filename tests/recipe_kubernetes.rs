@@ -52,7 +52,12 @@ fn the_indexed_job_and_its_merge_equal_one_unsharded_run() {
         field("parallelism: ", "name: tinkex-sample"),
         count.to_string()
     );
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let server = DemoServer::start(DemoConfig {
+        // The tokenizer the run decodes with: the demo must sample ids inside its vocabulary.
+        tokenizer: crate::support::fixture("small/tokenizer.json"),
+        ..DemoConfig::default()
+    })
+    .unwrap();
     let scratch = Scratch::new();
     let data = format!("{}/", scratch.path().display());
     let lines: Vec<String> = (1..=20)

@@ -18,7 +18,12 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn the_sbatch_array_and_its_merge_equal_one_unsharded_run() {
-    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let server = DemoServer::start(DemoConfig {
+        // The tokenizer the run decodes with: the demo must sample ids inside its vocabulary.
+        tokenizer: crate::support::fixture("small/tokenizer.json"),
+        ..DemoConfig::default()
+    })
+    .unwrap();
     let scratch = Scratch::new();
     let lines: Vec<String> = (1..=30)
         .map(|n| match n % 2 {

@@ -7,6 +7,7 @@ mod support;
 mod demo;
 
 mod billing_client;
+mod cancel_on_early_end;
 mod catalog_cli;
 mod catalog_client;
 mod catalog_demo;
@@ -51,6 +52,7 @@ mod e2e_faults;
 mod e2e_modes;
 mod e2e_shard;
 mod endless_matrix;
+mod first_minutes_two;
 mod hostile_batch;
 mod hostile_batch_cli;
 mod hostile_inputs;

@@ -168,7 +168,7 @@ fn a_missing_file_is_a_user_error() {
     );
     assert_eq!(category, Category::User);
     assert!(
-        message.ends_with("/no/such/tokenizer.json does not exist"),
+        message.ends_with("/no/such/tokenizer.json: no such file"),
         "{message}"
     );
 }

@@ -5,6 +5,7 @@
 #   tools/dist.sh check    `make dist-check`: check what dist/ holds
 #   tools/dist.sh binary   only the portable binary
 #   tools/dist.sh package  package and check the binary already built (for iterating)
+#   tools/dist.sh paths    print where the binary goes ($CARGO_TARGET_DIR is honoured)
 # Nothing here is part of `make test` or .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +15,22 @@ JOBS="${JOBS:-2}"
 TRIPLE=x86_64-unknown-linux-gnu
 GLIBC_FLOOR=2.17
 DIST="${DIST_DIR:-dist}"
-VENV=target/dist-venv
+# Where cargo writes its output: $CARGO_TARGET_DIR, a cargo config's build.target-dir, or
+# target/ (cargo metadata knows which); a relative answer is taken from the checkout.
+target_dir() {
+  local dir
+  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+  [ -n "$dir" ] || dir="${CARGO_TARGET_DIR:-target}"
+  case "$dir" in /*) ;; *) dir="$ROOT/$dir" ;; esac
+  echo "$dir"
+}
+TARGET="$(target_dir)"
+VENV="$TARGET/dist-venv"
 # Pinned so a rebuild months later uses the same linker and glibc stubs.
 ZIGBUILD_VERSION=0.24.1
 ZIG_VERSION=0.17.1
-BIN="target/$TRIPLE/release/tinkex"
+BIN="$TARGET/$TRIPLE/release/tinkex"
 MAX_BYTES=$((12 * 1024 * 1024))
 # The .deb's Maintainer field (Cargo.toml names no authors); set DEB_MAINTAINER to override.
 MAINTAINER="${DEB_MAINTAINER:-tinkex developers <tinkex@localhost>}"
@@ -98,7 +110,7 @@ build_binary() {
   local cargo_home="${CARGO_HOME:-$HOME/.cargo}"
   start="$(date +%s)"
   say "building $BIN for $TRIPLE with glibc $GLIBC_FLOOR (commit $commit)"
-  PATH="$ROOT/$VENV/bin:$PATH" TINKEX_GLIBC_FLOOR="$GLIBC_FLOOR" TINKEX_GIT_COMMIT="$commit" \
+  PATH="$VENV/bin:$PATH" TINKEX_GLIBC_FLOOR="$GLIBC_FLOOR" TINKEX_GIT_COMMIT="$commit" \
     RUSTFLAGS="--remap-path-prefix=$ROOT=/build/tinkex --remap-path-prefix=$cargo_home=/cargo" \
     nice -n 19 cargo zigbuild --release --locked -j"$JOBS" --bin tinkex \
     --target "$TRIPLE.$GLIBC_FLOOR"
@@ -238,7 +250,7 @@ check_tarball() {
 check_demo() {
   local bin="$1" out="$WORK/demo.out"
   nice -n 19 cargo build -q -j"$JOBS" --example demo_server
-  TINKEX_BIN="$bin" ./examples/demo_server/demo.sh >"$out" 2>&1 || {
+  CARGO_TARGET_DIR="$TARGET" TINKEX_BIN="$bin" ./examples/demo_server/demo.sh >"$out" 2>&1 || {
     cat "$out" >&2
     bad "the demo failed with the packaged binary"
   }
@@ -356,8 +368,10 @@ dist() {
 
 case "${1:-}" in
 binary) build_binary ;;
+# Where the binary and the tool venv go (the target folder cargo uses), for checking.
+paths) printf 'target %s\nbinary %s\nvenv %s\n' "$TARGET" "$BIN" "$VENV" ;;
 dist) dist ;;
 package) package ;;
 check) check ;;
-*) die "usage: tools/dist.sh dist|check|binary|package" ;;
+*) die "usage: tools/dist.sh dist|check|binary|package|paths" ;;
 esac

@@ -29,6 +29,23 @@ for _ in $(seq 100); do
 done
 [ -n "$url" ] || { echo "demo: the demo server did not report its address" >&2; exit 1; }
 
+# Pretty JSON puts each token id on its own line (~100 lines for one sample): join every array
+# that holds only numbers onto the line that opens it, and leave everything else as it is.
+join_number_arrays() {
+  awk '
+    function flush() { if (open != "") { print open; for (i = 1; i <= n; i++) print held[i] }; open = ""; n = 0 }
+    open != "" && /^ *-?[0-9][0-9.eE+-]*,?$/ { n++; held[n] = $0; next }
+    open != "" && /^ *\],?$/ {
+      line = open; for (i = 1; i <= n; i++) { v = held[i]; sub(/^ +/, "", v); line = line (i > 1 ? " " : "") v }
+      t = $0; sub(/^ +/, "", t); print line t; open = ""; n = 0; next
+    }
+    { flush() }
+    /\[$/ { open = $0; next }
+    { print }
+    END { flush() }
+  '
+}
+
 # A real key, base URL or proxy in the caller's environment must not leak into the demo.
 demo_env=(env -u TINKER_API_KEY -u TINKER_BASE_URL -u TINKER_CREDENTIAL_CMD
   NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost")
@@ -38,8 +55,8 @@ args=(run --base-url "$url" --api-key tml-demo --base-model Qwen/Qwen3-8B
 echo "\$ tinkex run --base-model Qwen/Qwen3-8B --tokenizer fixtures/qwen3/tokenizer.json --prompt \"Hello\"   # against $url"
 "${demo_env[@]}" "$tinkex_bin" "${args[@]}"
 echo
-echo "\$ tinkex run ... --prompt \"Hello\" --json"
-"${demo_env[@]}" "$tinkex_bin" "${args[@]}" --json
+echo "\$ tinkex run ... --prompt \"Hello\" --json   # number arrays joined onto one line here"
+"${demo_env[@]}" "$tinkex_bin" "${args[@]}" --json | join_number_arrays
 echo
 read_args=(--base-url "$url" --api-key tml-demo)
 echo "\$ tinkex model list"

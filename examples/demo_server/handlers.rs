@@ -56,6 +56,10 @@ pub fn handle(ctx: &Ctx, call: &Call) -> Reply {
     if let Some(reply) = catalog::handle(ctx, call) {
         return reply;
     }
+    // Not in the fault plan either: only a client that was told it may cancel calls it.
+    if call.path == "/api/v1/cancel_future" {
+        return Reply::Answer(sampling::cancel_future(ctx, call).unwrap_or_else(|e| e));
+    }
     let (endpoint, arg) = match route(&call.method, &call.path) {
         Ok(route) => route,
         Err(answer) => return Reply::Answer(answer),

@@ -82,6 +82,7 @@ fn main() {
         base_model: flags.base_model,
         faults: flags.fault,
         log_requests: !flags.quiet,
+        sample_cancel: false,
     };
     let server = match DemoServer::start(config) {
         Ok(server) => server,

@@ -173,7 +173,9 @@ fn sequence(tok: &Tokenizer, spec: &SampleSpec, index: u32) -> Result<Sequence, 
         .to_vec();
     match stop_at(tok, &tokens, &spec.stop) {
         Some(end) => tokens.truncate(end),
-        None => tokens.push(IM_END),
+        // `<|im_end|>` where the tokenizer has it (Qwen3's id); a tokenizer without it (a
+        // test's small one) ends with no end token rather than an id outside its vocabulary.
+        None => tokens.extend(tok.token_to_id("<|im_end|>")),
     }
     let mut stop_reason = StopReason::Stop;
     if let Some(max) = spec.max_tokens {

@@ -322,6 +322,35 @@ fn parse_stop(stop: &Value) -> Result<Stop, Answer> {
     }
 }
 
+/// `POST /api/v1/cancel_future {"request_id"}` (only with `sample_cancel`): forgets the
+/// request, so later polls of it are a 404; `{}` when it was known.
+pub fn cancel_future(ctx: &Ctx, call: &Call) -> Handled {
+    let what = "cancel_future";
+    if !ctx.config.sample_cancel {
+        return Err(Answer::detail(404, "Not Found"));
+    }
+    if call.method != "POST" {
+        return Err(Answer::detail(405, "Method Not Allowed"));
+    }
+    let cfg = &ctx.config;
+    // The credential rules of a poll: the JWT in JWT mode, else the key.
+    let endpoint = super::faults::Endpoint::RetrieveFuture;
+    super::auth::check(
+        &ctx.jwts,
+        cfg.jwt,
+        cfg.require_key.as_deref(),
+        endpoint,
+        call,
+    )?;
+    let obj = body_object(call)?;
+    check_fields(&obj, what, &["request_id"], &[])?;
+    let rid = get_str(&obj, what, "request_id")?;
+    match ctx.state().requests.remove(rid) {
+        Some(_) => Ok(Answer::json(200, &json!({}))),
+        None => Err(Answer::detail(404, format!("Request not found: {rid}"))),
+    }
+}
+
 /// `POST /api/v1/retrieve_future`; `never` answers `try_again` whatever the request's state.
 pub fn retrieve_future(ctx: &Ctx, call: &Call, never: bool) -> Handled {
     let what = "retrieve_future";

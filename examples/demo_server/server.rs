@@ -90,6 +90,8 @@ pub struct DemoConfig {
     pub faults: Vec<FaultSpec>,
     /// Print one stderr line per request (the binary does; tests don't).
     pub log_requests: bool,
+    /// Announce `sample_cancel_enabled` and answer `cancel_future` (else it is a 404).
+    pub sample_cancel: bool,
 }
 
 impl Default for DemoConfig {
@@ -108,6 +110,7 @@ impl Default for DemoConfig {
             base_model: "Qwen/Qwen3-8B".into(),
             faults: Vec::new(),
             log_requests: false,
+            sample_cancel: false,
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn client_config(ctx: &Ctx, call: &Call) -> Handled {
             "pjwt_auth_enabled": ctx.config.jwt,
             "credential_default_source": "api_key",
             "sample_dispatch_bytes_semaphore_size": 10_485_760,
+            "sample_cancel_enabled": ctx.config.sample_cancel,
             "demo_server": true,
         }),
     ))
@@ -230,9 +231,10 @@ pub fn finish(ctx: &Ctx, sid: &str, call: &Call) -> Handled {
         .get("reason")
         .and_then(|r| r.get("type"))
         .and_then(Value::as_str);
-    if !matches!(reason, Some("success" | "error")) {
+    // The API's three values (the SDK's `success`, `errored`, `interrupted`).
+    if !matches!(reason, Some("success" | "errored" | "interrupted")) {
         let detail = format!(
-            "{what}: `reason` must be {{\"type\": \"success\"}} or {{\"type\": \"error\"}}"
+            "{what}: `reason` must be {{\"type\": \"success\" | \"errored\" | \"interrupted\"}}"
         );
         return Err(Answer::detail(422, detail));
     }

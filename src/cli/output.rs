@@ -20,7 +20,17 @@ pub trait TextDecoder {
 }
 
 impl TextDecoder for Tokenizer {
+    /// Ids here came from the server: one outside the vocabulary would silently vanish from
+    /// the text, so it is the server's error (exit 4) naming the id and the vocabulary size.
     fn decode(&self, ids: &[u32]) -> Result<String> {
+        if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.vocab_size()) {
+            return Err(crate::error::Error::Protocol(format!(
+                "the server sent token id {bad}, outside the vocabulary of tokenizer {} ({} ids, 0 to {})",
+                self.id(),
+                self.vocab_size(),
+                self.vocab_size().saturating_sub(1)
+            )));
+        }
         Tokenizer::decode(self, ids)
     }
 

@@ -10,6 +10,7 @@ use super::output::{self, Outcome, TextDecoder};
 use super::prepare::{self, client_config, create_sampler, Ready};
 use super::prompt::{Prompt, PromptSource};
 use super::settings::RunConfig;
+use super::signals;
 use super::sink::Delivery;
 use crate::client::{FinishReason, ModelInput, SamplingClient, ServiceClient};
 use crate::error::{Error, Result};
@@ -27,16 +28,51 @@ pub fn execute(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> 
     let loader = TokenizerLoader::new(config, &client_config);
     let early = prepare::early(config, input, &loader, &deadline)?;
     let service = ServiceClient::new(client_config)?;
-    let result = (|| {
+    let result = until_signal(&service, || {
         let sampler = create_sampler(&service, config)?;
         let ready = prepare::with_sampler(early, config, &loader, &sampler, &deadline)?;
         sample_and_write(config, &sampler, ready, started)
-    })();
+    });
     service.finish(if result.is_ok() {
         FinishReason::Success
     } else {
         FinishReason::Errored
     });
+    result
+}
+
+/// Runs `work` while a watcher waits for a signal: then the session is finished as
+/// `interrupted` (cancelling the pending request where the server allows) and the process
+/// exits 128 + the signal, instead of leaving the server's work running.
+fn until_signal<T>(service: &ServiceClient, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+    let interrupted = |signal: i32| -> ! {
+        service.finish(FinishReason::Interrupted);
+        std::process::exit(128 + signal)
+    };
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        let watcher = std::thread::Builder::new()
+            .name("tinkex-signal".into())
+            .spawn_scoped(scope, || {
+                while !done.load(Ordering::SeqCst) {
+                    if let Some(signal) = signals::received() {
+                        interrupted(signal);
+                    }
+                    std::thread::sleep(POLL);
+                }
+            });
+        // Without a watcher the handler keeps exiting at once, as before.
+        signals::defer_exit(watcher.is_ok());
+        let result = work();
+        done.store(true, Ordering::SeqCst);
+        result
+    });
+    signals::defer_exit(false);
+    if let Some(signal) = signals::received() {
+        interrupted(signal);
+    }
     result
 }
 
@@ -84,6 +120,12 @@ fn sample_and_write(
     };
     let decoder = tokenizer.as_ref().map(|t| t as &dyn TextDecoder);
     let bytes = output::render(&outcome, &config.output, decoder)?;
+    // A signal's watcher is finishing the session and exiting: write nothing after it.
+    if let Some(signal) = signals::received() {
+        return Err(Error::Interrupted {
+            exit_code: 128 + signal,
+        });
+    }
     if output::deliver(config.output.path.as_deref(), &bytes)? == Delivery::BrokenPipe {
         return Ok(());
     }

@@ -85,6 +85,9 @@ pub(crate) struct Timing {
     pub stall_timeout: Duration,
     pub request_timeout: Duration,
     pub finish_timeout: Duration,
+    /// Whether setup calls (the handshake, sessions) retry at all: `auth status` makes one
+    /// attempt of each, as the protocol's read-endpoint table says.
+    pub setup_retries: bool,
 }
 
 impl Default for Timing {
@@ -97,6 +100,7 @@ impl Default for Timing {
             stall_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(60),
             finish_timeout: Duration::from_secs(3),
+            setup_retries: true,
         }
     }
 }

@@ -54,27 +54,54 @@ impl Core {
 
     /// Says once, at the first failed connection, that the server cannot be reached and for
     /// how long tinkex keeps trying (a status line: the CLI shows it unless `-q`). The figure
-    /// is what the step's deadline and the retry window really leave, whole seconds rounded
-    /// down; under 1 s no figure is given.
-    pub(crate) fn note_unreachable(&self, err: &NetError, deadline: &Deadline, spent: Duration) {
+    /// is what the step's deadline and `window_left` (the retry rule's own bound) really
+    /// leave, rounded; under 1 s no figure is given.
+    pub(crate) fn note_unreachable(
+        &self,
+        err: &NetError,
+        deadline: &Deadline,
+        window_left: Duration,
+    ) {
         if self.told_unreachable.swap(true, Ordering::SeqCst) {
             return;
         }
-        let left = deadline.cap(retry::RETRY_WINDOW.saturating_sub(spent));
         log::info!(
             target: crate::client::STATUS_TARGET,
             "{}",
-            unreachable_note(&self.config.base_url, &err.cause(), left)
+            unreachable_note(&self.config.base_url, &err.cause(), deadline.cap(window_left))
         );
     }
 
     /// The final error when retries against an unreachable server ran out: URL and cause.
     pub(crate) fn unreachable(&self, step: &str, err: &NetError) -> Error {
         Error::Network(format!(
-            "{step} failed after retrying: cannot reach {} ({})",
-            self.config.base_url,
-            err.cause()
+            "{step} failed after retrying: {}",
+            self.cannot_reach(err)
         ))
+    }
+
+    /// `cannot reach URL (cause)`: the final error's words, and a timeout's last error.
+    pub(crate) fn cannot_reach(&self, err: &NetError) -> String {
+        format!("cannot reach {} ({})", self.config.base_url, err.cause())
+    }
+
+    /// The last failed attempt in a few words for a timeout: `HTTP 503`, or which URL could
+    /// not be reached and why (so the final error keeps what the first notice said).
+    pub(crate) fn last_cause(&self, last: &Last) -> String {
+        match last {
+            Last::Net(err) => self.cannot_reach(err),
+            Last::Reply(_) => short(last),
+        }
+    }
+
+    /// Failures no retry can fix, as the error that ends the call: a body over the cap, or
+    /// TLS spoken to a server that answers in plain HTTP (told once, not retried).
+    pub(crate) fn net_fatal(&self, step: &str, err: &NetError) -> Option<Error> {
+        match err {
+            NetError::TooLarge => Some(status::net_fatal(step, err, None)),
+            NetError::PlainHttp => Some(plain_http(step, &self.config.base_url)),
+            _ => None,
+        }
     }
 
     /// Validates `config`, then the handshake every command starts with: `client/config`
@@ -158,7 +185,8 @@ impl Core {
     }
 
     /// A setup call with its retry rules, every attempt and wait within `deadline`; the 2xx
-    /// answer.
+    /// answer. A server that cannot be reached is retried for at most
+    /// [`retry::UNREACHABLE_WINDOW`], the figure the note states.
     pub(crate) fn setup_call_by(
         &self,
         step: &str,
@@ -183,6 +211,11 @@ impl Core {
         let mut clock = VirtualClock::start();
         let mut billing = Billing::default();
         let mut retries = 0u32;
+        let max_retries = if self.config.timing.setup_retries {
+            retry::SETUP_MAX_RETRIES
+        } else {
+            0
+        };
         // What the last failed attempt was, kept for a timeout that cuts the retries short.
         let mut cause: Option<String> = None;
         loop {
@@ -192,11 +225,14 @@ impl Core {
             let timeout = deadline.cap(self.config.timing.request_timeout);
             let (last, retry_after) = match self.send_by(req, timeout, None, raw_key, deadline) {
                 Err(Failure::Fatal(err)) => return Err(err),
-                Err(Failure::Net(NetError::TooLarge)) => {
-                    return Err(status::net_fatal(step, &NetError::TooLarge, None))
-                }
                 Err(Failure::Net(err)) => {
-                    self.note_unreachable(&err, deadline, clock.elapsed());
+                    if let Some(fatal) = self.net_fatal(step, &err) {
+                        return Err(fatal);
+                    }
+                    if max_retries > 0 {
+                        let window = retry::UNREACHABLE_WINDOW.saturating_sub(clock.elapsed());
+                        self.note_unreachable(&err, deadline, window);
+                    }
                     (Last::Net(err), None)
                 }
                 Ok(reply)
@@ -204,7 +240,7 @@ impl Core {
                 {
                     return Ok(reply)
                 }
-                Ok(reply) if reply.status == 402 => {
+                Ok(reply) if reply.status == 402 && max_retries > 0 => {
                     if !billing.allow_retry(clock.elapsed(), step) {
                         return Err(status::exhausted(step, &Last::Reply(reply), None));
                     }
@@ -215,25 +251,65 @@ impl Core {
                     let after = reply.retry_after;
                     (Last::Reply(reply), after)
                 }
-                Ok(reply) => return Err(fatal_reply(step, &reply, None)),
+                Ok(reply) => return Err(self.fatal_setup_reply(step, &reply)),
             };
             billing.reset();
-            cause = Some(short(&last));
+            cause = Some(self.last_cause(&last));
             deadline
                 .check(step)
                 .map_err(|e| e.with_cause(cause.as_deref()))?;
-            if retries >= retry::SETUP_MAX_RETRIES || clock.elapsed() >= retry::RETRY_WINDOW {
-                return Err(match &last {
-                    Last::Net(err) => self.unreachable(step, err),
-                    Last::Reply(_) => status::exhausted(step, &last, None),
-                });
+            let window = match last {
+                Last::Net(_) => retry::UNREACHABLE_WINDOW,
+                Last::Reply(_) => retry::RETRY_WINDOW,
+            };
+            if retries >= max_retries || clock.elapsed() >= window {
+                return Err(self.retries_ended(step, &last, max_retries));
             }
-            let delay = retry::setup_delay(retries, retry_after);
+            let wanted = retry::setup_delay(retries, retry_after);
+            // Never back off past the window: the last attempt falls inside it.
+            let delay = wanted.min(window.saturating_sub(clock.elapsed()));
             log::debug!("{step}: retrying in {delay:?} ({})", describe(&last));
             policy
                 .sleep(&mut clock, delay, deadline, step)
                 .map_err(|e| e.with_cause(cause.as_deref()))?;
             retries += 1;
+        }
+    }
+
+    /// The error when a setup call may not retry (any more): the last failure as it was.
+    fn retries_ended(&self, step: &str, last: &Last, max_retries: u32) -> Error {
+        match (last, max_retries) {
+            (Last::Net(err), 0) => {
+                Error::Network(format!("{step} failed: {}", self.cannot_reach(err)))
+            }
+            (Last::Net(err), _) => self.unreachable(step, err),
+            // Not retried here, but still the server's trouble (408/409/429/5xx): exit 4.
+            (Last::Reply(reply), 0) => match status::reply_error(step, reply, None) {
+                Error::Api {
+                    status, message, ..
+                } => Error::Api {
+                    category: crate::error::Category::Server,
+                    status,
+                    message,
+                },
+                other => other,
+            },
+            (Last::Reply(_), _) => status::exhausted(step, last, None),
+        }
+    }
+
+    /// [`fatal_reply`], plus a hint when a 404 comes from a base URL that already ends in
+    /// the API's own path (`…/api/v1`), which tinkex appends itself.
+    fn fatal_setup_reply(&self, step: &str, reply: &Reply) -> Error {
+        let error = fatal_reply(step, reply, None);
+        match (reply.status, api_path_suffix(&self.config.base_url)) {
+            (404, Some(root)) => Error::Input {
+                message: error.to_string(),
+                hint: Some(format!(
+                    "the base URL ends in the API path, which tinkex adds itself: drop it (--base-url {root})"
+                )),
+            },
+            _ => error,
         }
     }
 
@@ -271,6 +347,33 @@ pub(crate) fn unreachable_note(base_url: &str, cause: &str, left: Duration) -> S
     } else {
         let seconds = left.as_secs_f64().round();
         format!("cannot reach {base_url} ({cause}); retrying for up to {seconds} s")
+    }
+}
+
+/// The base URL without a trailing `/api` or `/api/v1` (`http://h:8000/api/v1` → `http://h:8000`),
+/// when it has one.
+pub(crate) fn api_path_suffix(base_url: &str) -> Option<String> {
+    let base = base_url.trim().trim_end_matches('/');
+    ["/api/v1", "/api"]
+        .iter()
+        .find_map(|suffix| base.strip_suffix(suffix))
+        .map(str::to_string)
+}
+
+/// The error for `https://` to a server that answers in plain HTTP: say so once, suggest
+/// `http://`, and stop (TLS will never succeed there).
+fn plain_http(step: &str, base_url: &str) -> Error {
+    let base = base_url.trim();
+    let plain = match base.strip_prefix("https://") {
+        Some(rest) => format!("http://{rest}"),
+        None => base.to_string(),
+    };
+    Error::Api {
+        category: crate::error::Category::Server,
+        status: None,
+        message: format!(
+            "{step} failed: {base} answers in plain HTTP, not HTTPS: use --base-url {plain} (or TINKER_BASE_URL)"
+        ),
     }
 }
 

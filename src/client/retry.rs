@@ -18,6 +18,9 @@ use crate::error::Result;
 pub(crate) const SETUP_MAX_RETRIES: u32 = 10;
 /// Outer bound of setup-call and `asample` retries, in virtual time.
 pub(crate) const RETRY_WINDOW: Duration = Duration::from_secs(300);
+/// Setup calls stop retrying a server that cannot be reached after this long (virtual
+/// time): ten 0.5·2ⁿ s back-offs take 49–69 s, so this is the figure the note can promise.
+pub(crate) const UNREACHABLE_WINDOW: Duration = Duration::from_secs(60);
 /// 402 (billing) answers are retried every this long...
 pub(crate) const BILLING_INTERVAL: Duration = Duration::from_secs(5);
 /// ...for at most this long, in virtual time.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::client::core::{fatal_reply, Core, Failure};
 use crate::client::retry::{self, Billing, VirtualClock};
 use crate::client::status::{self, Last};
-use crate::client::transport::{NetError, Request};
+use crate::client::transport::Request;
 use crate::client::types::{
     string_field, to_json, ModelInput, SampleExtras, SamplerSpec, SamplingParams, StopCondition,
 };
@@ -142,11 +142,12 @@ pub(crate) fn submit(
         let timeout = deadline.cap(core.config.timing.request_timeout);
         let last = match core.send_by(&req, timeout, None, false, deadline) {
             Err(Failure::Fatal(err)) => return Err(err),
-            Err(Failure::Net(NetError::TooLarge)) => {
-                return Err(status::net_fatal(SUBMIT_STEP, &NetError::TooLarge, None))
-            }
             Err(Failure::Net(err)) => {
-                core.note_unreachable(&err, deadline, clock.elapsed());
+                if let Some(fatal) = core.net_fatal(SUBMIT_STEP, &err) {
+                    return Err(fatal);
+                }
+                let window = retry::RETRY_WINDOW.saturating_sub(clock.elapsed());
+                core.note_unreachable(&err, deadline, window);
                 Last::Net(err)
             }
             Ok(reply) if (200..300).contains(&reply.status) => {
@@ -172,7 +173,7 @@ pub(crate) fn submit(
             Ok(reply) => return Err(fatal_reply(SUBMIT_STEP, &reply, None)),
         };
         billing.reset();
-        let cause = Some(crate::client::core::short(&last));
+        let cause = Some(core.last_cause(&last));
         let with_cause = |e: Error| e.with_cause(cause.as_deref());
         // A request cut short by the deadline is the deadline's failure, not an exhausted retry.
         deadline.check(SUBMIT_STEP).map_err(with_cause)?;

@@ -117,6 +117,8 @@ pub(crate) enum NetError {
     Failed(String),
     /// The body is larger than [`MAX_BODY`].
     TooLarge,
+    /// A TLS handshake got a plain-HTTP answer: an `https://` base URL for an `http://` server.
+    PlainHttp,
 }
 
 impl NetError {
@@ -127,6 +129,7 @@ impl NetError {
             NetError::Stalled => "the answer's body stopped arriving".to_string(),
             NetError::Failed(what) => format!("connection failed: {what}"),
             NetError::TooLarge => format!("the answer is larger than {} MB", MAX_BODY >> 20),
+            NetError::PlainHttp => "the server answers in plain HTTP, not HTTPS".to_string(),
         }
     }
 
@@ -372,7 +375,17 @@ fn net_error(err: ureq::Error) -> NetError {
         ureq::Error::Timeout(which) => NetError::Timeout(format!("{which}")),
         ureq::Error::Io(io) => io_error(io),
         // ureq may quote what the server sent (a bad header, a status line): show it as server text.
-        other => NetError::Failed(redact::server_text(&other.to_string())),
+        other => failed(redact::server_text(&other.to_string())),
+    }
+}
+
+/// A failed connection, or [`NetError::PlainHttp`] when TLS met a plain-HTTP answer (rustls
+/// calls the first bytes of `HTTP/1.1 400 …` a "corrupt message of type InvalidContentType").
+fn failed(text: String) -> NetError {
+    if text.contains("InvalidContentType") {
+        NetError::PlainHttp
+    } else {
+        NetError::Failed(text)
     }
 }
 
@@ -383,7 +396,7 @@ fn io_error(err: std::io::Error) -> NetError {
     match err.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => NetError::Timeout(text),
         _ if text.contains("timeout") => NetError::Timeout(text),
-        _ => NetError::Failed(text),
+        _ => failed(text),
     }
 }
 

@@ -47,15 +47,16 @@ pub enum TokenizerSpec {
 }
 
 impl TokenizerSpec {
-    /// A path when `arg` exists or starts with `.`, `/` or `~`; otherwise a repo id.
+    /// A path when `arg` exists, starts with `.`, `/` or `~`, ends in `.json`, or lies in a
+    /// folder that exists (`somedir/x`); otherwise a repo id. A mistyped path so stays a
+    /// path (a "no such file" error) instead of becoming a hub download.
     pub fn parse(arg: &str) -> TokenizerSpec {
         TokenizerSpec::parse_with_home(arg, std::env::var("HOME").ok().as_deref())
     }
 
     /// [`TokenizerSpec::parse`] with `~` expanded to `home` (tests pass their own).
     pub fn parse_with_home(arg: &str, home: Option<&str>) -> TokenizerSpec {
-        let looks_like_path = arg.starts_with(['.', '/', '~']);
-        if !looks_like_path && !Path::new(arg).exists() {
+        if !looks_like_path(arg) && !Path::new(arg).exists() {
             return TokenizerSpec::Repo(arg.to_string());
         }
         let path = settings::expand_home(arg, home);
@@ -73,6 +74,17 @@ impl TokenizerSpec {
             TokenizerSpec::Repo(repo) => repo.clone(),
         }
     }
+}
+
+/// Whether `arg` is written like a path: `.`, `/` or `~` first, `.json` last, or a child of
+/// a folder that exists (a repo id `org/name` only matches when a folder `org` is here).
+fn looks_like_path(arg: &str) -> bool {
+    let parent = Path::new(arg)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty());
+    arg.starts_with(['.', '/', '~'])
+        || arg.to_ascii_lowercase().ends_with(".json")
+        || parent.is_some_and(Path::is_dir)
 }
 
 /// A loaded tokenizer; cheap to share between threads.
@@ -192,7 +204,9 @@ impl Tokenizer {
         };
         let read_error = |e: std::io::Error| {
             let reason = match e.kind() {
-                std::io::ErrorKind::NotFound if source == id => format!("{id} does not exist"),
+                std::io::ErrorKind::NotFound if source == id => {
+                    crate::error::TOKENIZER_MISSING_FILE.to_string()
+                }
                 _ => format!("cannot read {source}: {e}"),
             };
             tokenizer_error(id, Category::User, reason)

@@ -20,7 +20,11 @@ pub fn execute(command: &ReadCommand) -> Result<()> {
     let deadline = Deadline::after(command.timeout);
     let (key, url) = (command.api_key.clone(), command.base_url.clone());
     let config = Config::from_env(key, url, deadline, 2)?;
-    let catalog = CatalogClient::connect(config)?;
+    let catalog = match command.action {
+        // `auth status` is one attempt of each request: it answers "does it work?" at once.
+        Action::AuthStatus => CatalogClient::connect_once(config)?,
+        _ => CatalogClient::connect(config)?,
+    };
     let json = command.json;
     let output = match &command.action {
         Action::Models { filter } => models(&catalog, filter.as_deref(), json)?,

@@ -54,6 +54,13 @@ impl CatalogClient {
         })
     }
 
+    /// [`CatalogClient::connect`] without retries: one attempt of each handshake request, for
+    /// `auth status`, which reports at once whether the server and the credential work.
+    pub fn connect_once(mut config: Config) -> Result<CatalogClient> {
+        config.timing.setup_retries = false;
+        CatalogClient::connect(config)
+    }
+
     /// Where the credential in use came from.
     pub fn credential_source(&self) -> &CredentialSource {
         &self.core.config.credential_source
