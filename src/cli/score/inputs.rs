@@ -1,9 +1,6 @@
 //! What a scoring sends, as token ids: the context encoded as `run` encodes a prompt (chat
 //! mode included), each continuation encoded on its own without special tokens.
 
-use std::path::Path;
-
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::args::{usage, Continuations, ScoreConfig, Target};
@@ -51,7 +48,7 @@ pub fn load(config: &ScoreConfig, deadline: &Deadline) -> Result<(Input, Rest)> 
             continuations,
             ..
         } => {
-            let ids = read_ids(path, "--context-tokens")?;
+            let ids = prompt::read_token_ids("--context-tokens", path, deadline)?;
             let rest = Rest::Continuations(continuations.clone());
             Ok((Input::Raw(Prompt::Tokens(ids)), rest))
         }
@@ -64,7 +61,12 @@ pub fn load(config: &ScoreConfig, deadline: &Deadline) -> Result<(Input, Rest)> 
 }
 
 /// Adds the continuations to the context `run`'s preparation encoded (`ready`).
-pub fn finish(config: &ScoreConfig, rest: &Rest, ready: Ready) -> Result<(Encoded, Tokenizer)> {
+pub fn finish(
+    config: &ScoreConfig,
+    rest: &Rest,
+    ready: Ready,
+    deadline: &Deadline,
+) -> Result<(Encoded, Tokenizer)> {
     let tokenizer = ready
         .tokenizer
         .ok_or_else(|| Error::Unexpected("scoring without a tokenizer".into()))?;
@@ -88,9 +90,12 @@ pub fn finish(config: &ScoreConfig, rest: &Rest, ready: Ready) -> Result<(Encode
         Continuations::TokenFiles(paths) => paths
             .iter()
             .map(|path| {
-                let label = format!("--continuation-tokens {}", path.display());
-                let ids = read_ids(path, "--continuation-tokens")?;
-                check_vocab(&ids, &tokenizer, &label)?;
+                let ids = prompt::read_token_ids("--continuation-tokens", path, deadline)?;
+                prompt::check_vocab(
+                    &ids,
+                    &tokenizer,
+                    &format!("--continuation-tokens {}: ", path.display()),
+                )?;
                 Ok((tokenizer.decode(&ids)?, ids))
             })
             .collect::<Result<Vec<_>>>()?,
@@ -146,40 +151,4 @@ fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(Encoded, Tokenizer)>
         chat: None,
     };
     Ok((encoded, tokenizer))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokensObject {
-    tokens: Vec<u32>,
-}
-
-/// Token ids from a JSON file holding `[ids]` or `{"tokens": [ids]}`; `flag` names it in errors.
-pub fn read_ids(path: &Path, flag: &str) -> Result<Vec<u32>> {
-    let label = format!("{flag} {}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&label, &e))?;
-    let ids = serde_json::from_slice::<Vec<u32>>(&bytes)
-        .or_else(|_| serde_json::from_slice::<TokensObject>(&bytes).map(|o| o.tokens))
-        .map_err(|_| {
-            Error::input(format!(
-                "{label}: not a JSON array of token ids (whole numbers ≥ 0) or {{\"tokens\": [...]}}"
-            ))
-        })?;
-    if ids.is_empty() {
-        return Err(Error::input(format!("{label}: the token list is empty")));
-    }
-    Ok(ids)
-}
-
-/// Ids must be below the tokenizer's vocabulary size (a real server answers others with a 500).
-pub fn check_vocab(ids: &[u32], tokenizer: &Tokenizer, label: &str) -> Result<()> {
-    let vocab = tokenizer.vocab_size();
-    match ids.iter().position(|&id| id as usize >= vocab) {
-        Some(i) => Err(Error::input(format!(
-            "{label}: token {} at position {i} is outside the vocabulary of {} (size {vocab})",
-            ids[i],
-            tokenizer.id()
-        ))),
-        None => Ok(()),
-    }
 }

@@ -52,7 +52,7 @@ fn single(config: &ScoreConfig) -> Result<()> {
     // The context is prepared as `run` prepares a prompt; with the model known, every input
     // error comes before the first request.
     let stage = match prepare::early(run, context, &loader, &deadline)? {
-        Early::Ready(ready) => Stage::Encoded(inputs::finish(config, &rest, ready)?),
+        Early::Ready(ready) => Stage::Encoded(inputs::finish(config, &rest, ready, &deadline)?),
         waiting => Stage::Waiting(waiting),
     };
     let service = ServiceClient::new(client_config)?;
@@ -62,7 +62,7 @@ fn single(config: &ScoreConfig) -> Result<()> {
             Stage::Encoded(done) => done,
             Stage::Waiting(early) => {
                 let ready = prepare::with_sampler(early, run, &loader, &sampler, &deadline)?;
-                inputs::finish(config, &rest, ready)?
+                inputs::finish(config, &rest, ready, &deadline)?
             }
         };
         let results = score(config, &sampler, &encoded)?;
