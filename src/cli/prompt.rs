@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::bounded::{self, PROMPT_LIMIT};
+use crate::chat::Message;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
@@ -127,6 +128,17 @@ pub enum Prompt {
     Text(String),
     /// Token ids, sent as they are.
     Tokens(Vec<u32>),
+}
+
+/// What is sent, before rendering: a prompt as given, or a conversation to render in the
+/// model's chat format. The one name for it (single runs; batch lines and scoring contexts
+/// are to use it too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Text or token ids, as given.
+    Prompt(Prompt),
+    /// Messages, in order.
+    Messages(Vec<Message>),
 }
 
 #[derive(Deserialize)]

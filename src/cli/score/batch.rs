@@ -19,11 +19,11 @@ use crate::cli::batch::{
     conclude_as, early_tokenizer, journal_all, shard, shard_prefix, summarize, with_sampler,
     BatchRun, UNBOUNDED,
 };
-use crate::cli::encode::TokenizerLoader;
 use crate::cli::logging::STATUS_TARGET;
 use crate::cli::prepare::{client_config, create_sampler};
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::Mode;
+use crate::cli::tokenize::TokenizerLoader;
 use crate::client::{SamplingClient, SamplingParams, ServiceClient};
 use crate::error::{Category, Error, Result};
 use crate::pipeline::{Finished, Job, Tally};

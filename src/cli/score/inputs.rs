@@ -4,9 +4,9 @@
 use serde_json::{json, Value};
 
 use super::args::{usage, Continuations, ScoreConfig, Target};
-use crate::cli::chat::{self, Input};
+use crate::cli::conversation;
 use crate::cli::prepare::Ready;
-use crate::cli::prompt::{self, Prompt};
+use crate::cli::prompt::{self, Input, Prompt};
 use crate::cli::settings::Mode;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -21,7 +21,7 @@ pub enum Rest {
 }
 
 /// The ids to send, and what output shows of them.
-pub struct Encoded {
+pub struct ScoringIds {
     /// The context's ids (for a whole text, its first token).
     pub context: Vec<u32>,
     /// Each continuation's text as shown, and its ids.
@@ -41,7 +41,7 @@ pub fn load(config: &ScoreConfig, deadline: &Deadline) -> Result<(Input, Rest)> 
     match &config.target {
         Target::Whole => {
             let source = source.ok_or_else(|| Error::Unexpected("no --prompt-file".into()))?;
-            Ok((Input::Raw(prompt::load(source, deadline)?), Rest::Whole))
+            Ok((Input::Prompt(prompt::load(source, deadline)?), Rest::Whole))
         }
         Target::Pair {
             context_tokens: Some(path),
@@ -50,11 +50,14 @@ pub fn load(config: &ScoreConfig, deadline: &Deadline) -> Result<(Input, Rest)> 
         } => {
             let ids = prompt::read_token_ids("--context-tokens", path, deadline)?;
             let rest = Rest::Continuations(continuations.clone());
-            Ok((Input::Raw(Prompt::Tokens(ids)), rest))
+            Ok((Input::Prompt(Prompt::Tokens(ids)), rest))
         }
         Target::Pair { continuations, .. } => {
             let rest = Rest::Continuations(continuations.clone());
-            Ok((chat::load_input(&config.run, source, deadline)?, rest))
+            Ok((
+                conversation::load_input(&config.run, source, deadline)?,
+                rest,
+            ))
         }
         Target::Batch => Err(Error::Unexpected("a batch read as one scoring".into())),
     }
@@ -66,7 +69,7 @@ pub fn finish(
     rest: &Rest,
     ready: Ready,
     deadline: &Deadline,
-) -> Result<(Encoded, Tokenizer)> {
+) -> Result<(ScoringIds, Tokenizer)> {
     let tokenizer = ready
         .tokenizer
         .ok_or_else(|| Error::Unexpected("scoring without a tokenizer".into()))?;
@@ -105,7 +108,7 @@ pub fn finish(
         .prompt
         .chat
         .map(|c| json!({"renderer": c["renderer"]}));
-    let encoded = Encoded {
+    let encoded = ScoringIds {
         context,
         continuations,
         chat,
@@ -137,7 +140,7 @@ pub fn encode_texts(
 }
 
 /// A whole text: its first token is the context, the rest are scored.
-fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(Encoded, Tokenizer)> {
+fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(ScoringIds, Tokenizer)> {
     if tokens.len() < 2 {
         return Err(usage(format!(
             "--prompt-file: the text has {} token; scoring needs at least 2 (the first has no logprob)",
@@ -145,7 +148,7 @@ fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(Encoded, Tokenizer)>
         )));
     }
     let rest = tokens[1..].to_vec();
-    let encoded = Encoded {
+    let encoded = ScoringIds {
         context: tokens[..1].to_vec(),
         continuations: vec![(tokenizer.decode(&rest)?, rest)],
         chat: None,
