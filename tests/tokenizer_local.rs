@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tinkex::tokenizer::{cache, tokenizer_id_for_model, HubSettings, Tokenizer, TokenizerSpec};
+use tinkex::tokenizer::{hf_cache, tokenizer_id_for_model, HubSettings, Tokenizer, TokenizerSpec};
 use tinkex::Category;
 
 use crate::support::tokenizer::{failure, hub, load_repo, tiny_bytes, COMMIT, TINY};
@@ -243,12 +243,12 @@ fn python_layout_with_blob_symlink_is_read_offline() {
     assert_eq!(tok.id(), "Org/Tiny");
     assert_eq!(tok.encode("world").unwrap(), vec![1]);
     // A commit hash names its snapshot directly, without refs/.
-    let direct = cache::cached_file(cache.path(), "Org/Tiny", COMMIT, "tokenizer.json").unwrap();
+    let direct = hf_cache::cached_file(cache.path(), "Org/Tiny", COMMIT, "tokenizer.json").unwrap();
     assert!(direct.ends_with(format!("snapshots/{COMMIT}/tokenizer.json")));
     // A snapshot link to a missing blob is a miss, not a broken load.
     fs::remove_file(repo.join("blobs/abc123")).unwrap();
     assert_eq!(
-        cache::cached_file(cache.path(), "Org/Tiny", "main", "tokenizer.json"),
+        hf_cache::cached_file(cache.path(), "Org/Tiny", "main", "tokenizer.json"),
         None
     );
 }
@@ -256,11 +256,11 @@ fn python_layout_with_blob_symlink_is_read_offline() {
 #[test]
 fn a_ref_to_a_missing_snapshot_is_a_miss() {
     let cache = tempfile::tempdir().unwrap();
-    let refs = cache::repo_dir(cache.path(), "Org/Tiny").join("refs");
+    let refs = hf_cache::repo_dir(cache.path(), "Org/Tiny").join("refs");
     fs::create_dir_all(&refs).unwrap();
     fs::write(refs.join("main"), COMMIT).unwrap();
     assert_eq!(
-        cache::cached_file(cache.path(), "Org/Tiny", "main", "tokenizer.json"),
+        hf_cache::cached_file(cache.path(), "Org/Tiny", "main", "tokenizer.json"),
         None
     );
 }
@@ -268,7 +268,7 @@ fn a_ref_to_a_missing_snapshot_is_a_miss() {
 #[test]
 fn store_writes_the_layout_without_leftovers_and_refuses_unsafe_commits() {
     let cache = tempfile::tempdir().unwrap();
-    let path = cache::store(
+    let path = hf_cache::store(
         cache.path(),
         "Org/Tiny",
         COMMIT,
@@ -288,7 +288,7 @@ fn store_writes_the_layout_without_leftovers_and_refuses_unsafe_commits() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("tokenizer.json")]);
-    assert!(cache::store(
+    assert!(hf_cache::store(
         cache.path(),
         "Org/Tiny",
         "../escape",

@@ -2,9 +2,8 @@
 
 mod batch;
 mod catalog;
-mod chat;
 mod commands;
-mod encode;
+mod conversation;
 mod flags;
 mod live;
 mod logging;
@@ -16,6 +15,7 @@ mod score;
 mod settings;
 mod signals;
 mod sink;
+mod tokenize;
 mod tokenizers;
 mod units;
 

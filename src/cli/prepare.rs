@@ -3,9 +3,10 @@
 
 use serde_json::Value;
 
-use super::chat::{self, ChatFiles, Input, Prepared};
-use super::encode::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
+use super::conversation::{self, ChatFiles, Prepared};
+use super::prompt::Input;
 use super::settings::RunConfig;
+use super::tokenize::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
 use crate::client::{Config, SamplerSpec, SamplingClient, ServiceClient, StopCondition};
 use crate::error::Result;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
@@ -27,7 +28,7 @@ impl Encoded {
     pub fn new(prepared: Prepared, stop: Option<StopCondition>) -> Encoded {
         let chat = prepared
             .renderer
-            .map(|r| chat::chat_value(r, stop.as_ref()));
+            .map(|r| conversation::chat_value(r, stop.as_ref()));
         Encoded {
             tokens: prepared.tokens,
             stop,
@@ -88,8 +89,8 @@ pub fn early(
     prepare_with(config, input, loader, spec, &model, deadline).map(Early::Ready)
 }
 
-/// Finishes what [`early`] left: the model and tokenizer asked of the sampler.
-pub fn with_sampler(
+/// Finishes what [`early`] left, once the sampler exists: the model and tokenizer asked of it.
+pub fn late(
     early: Early,
     config: &RunConfig,
     loader: &TokenizerLoader,
@@ -124,7 +125,7 @@ fn prepare_with(
         spec: &spec,
         deadline,
     };
-    let prepared = chat::prepare(config, input, tokenizer.as_ref(), model, &files)?;
+    let prepared = conversation::prepare(config, input, tokenizer.as_ref(), model, &files)?;
     let stop = prepared.stop.clone();
     Ok(Ready {
         prompt: Encoded::new(prepared, stop),

@@ -3,13 +3,15 @@
 
 use std::io::{self, Read};
 use std::os::unix::io::{AsRawFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::bounded::{self, PROMPT_LIMIT};
+use crate::chat::Message;
 use crate::error::{Error, Result};
+use crate::tokenizer::Tokenizer;
 use crate::Deadline;
 
 /// Where the prompt comes from.
@@ -128,6 +130,17 @@ pub enum Prompt {
     Tokens(Vec<u32>),
 }
 
+/// What is sent, before rendering: a prompt as given, or a conversation to render in the
+/// model's chat format. The one name for it (single runs; batch lines and scoring contexts
+/// are to use it too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Text or token ids, as given.
+    Prompt(Prompt),
+    /// Messages, in order.
+    Messages(Vec<Message>),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokensObject {
@@ -176,8 +189,9 @@ fn interpret(bytes: Vec<u8>, origin: &str) -> Result<Prompt> {
     Ok(Prompt::Text(text.to_string()))
 }
 
-/// Token ids when the whole text is a JSON array of ids or `{"tokens": [...]}`.
-fn parse_token_ids(text: &str) -> Option<Vec<u32>> {
+/// Token ids when the whole text is a JSON array of ids or `{"tokens": [...]}`: the one rule
+/// for token-id prompts (`--prompt-file`, `--context-tokens`, `--continuation-tokens`).
+pub fn parse_token_ids(text: &str) -> Option<Vec<u32>> {
     let trimmed = text.trim();
     if trimmed.starts_with('[') {
         serde_json::from_str::<Vec<u32>>(trimmed).ok()
@@ -187,6 +201,38 @@ fn parse_token_ids(text: &str) -> Option<Vec<u32>> {
             .map(|o| o.tokens)
     } else {
         None
+    }
+}
+
+/// Token ids from a file flag that holds nothing else (`--context-tokens PATH`): read within
+/// `deadline` and the prompt limit, parsed by [`parse_token_ids`], refused when empty.
+pub fn read_token_ids(flag: &str, path: &Path, deadline: &Deadline) -> Result<Vec<u32>> {
+    let (bytes, origin) = read_source(flag, &Source::File(path.to_path_buf()), deadline)?;
+    let ids = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(parse_token_ids)
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{origin}: not a JSON array of token ids (whole numbers ≥ 0) or {{\"tokens\": [...]}}"
+            ))
+        })?;
+    if ids.is_empty() {
+        return Err(Error::input(format!("{origin}: the token list is empty")));
+    }
+    Ok(ids)
+}
+
+/// Ids given directly must be below the tokenizer's vocabulary size (a real server answers
+/// others with a 500); `what` names them in the error (`prompt`, `--context-tokens f: `).
+pub fn check_vocab(ids: &[u32], tokenizer: &Tokenizer, what: &str) -> Result<()> {
+    let vocab = tokenizer.vocab_size();
+    match ids.iter().position(|&id| id as usize >= vocab) {
+        Some(i) => Err(Error::input(format!(
+            "{what}token {} at position {i} is outside the vocabulary of {} (size {vocab})",
+            ids[i],
+            tokenizer.id()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -256,5 +302,26 @@ mod tests {
             err.to_string(),
             "--prompt-file /nonexistent/prompt.txt: no such file"
         );
+    }
+
+    #[test]
+    fn token_id_files_hold_ids_only() {
+        let forever = Deadline::after(Duration::from_secs(60));
+        let dir = tempfile::tempdir().unwrap();
+        let read = |content: &str| {
+            let path = dir.path().join("ids.json");
+            std::fs::write(&path, content).unwrap();
+            read_token_ids("--context-tokens", &path, &forever).map_err(|e| e.to_string())
+        };
+        assert_eq!(read(" [1, 2]\n"), Ok(vec![1, 2]));
+        assert_eq!(read("{\"tokens\": [7]}"), Ok(vec![7]));
+        let shown = dir.path().join("ids.json").display().to_string();
+        assert_eq!(
+            read("[]"),
+            Err(format!("--context-tokens {shown}: the token list is empty"))
+        );
+        assert!(read("hello")
+            .unwrap_err()
+            .ends_with("not a JSON array of token ids (whole numbers ≥ 0) or {\"tokens\": [...]}"));
     }
 }

@@ -3,15 +3,15 @@
 
 use std::time::Instant;
 
-use super::chat::{self, Input};
-use super::encode::{stop_token_ids, TokenizerLoader};
+use super::conversation;
 use super::logging::STATUS_TARGET;
 use super::output::{self, Outcome, TextDecoder};
 use super::prepare::{self, client_config, create_sampler, Ready};
-use super::prompt::{Prompt, PromptSource};
+use super::prompt::{Input, Prompt, PromptSource};
 use super::settings::RunConfig;
 use super::signals;
 use super::sink::Delivery;
+use super::tokenize::{stop_token_ids, TokenizerLoader};
 use crate::client::{FinishReason, ModelInput, SamplingClient, ServiceClient};
 use crate::error::{Error, Result};
 use crate::Deadline;
@@ -21,7 +21,7 @@ use crate::Deadline;
 pub fn execute(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> {
     let started = Instant::now();
     let deadline = Deadline::starting_at(started, config.timeout);
-    let input = chat::load_input(config, source, &deadline)?;
+    let input = conversation::load_input(config, source, &deadline)?;
     check_tokens_only(config, &input)?;
     // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(config, deadline)?;
@@ -30,7 +30,7 @@ pub fn execute(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> 
     let service = ServiceClient::new(client_config)?;
     let result = until_signal(&service, || {
         let sampler = create_sampler(&service, config)?;
-        let ready = prepare::with_sampler(early, config, &loader, &sampler, &deadline)?;
+        let ready = prepare::late(early, config, &loader, &sampler, &deadline)?;
         sample_and_write(config, &sampler, ready, started)
     });
     service.finish(if result.is_ok() {
@@ -78,7 +78,7 @@ fn until_signal<T>(service: &ServiceClient, work: impl FnOnce() -> Result<T>) ->
 
 /// `--tokens-only` decodes nothing, so the prompt must already be ids.
 fn check_tokens_only(config: &RunConfig, input: &Input) -> Result<()> {
-    if config.output.tokens_only && matches!(input, Input::Raw(Prompt::Text(_))) {
+    if config.output.tokens_only && matches!(input, Input::Prompt(Prompt::Text(_))) {
         return Err(Error::input(
             "--tokens-only needs a token-id prompt, but the prompt file holds text",
         ));

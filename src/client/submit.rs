@@ -173,23 +173,37 @@ pub(crate) fn submit(
             Ok(reply) => return Err(fatal_reply(SUBMIT_STEP, &reply, None)),
         };
         billing.reset();
-        let cause = Some(core.last_cause(&last));
-        let with_cause = |e: Error| e.with_cause(cause.as_deref());
-        // A request cut short by the deadline is the deadline's failure, not an exhausted retry.
-        deadline.check(SUBMIT_STEP).map_err(with_cause)?;
-        if clock.elapsed() >= retry::RETRY_WINDOW {
-            return Err(match &last {
-                Last::Net(err) => core.unreachable(SUBMIT_STEP, err),
-                Last::Reply(_) => status::exhausted(SUBMIT_STEP, &last, None),
-            });
-        }
-        let delay = retry::asample_delay(retries);
-        log::debug!("asample: retrying seq_id {seq_id} in {delay:?}");
-        policy
-            .sleep(&mut clock, delay, deadline, SUBMIT_STEP)
-            .map_err(with_cause)?;
+        wait_to_retry(core, &last, &mut clock, retries, deadline, seq_id)?;
         retries += 1;
     }
+}
+
+/// After a failure worth retrying: the deadline's error or the spent retry window's, else
+/// the wait before the next attempt (`retries` made so far).
+fn wait_to_retry(
+    core: &Core,
+    last: &Last,
+    clock: &mut VirtualClock,
+    retries: u32,
+    deadline: &Deadline,
+    seq_id: u64,
+) -> Result<()> {
+    let cause = Some(core.last_cause(last));
+    let with_cause = |e: Error| e.with_cause(cause.as_deref());
+    // A request cut short by the deadline is the deadline's failure, not an exhausted retry.
+    deadline.check(SUBMIT_STEP).map_err(with_cause)?;
+    if clock.elapsed() >= retry::RETRY_WINDOW {
+        return Err(match last {
+            Last::Net(err) => core.unreachable(SUBMIT_STEP, err),
+            Last::Reply(_) => status::exhausted(SUBMIT_STEP, last, None),
+        });
+    }
+    let delay = retry::asample_delay(retries);
+    log::debug!("asample: retrying seq_id {seq_id} in {delay:?}");
+    core.config
+        .retry
+        .sleep(clock, delay, deadline, SUBMIT_STEP)
+        .map_err(with_cause)
 }
 
 /// The error of a submission whose caller stopped waiting (nobody reads it).

@@ -1,8 +1,8 @@
 //! The tokenizer layer: which Hugging Face tokenizer a model uses, where it comes from
 //! (a file, the cache shared with Python, or the hub), and text ↔ token ids.
 
-pub mod cache;
 pub mod fast;
+pub mod hf_cache;
 pub mod hub;
 pub mod prefetch;
 mod repo;

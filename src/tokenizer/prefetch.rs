@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::{
-    cache, fast, repo_file, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
+    fast, hf_cache, repo_file, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
     TOKENIZER_FILE,
 };
 use crate::deadline::Deadline;
@@ -87,7 +87,7 @@ fn local_file(spec: &TokenizerSpec, hub: &HubSettings, file: &str) -> Option<Pat
             let path = path.parent().unwrap_or(std::path::Path::new("")).join(file);
             path.is_file().then_some(path)
         }
-        TokenizerSpec::Repo(repo) => cache::cached_file(&hub.cache_dir, repo, "main", file),
+        TokenizerSpec::Repo(repo) => hf_cache::cached_file(&hub.cache_dir, repo, "main", file),
     }
 }
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::{
-    cache, hub, tokenizer_error, HubRetry, HubSettings, Tokenizer, TokenizerOptions, TokenizerSpec,
-    TOKENIZER_FILE,
+    hf_cache, hub, tokenizer_error, HubRetry, HubSettings, Tokenizer, TokenizerOptions,
+    TokenizerSpec, TOKENIZER_FILE,
 };
 use crate::atomic::{self, Durability};
 use crate::deadline::Deadline;
@@ -36,7 +36,7 @@ pub(super) fn load_repo(
             format!("{repo:?} is neither an existing file nor a Hugging Face repo id (ORG/NAME)");
         return Err(tokenizer_error(repo, Category::User, reason));
     }
-    if let Some(path) = cache::cached_file(&hub.cache_dir, repo, "main", TOKENIZER_FILE) {
+    if let Some(path) = hf_cache::cached_file(&hub.cache_dir, repo, "main", TOKENIZER_FILE) {
         log::debug!("tokenizer {repo} from the cache: {}", path.display());
         return Tokenizer::from_path(repo, &path, options);
     }
@@ -55,7 +55,7 @@ pub(super) fn load_repo(
         log::warn!("the hub sent no x-repo-commit for {repo}; its tokenizer was not cached");
         return Ok(tokenizer);
     };
-    match cache::store(
+    match hf_cache::store(
         &hub.cache_dir,
         repo,
         &commit,
@@ -108,14 +108,14 @@ pub fn repo_file(
         }
         TokenizerSpec::Repo(repo) => repo,
     };
-    if let Some(path) = cache::cached_file(&hub.cache_dir, repo, "main", file) {
+    if let Some(path) = hf_cache::cached_file(&hub.cache_dir, repo, "main", file) {
         return read_repo_file(&path).map(Some);
     }
-    let repo_dir = cache::repo_dir(&hub.cache_dir, repo);
+    let repo_dir = hf_cache::repo_dir(&hub.cache_dir, repo);
     let commit = std::fs::read_to_string(repo_dir.join("refs/main")).unwrap_or_default();
     let commit = commit.trim();
-    let no_exist =
-        cache::is_commit_hash(commit).then(|| repo_dir.join(".no_exist").join(commit).join(file));
+    let no_exist = hf_cache::is_commit_hash(commit)
+        .then(|| repo_dir.join(".no_exist").join(commit).join(file));
     if hub.offline || no_exist.as_ref().is_some_and(|p| p.exists()) {
         return Ok(None);
     }
@@ -143,7 +143,7 @@ fn keep_download(
     downloaded: hub::Downloaded,
 ) -> RepoFile {
     if let Some(commit) = &downloaded.commit {
-        if let Err(e) = cache::store(&hub.cache_dir, repo, commit, file, &downloaded.bytes) {
+        if let Err(e) = hf_cache::store(&hub.cache_dir, repo, commit, file, &downloaded.bytes) {
             log::warn!("could not cache {file} of {repo}: {e}");
         }
     }

@@ -2,11 +2,11 @@
 //! rendered with the chat setup every worker shares (read once for the whole batch).
 
 use super::input::{BatchItem, LineInput};
-use crate::cli::chat::{self, ChatFiles, ChatSetup};
-use crate::cli::encode::{encode_prompt, model_and_tokenizer, TokenizerLoader};
+use crate::cli::conversation::{self, ChatFiles, ChatSetup};
 use crate::cli::prepare::Encoded;
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::RunConfig;
+use crate::cli::tokenize::{encode_prompt, model_and_tokenizer, TokenizerLoader};
 use crate::client::SamplingClient;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -43,7 +43,7 @@ impl<'a> Encoder<'a> {
     pub fn encode(&self, item: &BatchItem) -> Result<Encoded> {
         let conversation = match &item.input {
             LineInput::Prompt(Prompt::Text(text)) if self.chat_prompts => {
-                chat::conversation(self.system, Vec::new(), Some(text))
+                conversation::conversation(self.system, Vec::new(), Some(text))
             }
             LineInput::Prompt(prompt) => {
                 return Ok(Encoded {
@@ -53,7 +53,7 @@ impl<'a> Encoder<'a> {
                 })
             }
             LineInput::Messages(messages) => {
-                chat::conversation(self.system, messages.clone(), None)
+                conversation::conversation(self.system, messages.clone(), None)
             }
         };
         let (Some(setup), Some(tokenizer)) = (self.chat, self.tokenizer) else {

@@ -3,7 +3,9 @@
 
 pub mod groups;
 pub mod help;
-mod macros;
+/// Crate-visible so the macro's expansion calls itself as `flags::macros::command_args!`
+/// rather than through this parent (which would put the two in an import circle).
+pub(crate) mod macros;
 pub mod prepass;
 pub mod suggest;
 pub mod values;

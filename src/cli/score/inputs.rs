@@ -1,15 +1,12 @@
 //! What a scoring sends, as token ids: the context encoded as `run` encodes a prompt (chat
 //! mode included), each continuation encoded on its own without special tokens.
 
-use std::path::Path;
-
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::args::{usage, Continuations, ScoreConfig, Target};
-use crate::cli::chat::{self, Input};
+use crate::cli::conversation;
 use crate::cli::prepare::Ready;
-use crate::cli::prompt::{self, Prompt};
+use crate::cli::prompt::{self, Input, Prompt};
 use crate::cli::settings::Mode;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -24,7 +21,7 @@ pub enum Rest {
 }
 
 /// The ids to send, and what output shows of them.
-pub struct Encoded {
+pub struct ScoringIds {
     /// The context's ids (for a whole text, its first token).
     pub context: Vec<u32>,
     /// Each continuation's text as shown, and its ids.
@@ -44,27 +41,35 @@ pub fn load(config: &ScoreConfig, deadline: &Deadline) -> Result<(Input, Rest)> 
     match &config.target {
         Target::Whole => {
             let source = source.ok_or_else(|| Error::Unexpected("no --prompt-file".into()))?;
-            Ok((Input::Raw(prompt::load(source, deadline)?), Rest::Whole))
+            Ok((Input::Prompt(prompt::load(source, deadline)?), Rest::Whole))
         }
         Target::Pair {
             context_tokens: Some(path),
             continuations,
             ..
         } => {
-            let ids = read_ids(path, "--context-tokens")?;
+            let ids = prompt::read_token_ids("--context-tokens", path, deadline)?;
             let rest = Rest::Continuations(continuations.clone());
-            Ok((Input::Raw(Prompt::Tokens(ids)), rest))
+            Ok((Input::Prompt(Prompt::Tokens(ids)), rest))
         }
         Target::Pair { continuations, .. } => {
             let rest = Rest::Continuations(continuations.clone());
-            Ok((chat::load_input(&config.run, source, deadline)?, rest))
+            Ok((
+                conversation::load_input(&config.run, source, deadline)?,
+                rest,
+            ))
         }
         Target::Batch => Err(Error::Unexpected("a batch read as one scoring".into())),
     }
 }
 
 /// Adds the continuations to the context `run`'s preparation encoded (`ready`).
-pub fn finish(config: &ScoreConfig, rest: &Rest, ready: Ready) -> Result<(Encoded, Tokenizer)> {
+pub fn finish(
+    config: &ScoreConfig,
+    rest: &Rest,
+    ready: Ready,
+    deadline: &Deadline,
+) -> Result<(ScoringIds, Tokenizer)> {
     let tokenizer = ready
         .tokenizer
         .ok_or_else(|| Error::Unexpected("scoring without a tokenizer".into()))?;
@@ -88,9 +93,12 @@ pub fn finish(config: &ScoreConfig, rest: &Rest, ready: Ready) -> Result<(Encode
         Continuations::TokenFiles(paths) => paths
             .iter()
             .map(|path| {
-                let label = format!("--continuation-tokens {}", path.display());
-                let ids = read_ids(path, "--continuation-tokens")?;
-                check_vocab(&ids, &tokenizer, &label)?;
+                let ids = prompt::read_token_ids("--continuation-tokens", path, deadline)?;
+                prompt::check_vocab(
+                    &ids,
+                    &tokenizer,
+                    &format!("--continuation-tokens {}: ", path.display()),
+                )?;
                 Ok((tokenizer.decode(&ids)?, ids))
             })
             .collect::<Result<Vec<_>>>()?,
@@ -100,7 +108,7 @@ pub fn finish(config: &ScoreConfig, rest: &Rest, ready: Ready) -> Result<(Encode
         .prompt
         .chat
         .map(|c| json!({"renderer": c["renderer"]}));
-    let encoded = Encoded {
+    let encoded = ScoringIds {
         context,
         continuations,
         chat,
@@ -132,7 +140,7 @@ pub fn encode_texts(
 }
 
 /// A whole text: its first token is the context, the rest are scored.
-fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(Encoded, Tokenizer)> {
+fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(ScoringIds, Tokenizer)> {
     if tokens.len() < 2 {
         return Err(usage(format!(
             "--prompt-file: the text has {} token; scoring needs at least 2 (the first has no logprob)",
@@ -140,46 +148,10 @@ fn whole(tokens: Vec<u32>, tokenizer: Tokenizer) -> Result<(Encoded, Tokenizer)>
         )));
     }
     let rest = tokens[1..].to_vec();
-    let encoded = Encoded {
+    let encoded = ScoringIds {
         context: tokens[..1].to_vec(),
         continuations: vec![(tokenizer.decode(&rest)?, rest)],
         chat: None,
     };
     Ok((encoded, tokenizer))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokensObject {
-    tokens: Vec<u32>,
-}
-
-/// Token ids from a JSON file holding `[ids]` or `{"tokens": [ids]}`; `flag` names it in errors.
-pub fn read_ids(path: &Path, flag: &str) -> Result<Vec<u32>> {
-    let label = format!("{flag} {}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| Error::unreadable(&label, &e))?;
-    let ids = serde_json::from_slice::<Vec<u32>>(&bytes)
-        .or_else(|_| serde_json::from_slice::<TokensObject>(&bytes).map(|o| o.tokens))
-        .map_err(|_| {
-            Error::input(format!(
-                "{label}: not a JSON array of token ids (whole numbers ≥ 0) or {{\"tokens\": [...]}}"
-            ))
-        })?;
-    if ids.is_empty() {
-        return Err(Error::input(format!("{label}: the token list is empty")));
-    }
-    Ok(ids)
-}
-
-/// Ids must be below the tokenizer's vocabulary size (a real server answers others with a 500).
-pub fn check_vocab(ids: &[u32], tokenizer: &Tokenizer, label: &str) -> Result<()> {
-    let vocab = tokenizer.vocab_size();
-    match ids.iter().position(|&id| id as usize >= vocab) {
-        Some(i) => Err(Error::input(format!(
-            "{label}: token {} at position {i} is outside the vocabulary of {} (size {vocab})",
-            ids[i],
-            tokenizer.id()
-        ))),
-        None => Ok(()),
-    }
 }

@@ -13,13 +13,13 @@ use std::time::Instant;
 pub use args::{usage, Continuations, ScoreConfig, Target, MAX_CHOICES};
 
 use self::compute::{score_all, score_whole, Scored};
-use self::inputs::Encoded;
+use self::inputs::ScoringIds;
 use self::output::Report;
-use crate::cli::encode::TokenizerLoader;
 use crate::cli::logging::STATUS_TARGET;
 use crate::cli::output::deliver;
 use crate::cli::output::TextDecoder;
 use crate::cli::prepare::{self, client_config, create_sampler, Early};
+use crate::cli::tokenize::TokenizerLoader;
 use crate::client::{FinishReason, SamplingClient, ServiceClient};
 use crate::error::Result;
 use crate::tokenizer::Tokenizer;
@@ -37,7 +37,7 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
 /// waiting for the server to name the model (`--model-path` alone, or chat mode without
 /// `--base-model`).
 enum Stage {
-    Encoded((Encoded, Tokenizer)),
+    Encoded((ScoringIds, Tokenizer)),
     Waiting(Early),
 }
 
@@ -52,7 +52,7 @@ fn single(config: &ScoreConfig) -> Result<()> {
     // The context is prepared as `run` prepares a prompt; with the model known, every input
     // error comes before the first request.
     let stage = match prepare::early(run, context, &loader, &deadline)? {
-        Early::Ready(ready) => Stage::Encoded(inputs::finish(config, &rest, ready)?),
+        Early::Ready(ready) => Stage::Encoded(inputs::finish(config, &rest, ready, &deadline)?),
         waiting => Stage::Waiting(waiting),
     };
     let service = ServiceClient::new(client_config)?;
@@ -61,8 +61,8 @@ fn single(config: &ScoreConfig) -> Result<()> {
         let (encoded, tokenizer) = match stage {
             Stage::Encoded(done) => done,
             Stage::Waiting(early) => {
-                let ready = prepare::with_sampler(early, run, &loader, &sampler, &deadline)?;
-                inputs::finish(config, &rest, ready)?
+                let ready = prepare::late(early, run, &loader, &sampler, &deadline)?;
+                inputs::finish(config, &rest, ready, &deadline)?
             }
         };
         let results = score(config, &sampler, &encoded)?;
@@ -87,7 +87,11 @@ fn single(config: &ScoreConfig) -> Result<()> {
     result
 }
 
-fn score(config: &ScoreConfig, sampler: &SamplingClient, encoded: &Encoded) -> Result<Vec<Scored>> {
+fn score(
+    config: &ScoreConfig,
+    sampler: &SamplingClient,
+    encoded: &ScoringIds,
+) -> Result<Vec<Scored>> {
     let count = encoded.continuations.len();
     let plural = if count == 1 { "" } else { "s" };
     log::info!(target: STATUS_TARGET, "scoring {count} continuation{plural} with {}…", config.run.model_label());

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::Groups;
+use super::groups::Groups;
 use crate::chat::Renderer;
 use crate::cli::prompt::Source;
 use crate::error::{Error, Result};

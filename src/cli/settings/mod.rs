@@ -4,13 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod chat;
+mod groups;
 
 pub use chat::ChatOptions;
+pub use groups::Groups;
 
-use super::flags::groups::{
-    BatchFlags, ChatFlags, ConnectionFlags, ModelFlags, OutputFlags, PoolFlags, PromptFlags,
-    RenderFlags, SamplingFlags, TokenizerFlags, VerbosityFlags,
-};
 pub use super::flags::groups::{Verbosity, DEFAULT_TIMEOUT};
 use super::flags::values::ShardSpec;
 use super::prompt::{PromptSource, Source};
@@ -105,23 +103,6 @@ pub struct RunConfig {
     pub verbosity: Verbosity,
     /// Chat mode (`--chat`, `--system`, `--messages`), when on.
     pub chat: Option<ChatOptions>,
-}
-
-/// The shared flag groups `run` and `score` validate by the same rules (`score` passes its
-/// context as the prompt, and the sampling and rendering defaults).
-#[derive(Debug, Clone, Default)]
-pub struct Groups {
-    pub model: ModelFlags,
-    pub prompt: PromptFlags,
-    pub tokenizer: TokenizerFlags,
-    pub sampling: SamplingFlags,
-    pub batch: BatchFlags,
-    pub chat: ChatFlags,
-    pub connection: ConnectionFlags,
-    pub pool: PoolFlags,
-    pub output: OutputFlags,
-    pub render: RenderFlags,
-    pub verbosity: VerbosityFlags,
 }
 
 impl TryFrom<Groups> for RunConfig {

@@ -2,7 +2,7 @@
 
 use super::config::Config;
 use crate::cli::settings::Mode;
-use crate::cli::{batch, chat, logging, run};
+use crate::cli::{batch, conversation, logging, run};
 use crate::error::Result;
 
 /// Runs `tinkex run` in its mode; a cold tokenizer's cache write is finished either way.
@@ -11,7 +11,7 @@ pub fn execute(config: &Config) -> Result<()> {
     let result = match &config.mode {
         Mode::Single(source) => run::execute(config, source.as_ref()),
         Mode::Batch(options) => batch::execute(config, options),
-        Mode::PrintPrompt(source) => chat::print_prompt(config, source.as_ref()),
+        Mode::PrintPrompt(source) => conversation::print_prompt(config, source.as_ref()),
     };
     crate::tokenizer::finish_cache_writes();
     result

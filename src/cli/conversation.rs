@@ -1,4 +1,4 @@
-//! Chat mode on the command line: the conversation assembled from `--system`, `--messages`
+//! Chat mode on the command line (the conversation; `src/chat/` renders it): the conversation assembled from `--system`, `--messages`
 //! and the prompt, rendered and encoded (raw prompts pass through); and `--print-prompt`.
 //! The chat flags themselves are validated with the other settings (`settings/chat.rs`).
 
@@ -6,23 +6,15 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use super::encode::{encode_prompt, known_tokenizer, TokenizerLoader};
 use super::output;
-use super::prompt::{self, read_source, Prompt, PromptSource, Source};
+use super::prompt::{self, read_source, Input, Prompt, PromptSource, Source};
 use super::settings::{ChatOptions, RunConfig};
+use super::tokenize::{encode_prompt, known_tokenizer, TokenizerLoader};
 use crate::chat::{self, Message, RenderOptions, Renderer, Stop, TokenizerConfig};
 use crate::client::StopCondition;
 use crate::error::{Error, Result};
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::Deadline;
-
-/// What the run sends: a raw prompt, or a conversation to render.
-pub enum Input {
-    /// The prompt as given (text or ids).
-    Raw(Prompt),
-    /// Messages, in order.
-    Chat(Vec<Message>),
-}
 
 /// Reads the prompt and, in chat mode, the messages around it.
 pub fn load_input(
@@ -32,7 +24,7 @@ pub fn load_input(
 ) -> Result<Input> {
     let Some(chat) = &config.chat else {
         let source = source.ok_or_else(|| Error::Unexpected("no prompt source".into()))?;
-        return prompt::load(source, deadline).map(Input::Raw);
+        return prompt::load(source, deadline).map(Input::Prompt);
     };
     let given = match &chat.messages {
         Some(source) => read_messages(source, deadline)?,
@@ -51,7 +43,7 @@ pub fn load_input(
     if messages.is_empty() {
         return Err(Error::usage("chat mode needs a prompt or --messages"));
     }
-    Ok(Input::Chat(messages))
+    Ok(Input::Messages(messages))
 }
 
 /// One conversation: `--system` first, then the given messages, then the prompt as the last
@@ -105,7 +97,7 @@ pub fn prepare(
     files: &ChatFiles,
 ) -> Result<Prepared> {
     let messages = match input {
-        Input::Raw(prompt) => {
+        Input::Prompt(prompt) => {
             let text = match &prompt {
                 Prompt::Text(text) => Some(text.clone()),
                 Prompt::Tokens(_) => None,
@@ -122,7 +114,7 @@ pub fn prepare(
                 renderer: None,
             });
         }
-        Input::Chat(messages) => messages,
+        Input::Messages(messages) => messages,
     };
     match (tokenizer, &config.chat) {
         (Some(tokenizer), Some(options)) => {

@@ -96,15 +96,8 @@ pub fn encode_prompt(prompt: Prompt, tokenizer: Option<&Tokenizer>) -> Result<Ve
         }
         (Prompt::Text(_), None) => Err(Error::input("a text prompt needs a tokenizer")),
         (Prompt::Tokens(tokens), Some(tokenizer)) => {
-            let vocab = tokenizer.vocab_size();
-            match tokens.iter().position(|&id| id as usize >= vocab) {
-                Some(index) => Err(Error::input(format!(
-                    "prompt token {} at position {index} is outside the vocabulary of {} (size {vocab})",
-                    tokens[index],
-                    tokenizer.id()
-                ))),
-                None => Ok(tokens),
-            }
+            super::prompt::check_vocab(&tokens, tokenizer, "prompt ")?;
+            Ok(tokens)
         }
         (Prompt::Tokens(tokens), None) => Ok(tokens),
     }
