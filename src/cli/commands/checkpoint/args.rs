@@ -31,7 +31,7 @@ pub enum CheckpointCommand {
     /// `tinkex checkpoint delete`
     Delete(CheckpointDelete),
     /// `tinkex checkpoint download`
-    Download(super::download::Args),
+    Download(super::download::args::Args),
 }
 
 command_args! {

@@ -1,6 +1,6 @@
 //! `tinkex checkpoint download`: a checkpoint's files into a directory, atomically.
 
-mod args;
+pub(super) mod args;
 mod config;
 mod exec;
 mod progress;
