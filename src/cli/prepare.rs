@@ -6,7 +6,9 @@ use serde_json::Value;
 use super::chat::{self, ChatFiles, Input, Prepared};
 use super::encode::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
 use super::settings::RunConfig;
-use crate::client::{Config, SamplerSpec, SamplingClient, ServiceClient, StopCondition};
+use crate::client::{
+    Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
+};
 use crate::error::Result;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::Deadline;
@@ -14,8 +16,8 @@ use crate::Deadline;
 /// A prompt ready to sample: its ids, the stops to send and, in chat mode, the `"chat"` entry
 /// of JSON output.
 pub struct Encoded {
-    /// The prompt's token ids.
-    pub tokens: Vec<u32>,
+    /// The prompt: token ids, and image chunks for a vision model.
+    pub input: ModelInput,
     /// The stop condition to send.
     pub stop: Option<StopCondition>,
     /// The `"chat"` entry (renderer and stops as sent), for conversations.
@@ -29,7 +31,7 @@ impl Encoded {
             .renderer
             .map(|r| chat::chat_value(r, stop.as_ref()));
         Encoded {
-            tokens: prepared.tokens,
+            input: prepared.input,
             stop,
             chat,
         }

@@ -238,7 +238,7 @@ impl Transport {
             log::trace!(
                 "{method} {} body: {}",
                 req.path,
-                redact::scrub(&String::from_utf8_lossy(body))
+                redact::scrub(&super::types::elide_image_data(body))
             );
         }
         let outcome = self.exchange(req, &url, credential, timeout, progress);

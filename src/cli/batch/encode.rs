@@ -7,7 +7,7 @@ use crate::cli::encode::{encode_prompt, model_and_tokenizer, TokenizerLoader};
 use crate::cli::prepare::Encoded;
 use crate::cli::prompt::Prompt;
 use crate::cli::settings::RunConfig;
-use crate::client::SamplingClient;
+use crate::client::{ModelInput, SamplingClient};
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
@@ -47,7 +47,7 @@ impl<'a> Encoder<'a> {
             }
             LineInput::Prompt(prompt) => {
                 return Ok(Encoded {
-                    tokens: encode_prompt(prompt.clone(), self.tokenizer)?,
+                    input: ModelInput::from_tokens(encode_prompt(prompt.clone(), self.tokenizer)?),
                     stop: item.params.stop.clone(),
                     chat: None,
                 })

@@ -34,7 +34,7 @@ use super::logging::STATUS_TARGET;
 use super::output::{sequence_value, TextDecoder};
 use super::prepare::{client_config, create_sampler};
 use super::settings::{BatchOptions, RunConfig};
-use crate::client::{FinishReason, ModelInput, SampleResponse, SamplingClient, ServiceClient};
+use crate::client::{FinishReason, SampleResponse, SamplingClient, ServiceClient};
 use crate::error::{Category, Error, Result};
 use crate::pipeline::{self, Finished, Job, PipelineOptions, Tally};
 use crate::tokenizer::Tokenizer;
@@ -317,11 +317,11 @@ fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
     // The line's one deadline: the sampler also keeps it inside the batch's.
     let line = Deadline::after(config.timeout);
     let encoded = shared.encoder.encode(item)?;
-    let prompt_tokens = encoded.tokens.len();
+    let prompt_tokens = encoded.input.len();
     let mut params = item.params.clone();
     params.stop = encoded.stop;
     let future = shared.sampler.sample_by(
-        ModelInput::from_tokens(encoded.tokens),
+        encoded.input,
         item.num_samples,
         params,
         config.extras(item.topk_logprobs),

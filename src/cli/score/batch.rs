@@ -187,8 +187,11 @@ fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
         stop_set: false,
         topk_logprobs: 0,
     })?;
-    if context.tokens.is_empty() {
+    if context.input.tokens().is_empty() {
         return Err(Error::input("context: encodes to no tokens"));
+    }
+    if !context.input.images().is_empty() {
+        return Err(Error::input("context: tinkex score takes no images"));
     }
     let what = if item.choices {
         "choice"
@@ -197,7 +200,7 @@ fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
     };
     let continuations = encode_texts(item.continuations.clone(), shared.tokenizer, what)?;
     let ids: Vec<Vec<u32>> = continuations.iter().map(|(_, ids)| ids.clone()).collect();
-    let logprobs = score_all(shared.sampler, &context.tokens, &ids, Some(line))?;
+    let logprobs = score_all(shared.sampler, context.input.tokens(), &ids, Some(line))?;
     let results: Vec<Scored> = continuations
         .into_iter()
         .zip(logprobs)
@@ -209,7 +212,7 @@ fn score_item(item: &ScoreItem, shared: &Shared) -> Result<String> {
         .collect();
     let report = Report {
         model: "",
-        context_tokens: context.tokens.len(),
+        context_tokens: context.input.tokens().len(),
         // Stops play no part in scoring: only the renderer is worth showing.
         chat: context.chat.map(|c| json!({"renderer": c["renderer"]})),
         results: &results,
