@@ -296,3 +296,55 @@ fn a_run_with_an_image_is_sampled_by_the_demo_server_and_never_logs_the_image() 
         run.stderr
     );
 }
+
+#[test]
+fn batch_lines_take_images_beside_the_input_and_image_parts() {
+    let scratch = Scratch::new();
+    let tok = vision_tokenizer(scratch.path(), true);
+    let folder = scratch.path().join("in");
+    std::fs::create_dir(&folder).unwrap();
+    write(&folder, "a.png", &png(224, 224));
+    write(&folder, "b.png", &png(150, 224));
+    let lines = [
+        json!({"id": "flag", "prompt": "What is it?", "images": ["a.png"]}),
+        json!({"id": "parts", "messages": [{"role": "user", "content": [
+            {"type": "image", "path": "b.png"}, {"type": "text", "text": "And this?"}]}]}),
+        json!({"id": "gone", "prompt": "x", "images": ["gone.png"]}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let input = write(&folder, "in.jsonl", text.as_bytes());
+    let output = scratch.join("out.jsonl").display().to_string();
+    let server = DemoServer::start(DemoConfig::default()).unwrap();
+    let args = [
+        "--base-model",
+        VL,
+        "--tokenizer",
+        &tok,
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--max-tokens",
+        "2",
+        "--timeout",
+        "30",
+    ];
+    let run = scratch.run(&run_args(&server.url(), &args), Duration::from_secs(60));
+    assert_eq!(run.code, 2, "one line fails: {run:?}");
+    let records: Vec<Value> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_id = |id: &str| records.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert!(
+        by_id("flag")["prompt_tokens"].as_u64().unwrap() > 64,
+        "{records:?}"
+    );
+    assert!(
+        by_id("parts")["prompt_tokens"].as_u64().unwrap() > 70,
+        "{records:?}"
+    );
+    let gone = by_id("gone").to_string();
+    assert!(gone.contains("gone.png does not exist"), "{gone}");
+}

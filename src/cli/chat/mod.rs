@@ -154,10 +154,10 @@ pub fn prepare(
         (Some(tokenizer), Some(options)) => {
             let mut setup = ChatSetup::new(options, tokenizer, model, files)?;
             if !images.is_empty() {
-                setup.load_preprocessor(model, files)?;
+                setup.load_preprocessor(model, files, true)?;
             }
             files.deadline.check(ENCODING)?;
-            let prepared = setup.prepare_with_images(&messages, &images, tokenizer)?;
+            let prepared = setup.prepare(&messages, &images, tokenizer)?;
             files.deadline.check(ENCODING)?;
             Ok(Prepared {
                 stop: config.params.stop.clone().or(prepared.stop),
@@ -176,8 +176,10 @@ pub struct ChatSetup {
     tok_config: TokenizerConfig,
     args: Map<String, Value>,
     default_stop: Option<StopCondition>,
-    /// The model's image settings, read when a conversation holds images.
+    /// The model's image settings, read when a conversation may hold images.
     preprocessor: Option<Preprocessor>,
+    /// The model as a refusal names it ("… takes no images").
+    model: String,
 }
 
 impl ChatSetup {
@@ -213,12 +215,19 @@ impl ChatSetup {
             args,
             default_stop,
             preprocessor: None,
+            model: model.to_string(),
         })
     }
 
     /// Reads the model's `preprocessor_config.json` (found as the tokenizer's files are):
-    /// without one, the model takes no images.
-    pub fn load_preprocessor(&mut self, model: &str, files: &ChatFiles) -> Result<()> {
+    /// without one the model takes no images, an error when `required` (else a conversation
+    /// with images is refused when it is prepared).
+    pub fn load_preprocessor(
+        &mut self,
+        model: &str,
+        files: &ChatFiles,
+        required: bool,
+    ) -> Result<()> {
         let found = files
             .loader
             .repo_file(files.spec, image::PREPROCESSOR_FILE, files.deadline)?;
@@ -227,6 +236,10 @@ impl ChatSetup {
             ("", TokenizerSpec::Repo(repo)) => repo.clone(),
             (model, _) => model.to_string(),
         };
+        self.model = name.clone();
+        if found.is_none() && !required {
+            return Ok(());
+        }
         let found = found
             .as_ref()
             .map(|f| (f.origin.as_str(), f.bytes.as_slice()));
@@ -234,15 +247,10 @@ impl ChatSetup {
         Ok(())
     }
 
-    /// Renders `messages` (profile or template), encodes them piece by piece; the stops are the
-    /// model's defaults (the caller replaces them with the user's).
-    pub fn prepare(&self, messages: &[Message], tokenizer: &Tokenizer) -> Result<Prepared> {
-        self.prepare_with_images(messages, &[], tokenizer)
-    }
-
-    /// [`ChatSetup::prepare`] for a conversation holding `images` (in message and part order):
-    /// each image placeholder the template writes becomes an image chunk.
-    pub fn prepare_with_images(
+    /// Renders `messages` (profile or template) and encodes them piece by piece; `images`
+    /// (in message and part order) become image chunks where the template placed them. The
+    /// stops are the model's defaults (the caller replaces them with the user's).
+    pub fn prepare(
         &self,
         messages: &[Message],
         images: &[Arc<Image>],
@@ -275,9 +283,8 @@ impl ChatSetup {
                 prompt_images::encode(&prompt.text(), images, processor, &encode)?
             }
             (false, None) => {
-                return Err(Error::Unexpected(
-                    "images without the model's image settings".into(),
-                ))
+                let refusal = image::preprocessor_for(&self.model, None).err();
+                return Err(refusal.unwrap_or(Error::Unexpected("no image settings".into())));
             }
         };
         log::debug!(
