@@ -492,6 +492,9 @@ mod image_trace_tests {
             super::super::types::elide_image_data(body),
             r#"{"prompt":{"chunks":[{"tokens":[1],"type":"encoded_text"},{"data":"<12 characters of base64>","format":"png","expected_tokens":64,"type":"image"}]}}"#
         );
-        assert_eq!(super::super::types::elide_image_data(b"{\"a\":1}"), "{\"a\":1}");
+        assert_eq!(
+            super::super::types::elide_image_data(b"{\"a\":1}"),
+            "{\"a\":1}"
+        );
     }
 }
