@@ -2,17 +2,21 @@
 //! and the prompt, rendered and encoded (raw prompts pass through); and `--print-prompt`.
 //! The chat flags themselves are validated with the other settings (`settings/chat.rs`).
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
 use super::output;
 use super::prompt::{self, read_source, Input, Prompt, PromptSource, Source};
+use super::prompt_images;
 use super::settings::{ChatOptions, RunConfig};
 use super::tokenize::{encode_prompt, known_tokenizer, TokenizerLoader};
 use crate::chat::{self, Message, RenderOptions, Renderer, Stop, TokenizerConfig};
-use crate::client::StopCondition;
+use crate::client::{ModelInput, StopCondition};
 use crate::error::{Error, Result};
+use crate::image::{self, Image, Preprocessor};
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::Deadline;
 
@@ -26,9 +30,13 @@ pub fn load_input(
         let source = source.ok_or_else(|| Error::Unexpected("no prompt source".into()))?;
         return prompt::load(source, deadline).map(Input::Prompt);
     };
-    let given = match &chat.messages {
+    let (given, origin, base_dir) = match &chat.messages {
         Some(source) => read_messages(source, deadline)?,
-        None => Vec::new(),
+        None => (
+            Vec::new(),
+            "--image".to_string(),
+            Path::new("").to_path_buf(),
+        ),
     };
     let prompt = match source.map(|s| prompt::load(s, deadline)).transpose()? {
         Some(Prompt::Text(text)) => Some(text),
@@ -39,11 +47,21 @@ pub fn load_input(
         }
         None => None,
     };
-    let messages = conversation(chat.system.as_deref(), given, prompt.as_deref());
+    // Every image is read and checked now, before any request.
+    let images = prompt_images::load(&given, &base_dir, &origin, &chat.images)?;
+    let messages = match chat.images.is_empty() {
+        true => conversation(chat.system.as_deref(), given, prompt.as_deref()),
+        false => {
+            let last = prompt_images::user_message(&chat.images, prompt.as_deref());
+            let mut messages = conversation(chat.system.as_deref(), given, None);
+            messages.push(last);
+            messages
+        }
+    };
     if messages.is_empty() {
         return Err(Error::usage("chat mode needs a prompt or --messages"));
     }
-    Ok(Input::Messages(messages))
+    Ok(Input::Messages(messages, images))
 }
 
 /// One conversation: `--system` first, then the given messages, then the prompt as the last
@@ -58,15 +76,23 @@ pub fn conversation(
     system.into_iter().chain(messages).chain(prompt).collect()
 }
 
-fn read_messages(source: &Source, deadline: &Deadline) -> Result<Vec<Message>> {
+/// The messages, their origin for errors, and the folder their image paths are relative to.
+fn read_messages(
+    source: &Source,
+    deadline: &Deadline,
+) -> Result<(Vec<Message>, String, std::path::PathBuf)> {
     let (bytes, origin) = read_source("--messages", source, deadline)?;
-    chat::parse_messages(&bytes, &origin)
+    let base_dir = match source {
+        Source::File(path) => path.parent().unwrap_or(Path::new("")).to_path_buf(),
+        Source::Stdin => Path::new("").to_path_buf(),
+    };
+    Ok((chat::parse_messages(&bytes, &origin)?, origin, base_dir))
 }
 
 /// The prompt's token ids and the stops to send (the user's, else the chat defaults).
 pub struct Prepared {
-    /// The prompt's token ids.
-    pub tokens: Vec<u32>,
+    /// The prompt: token ids, with image chunks between them for a vision model.
+    pub input: ModelInput,
     /// The text the ids came from, when the prompt was text.
     pub text: Option<String>,
     /// The stop condition to send.
@@ -96,7 +122,7 @@ pub fn prepare(
     model: &str,
     files: &ChatFiles,
 ) -> Result<Prepared> {
-    let messages = match input {
+    let (messages, images) = match input {
         Input::Prompt(prompt) => {
             let text = match &prompt {
                 Prompt::Text(text) => Some(text.clone()),
@@ -108,19 +134,22 @@ pub fn prepare(
             files.deadline.check(ENCODING)?;
             let stop = config.params.stop.clone();
             return Ok(Prepared {
-                tokens,
+                input: ModelInput::from_tokens(tokens),
                 text,
                 stop,
                 renderer: None,
             });
         }
-        Input::Messages(messages) => messages,
+        Input::Messages(messages, images) => (messages, images),
     };
     match (tokenizer, &config.chat) {
         (Some(tokenizer), Some(options)) => {
-            let setup = ChatSetup::new(options, tokenizer, model, files)?;
+            let mut setup = ChatSetup::new(options, tokenizer, model, files)?;
+            if !images.is_empty() {
+                setup.load_preprocessor(model, files, true)?;
+            }
             files.deadline.check(ENCODING)?;
-            let prepared = setup.prepare(&messages, tokenizer)?;
+            let prepared = setup.prepare(&messages, &images, tokenizer)?;
             files.deadline.check(ENCODING)?;
             Ok(Prepared {
                 stop: config.params.stop.clone().or(prepared.stop),
@@ -139,6 +168,10 @@ pub struct ChatSetup {
     tok_config: TokenizerConfig,
     args: Map<String, Value>,
     default_stop: Option<StopCondition>,
+    /// The model's image settings, read when a conversation may hold images.
+    preprocessor: Option<Preprocessor>,
+    /// The model as a refusal names it ("… takes no images").
+    model: String,
 }
 
 impl ChatSetup {
@@ -155,7 +188,10 @@ impl ChatSetup {
             .as_deref()
             .map(chat::ChatTemplate::from_file)
             .transpose()?;
-        let tok_config = tokenizer_config(files)?;
+        let tok_config = TokenizerConfig::load(&mut |file: &str| {
+            let found = files.loader.repo_file(files.spec, file, files.deadline)?;
+            Ok(found.map(|f| (f.origin, f.bytes)))
+        })?;
         if let Some(think) = options.think {
             // A family tinkex does not know may still read a switch in its template.
             let source = template.as_ref().or(tok_config.template.as_ref());
@@ -170,12 +206,56 @@ impl ChatSetup {
             tok_config,
             args,
             default_stop,
+            preprocessor: None,
+            model: model.to_string(),
         })
     }
 
-    /// Renders `messages` (profile or template), encodes them piece by piece; the stops are the
-    /// model's defaults (the caller replaces them with the user's).
-    pub fn prepare(&self, messages: &[Message], tokenizer: &Tokenizer) -> Result<Prepared> {
+    /// Reads the model's `preprocessor_config.json` (found as the tokenizer's files are):
+    /// without one the model takes no images, an error when `required` (else a conversation
+    /// with images is refused when it is prepared).
+    pub fn load_preprocessor(
+        &mut self,
+        model: &str,
+        files: &ChatFiles,
+        required: bool,
+    ) -> Result<()> {
+        let found = files
+            .loader
+            .repo_file(files.spec, image::PREPROCESSOR_FILE, files.deadline)?;
+        let name = match (model, files.spec) {
+            ("", TokenizerSpec::File(path)) => format!("the model of {}", path.display()),
+            ("", TokenizerSpec::Repo(repo)) => repo.clone(),
+            (model, _) => model.to_string(),
+        };
+        self.model = name.clone();
+        if found.is_none() && !required {
+            return Ok(());
+        }
+        let found = found
+            .as_ref()
+            .map(|f| (f.origin.as_str(), f.bytes.as_slice()));
+        self.preprocessor = Some(image::preprocessor_for(&name, found)?);
+        Ok(())
+    }
+
+    /// Renders `messages` (profile or template) and encodes them piece by piece; `images`
+    /// (in message and part order) become image chunks where the template placed them. The
+    /// stops are the model's defaults (the caller replaces them with the user's).
+    pub fn prepare(
+        &self,
+        messages: &[Message],
+        images: &[Arc<Image>],
+        tokenizer: &Tokenizer,
+    ) -> Result<Prepared> {
+        // Image parts never go out as placeholder text: their images must have been loaded.
+        let parts = prompt_images::image_parts(messages);
+        if parts != images.len() {
+            return Err(Error::Unexpected(format!(
+                "{parts} image parts but {} images loaded",
+                images.len()
+            )));
+        }
         let opts = RenderOptions {
             add_generation_prompt: true,
             ..RenderOptions::default()
@@ -188,14 +268,25 @@ impl ChatSetup {
             &self.args,
             &opts,
         )?;
-        let tokens = prompt.encode(&|piece| tokenizer.encode_plain(piece))?;
+        let encode = |piece: &str| tokenizer.encode_plain(piece);
+        let input = match (images.is_empty(), &self.preprocessor) {
+            (true, _) => ModelInput::from_tokens(prompt.encode(&encode)?),
+            (false, Some(processor)) => {
+                prompt_images::encode(&prompt.text(), images, processor, &encode)?
+            }
+            (false, None) => {
+                let refusal = image::preprocessor_for(&self.model, None).err();
+                return Err(refusal.unwrap_or(Error::Unexpected("no image settings".into())));
+            }
+        };
         log::debug!(
-            "chat prompt rendered with {}; {} tokens",
+            "chat prompt rendered with {}; {} tokens ({} image tokens)",
             self.renderer.name(),
-            tokens.len()
+            input.len(),
+            prompt_images::image_tokens(&input)
         );
         Ok(Prepared {
-            tokens,
+            input,
             text: Some(prompt.text()),
             stop: self.default_stop.clone(),
             renderer: Some(self.renderer),
@@ -211,23 +302,6 @@ pub fn chat_value(renderer: Renderer, stop: Option<&StopCondition>) -> Value {
         None => Value::Null,
     };
     json!({"renderer": renderer.name(), "stop": stop})
-}
-
-fn tokenizer_config(files: &ChatFiles) -> Result<TokenizerConfig> {
-    let config = files
-        .loader
-        .repo_file(files.spec, chat::CONFIG_FILE, files.deadline)?;
-    let template = files
-        .loader
-        .repo_file(files.spec, chat::TEMPLATE_FILE, files.deadline)?;
-    TokenizerConfig::from_sources(
-        config
-            .as_ref()
-            .map(|f| (f.origin.as_str(), f.bytes.as_slice())),
-        template
-            .as_ref()
-            .map(|f| (f.origin.as_str(), f.bytes.as_slice())),
-    )
 }
 
 fn default_stop(
@@ -278,18 +352,26 @@ pub fn print_prompt(config: &RunConfig, source: Option<&PromptSource>) -> Result
     output::deliver(config.output.path.as_deref(), &bytes).map(|_| ())
 }
 
-/// The prompt as printed: its text, then `N tokens`; or `{"text", "tokens"}` as JSON, with
-/// chat mode's `"chat": {"renderer", "stop"}` in the same shape as sampling's `--json`.
+/// The prompt as printed: its text, then `N tokens` (`N tokens (M image tokens)` with images);
+/// or `{"text", "tokens"}` as JSON, with chat mode's `"chat": {"renderer", "stop"}` in the
+/// same shape as sampling's `--json`, and with images the chunk layout (never their data).
 fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Result<Vec<u8>> {
+    let input = &prepared.input;
     let text = match &prepared.text {
         Some(text) => text.clone(),
-        None => tokenizer.decode(&prepared.tokens)?,
+        None => tokenizer.decode(input.tokens())?,
     };
-    let count = prepared.tokens.len();
+    let count = input.len();
+    let image_tokens = prompt_images::image_tokens(input);
     if json {
         let mut doc = Map::new();
         doc.insert("text".into(), json!(text));
-        doc.insert("tokens".into(), json!(prepared.tokens));
+        doc.insert("tokens".into(), json!(input.tokens()));
+        if !input.images().is_empty() {
+            doc.insert("token_count".into(), json!(count));
+            doc.insert("image_tokens".into(), json!(image_tokens));
+            doc.insert("chunks".into(), prompt_images::layout(input));
+        }
         if let Some(renderer) = prepared.renderer {
             doc.insert("chat".into(), chat_value(renderer, prepared.stop.as_ref()));
         }
@@ -299,5 +381,9 @@ fn prompt_bytes(prepared: &Prepared, tokenizer: &Tokenizer, json: bool) -> Resul
     }
     let newline = if text.ends_with('\n') { "" } else { "\n" };
     let plural = if count == 1 { "" } else { "s" };
-    Ok(format!("{text}{newline}{count} token{plural}\n").into_bytes())
+    let images = match input.images().is_empty() {
+        true => String::new(),
+        false => format!(" ({image_tokens} image tokens)"),
+    };
+    Ok(format!("{text}{newline}{count} token{plural}{images}\n").into_bytes())
 }

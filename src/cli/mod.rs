@@ -10,6 +10,7 @@ mod logging;
 mod output;
 mod prepare;
 mod prompt;
+mod prompt_images;
 mod run;
 mod score;
 mod settings;

@@ -7,7 +7,9 @@ use super::conversation::{self, ChatFiles, Prepared};
 use super::prompt::Input;
 use super::settings::RunConfig;
 use super::tokenize::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
-use crate::client::{Config, SamplerSpec, SamplingClient, ServiceClient, StopCondition};
+use crate::client::{
+    Config, ModelInput, SamplerSpec, SamplingClient, ServiceClient, StopCondition,
+};
 use crate::error::Result;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::Deadline;
@@ -15,8 +17,8 @@ use crate::Deadline;
 /// A prompt ready to sample: its ids, the stops to send and, in chat mode, the `"chat"` entry
 /// of JSON output.
 pub struct Encoded {
-    /// The prompt's token ids.
-    pub tokens: Vec<u32>,
+    /// The prompt: token ids, and image chunks for a vision model.
+    pub input: ModelInput,
     /// The stop condition to send.
     pub stop: Option<StopCondition>,
     /// The `"chat"` entry (renderer and stops as sent), for conversations.
@@ -30,7 +32,7 @@ impl Encoded {
             .renderer
             .map(|r| conversation::chat_value(r, stop.as_ref()));
         Encoded {
-            tokens: prepared.tokens,
+            input: prepared.input,
             stop,
             chat,
         }

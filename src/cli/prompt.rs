@@ -137,8 +137,8 @@ pub enum Prompt {
 pub enum Input {
     /// Text or token ids, as given.
     Prompt(Prompt),
-    /// Messages, in order.
-    Messages(Vec<Message>),
+    /// Messages, in order, and their images (loaded and checked), in message and part order.
+    Messages(Vec<Message>, Vec<std::sync::Arc<crate::image::Image>>),
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use super::settings::RunConfig;
 use super::signals;
 use super::sink::Delivery;
 use super::tokenize::{stop_token_ids, TokenizerLoader};
-use crate::client::{FinishReason, ModelInput, SamplingClient, ServiceClient};
+use crate::client::{FinishReason, SamplingClient, ServiceClient};
 use crate::error::{Error, Result};
 use crate::Deadline;
 
@@ -92,17 +92,18 @@ fn sample_and_write(
     Ready { prompt, tokenizer }: Ready,
     started: Instant,
 ) -> Result<()> {
-    if prompt.tokens.is_empty() {
+    if prompt.input.is_empty() {
         return Err(Error::input("the prompt encodes to no tokens"));
     }
-    let prompt_tokens = prompt.tokens.len();
+    // Image tokens count: they take places in the model's context like text tokens.
+    let prompt_tokens = prompt.input.len();
     let plural = if config.num_samples == 1 { "" } else { "s" };
     log::info!(target: STATUS_TARGET, "sampling {} sequence{plural} from {}…", config.num_samples, config.model_label());
     let mut params = config.params.clone();
     params.stop = prompt.stop;
     let stop_tokens = stop_token_ids(&params.stop);
     let future = sampler.sample_with(
-        ModelInput::from_tokens(prompt.tokens),
+        prompt.input,
         config.num_samples,
         params,
         config.extras(config.topk_logprobs),

@@ -241,7 +241,7 @@ impl Transport {
             log::trace!(
                 "{method} {} body: {}",
                 req.path,
-                redact::scrub(&String::from_utf8_lossy(body))
+                redact::scrub(&super::types::elide_image_data(body))
             );
         }
         let outcome = self.exchange(req, &url, credential, timeout, progress);
@@ -493,5 +493,21 @@ mod tests {
     fn urls_never_double_the_slash() {
         let t = Transport::new("http://127.0.0.1:9/base/", 1);
         assert_eq!(t.url("/api/v1/x"), "http://127.0.0.1:9/base/api/v1/x");
+    }
+}
+
+#[cfg(test)]
+mod image_trace_tests {
+    #[test]
+    fn traced_bodies_show_the_length_of_image_data_never_the_data() {
+        let body = br#"{"prompt":{"chunks":[{"tokens":[1],"type":"encoded_text"},{"data":"iVBORw0KGgo=","format":"png","expected_tokens":64,"type":"image"}]}}"#;
+        assert_eq!(
+            super::super::types::elide_image_data(body),
+            r#"{"prompt":{"chunks":[{"tokens":[1],"type":"encoded_text"},{"data":"<12 characters of base64>","format":"png","expected_tokens":64,"type":"image"}]}}"#
+        );
+        assert_eq!(
+            super::super::types::elide_image_data(b"{\"a\":1}"),
+            "{\"a\":1}"
+        );
     }
 }

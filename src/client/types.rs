@@ -154,6 +154,26 @@ impl Serialize for ImageChunk {
     }
 }
 
+/// A request body as logged: each `"data":"…"` string (an image chunk's base64) replaced by
+/// its length, so image bytes never reach a log and a large image is not copied for one.
+pub(crate) fn elide_image_data(body: &[u8]) -> String {
+    const KEY: &[u8] = b"\"data\":\"";
+    let mut out = Vec::with_capacity(body.len().min(1 << 16));
+    let mut rest = body;
+    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
+        let start = at + KEY.len();
+        out.extend_from_slice(&rest[..start]);
+        let len = rest[start..]
+            .iter()
+            .position(|&b| b == b'"')
+            .unwrap_or(rest.len() - start);
+        out.extend_from_slice(format!("<{len} characters of base64>").as_bytes());
+        rest = &rest[start + len..];
+    }
+    out.extend_from_slice(rest);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// When generation should stop, besides `max_tokens`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopCondition {

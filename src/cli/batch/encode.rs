@@ -1,13 +1,16 @@
 //! A batch line's prompt as token ids: raw prompts encoded as in single mode, conversations
 //! rendered with the chat setup every worker shares (read once for the whole batch).
 
+use std::path::{Path, PathBuf};
+
 use super::input::{BatchItem, LineInput};
 use crate::cli::conversation::{self, ChatFiles, ChatSetup};
 use crate::cli::prepare::Encoded;
-use crate::cli::prompt::Prompt;
-use crate::cli::settings::RunConfig;
+use crate::cli::prompt::{Prompt, Source};
+use crate::cli::prompt_images;
+use crate::cli::settings::{BatchOptions, Mode, RunConfig};
 use crate::cli::tokenize::{encode_prompt, model_and_tokenizer, TokenizerLoader};
-use crate::client::SamplingClient;
+use crate::client::{ModelInput, SamplingClient};
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
@@ -22,6 +25,8 @@ pub struct Encoder<'a> {
     pub system: Option<&'a str>,
     /// `--chat`/`--system`: `"prompt"` lines are user messages.
     pub chat_prompts: bool,
+    /// The folder image paths in lines are relative to: the input file's.
+    pub base_dir: PathBuf,
 }
 
 impl<'a> Encoder<'a> {
@@ -36,6 +41,13 @@ impl<'a> Encoder<'a> {
             chat,
             system: config.chat.as_ref().and_then(|c| c.system.as_deref()),
             chat_prompts: config.chat.is_some(),
+            base_dir: match &config.mode {
+                Mode::Batch(BatchOptions {
+                    input: Source::File(path),
+                    ..
+                }) => path.parent().unwrap_or(Path::new("")).to_path_buf(),
+                _ => PathBuf::new(),
+            },
         }
     }
 
@@ -47,7 +59,7 @@ impl<'a> Encoder<'a> {
             }
             LineInput::Prompt(prompt) => {
                 return Ok(Encoded {
-                    tokens: encode_prompt(prompt.clone(), self.tokenizer)?,
+                    input: ModelInput::from_tokens(encode_prompt(prompt.clone(), self.tokenizer)?),
                     stop: item.params.stop.clone(),
                     chat: None,
                 })
@@ -59,7 +71,9 @@ impl<'a> Encoder<'a> {
         let (Some(setup), Some(tokenizer)) = (self.chat, self.tokenizer) else {
             return Err(Error::Unexpected("a chat line without a chat setup".into()));
         };
-        let prepared = setup.prepare(&conversation, tokenizer)?;
+        // A line's images are read as it is encoded: only the lines in flight hold theirs.
+        let images = prompt_images::load(&conversation, &self.base_dir, "messages", &[])?;
+        let prepared = setup.prepare(&conversation, &images, tokenizer)?;
         let stop = if item.stop_set {
             item.params.stop.clone()
         } else {
@@ -86,5 +100,8 @@ pub fn chat_setup(
         deadline,
     };
     let options = config.chat.clone().unwrap_or_default();
-    ChatSetup::new(&options, tokenizer, &model, &files)
+    let mut setup = ChatSetup::new(&options, tokenizer, &model, &files)?;
+    // Any line may hold images: the model's image settings are read if it has them.
+    setup.load_preprocessor(&model, &files, false)?;
+    Ok(setup)
 }

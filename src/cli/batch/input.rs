@@ -1,11 +1,14 @@
 //! Batch input: one JSON object per line, validated strictly so a typo is caught before any request.
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::chat::{self, Message};
 use crate::cli::flags::values::{MaxTokens, Positive, Temperature, TopK, TopP};
 use crate::cli::prompt::Prompt;
+use crate::cli::prompt_images;
 use crate::client::{SamplingParams, StopCondition};
 
 /// What a line asks to sample from.
@@ -52,6 +55,7 @@ struct RawLine {
     prompt: Option<String>,
     tokens: Option<Vec<u32>>,
     messages: Option<Value>,
+    images: Option<Vec<String>>,
     max_tokens: Option<u64>,
     temperature: Option<f64>,
     top_k: Option<i64>,
@@ -92,7 +96,10 @@ pub fn parse_line(text: &str, line: usize, defaults: &LineDefaults) -> Result<Ba
         Some(id @ (Value::String(_) | Value::Number(_))) => id,
         Some(_) => return Err("id: must be a string or a number".into()),
     };
-    let input = line_input(raw.prompt, raw.tokens, raw.messages)?;
+    let input = with_images(
+        line_input(raw.prompt, raw.tokens, raw.messages)?,
+        raw.images,
+    )?;
     if defaults.chat && matches!(input, LineInput::Prompt(Prompt::Tokens(_))) {
         return Err(
             "chat mode (--chat/--system) needs \"prompt\" or \"messages\", not \"tokens\"".into(),
@@ -158,6 +165,33 @@ fn line_input(
             .map_err(|e| e.to_string()),
         (None, None, None) => Err("no \"prompt\", \"tokens\" or \"messages\"".into()),
         _ => Err("give one of \"prompt\", \"tokens\" or \"messages\", not several".into()),
+    }
+}
+
+/// `"images"`: files (relative to the input's folder) put before the prompt's text in one
+/// user message, as `--image` does.
+fn with_images(input: LineInput, images: Option<Vec<String>>) -> Result<LineInput, String> {
+    let Some(images) = images else {
+        return Ok(input);
+    };
+    if images.is_empty() || images.iter().any(String::is_empty) {
+        return Err("images: must list image files, none empty".into());
+    }
+    if images.len() > prompt_images::MAX_IMAGES {
+        return Err(format!(
+            "images: at most {} per line",
+            prompt_images::MAX_IMAGES
+        ));
+    }
+    let paths: Vec<PathBuf> = images.iter().map(PathBuf::from).collect();
+    match input {
+        LineInput::Prompt(Prompt::Text(text)) => {
+            Ok(LineInput::Messages(vec![prompt_images::user_message(
+                &paths,
+                Some(&text),
+            )]))
+        }
+        _ => Err("images: go with a \"prompt\"; in \"messages\" give image parts".into()),
     }
 }
 

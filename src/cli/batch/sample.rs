@@ -6,7 +6,7 @@ use super::engine::{LineKind, Worker};
 use super::input::BatchItem;
 use super::validate::RunLines;
 use crate::cli::output::{sequence_value, TextDecoder};
-use crate::client::{ModelInput, SampleResponse};
+use crate::client::SampleResponse;
 use crate::error::Result;
 use crate::tokenizer::Tokenizer;
 use crate::Deadline;
@@ -19,11 +19,11 @@ impl LineKind for RunLines {
     fn process(&self, item: &BatchItem, worker: &Worker, deadline: Deadline) -> Result<String> {
         let config = worker.config;
         let encoded = worker.encoder.encode(item)?;
-        let prompt_tokens = encoded.tokens.len();
+        let prompt_tokens = encoded.input.len();
         let mut params = item.params.clone();
         params.stop = encoded.stop;
         let future = worker.sampler.sample_by(
-            ModelInput::from_tokens(encoded.tokens),
+            encoded.input,
             item.num_samples,
             params,
             config.extras(item.topk_logprobs),

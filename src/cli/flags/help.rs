@@ -70,6 +70,7 @@ pub const RUN_FLAGS: &[(&str, &[Flag])] = &[
             switch("--chat"),
             value("--system", "TEXT"),
             value("--messages", "FILE"),
+            value("--image", "FILE"),
             value("--chat-template", "FILE"),
             value("--template-arg", "KEY=JSON"),
             switch("--think"),

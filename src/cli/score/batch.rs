@@ -97,8 +97,11 @@ fn score_item(item: &ScoreItem, worker: &Worker, line: Deadline) -> Result<Strin
         stop_set: false,
         topk_logprobs: 0,
     })?;
-    if context.tokens.is_empty() {
+    if context.input.tokens().is_empty() {
         return Err(Error::input("context: encodes to no tokens"));
+    }
+    if !context.input.images().is_empty() {
+        return Err(Error::input("context: tinkex score takes no images"));
     }
     let what = if item.choices {
         "choice"
@@ -107,7 +110,7 @@ fn score_item(item: &ScoreItem, worker: &Worker, line: Deadline) -> Result<Strin
     };
     let continuations = encode_texts(item.continuations.clone(), tokenizer(worker)?, what)?;
     let ids: Vec<Vec<u32>> = continuations.iter().map(|(_, ids)| ids.clone()).collect();
-    let logprobs = score_all(worker.sampler, &context.tokens, &ids, Some(line))?;
+    let logprobs = score_all(worker.sampler, context.input.tokens(), &ids, Some(line))?;
     let results: Vec<Scored> = continuations
         .into_iter()
         .zip(logprobs)
@@ -119,7 +122,7 @@ fn score_item(item: &ScoreItem, worker: &Worker, line: Deadline) -> Result<Strin
         .collect();
     let report = Report {
         model: "",
-        context_tokens: context.tokens.len(),
+        context_tokens: context.input.tokens().len(),
         // Stops play no part in scoring: only the renderer is worth showing.
         chat: context.chat.map(|c| json!({"renderer": c["renderer"]})),
         results: &results,

@@ -73,7 +73,12 @@ pub fn finish(
     let tokenizer = ready
         .tokenizer
         .ok_or_else(|| Error::Unexpected("scoring without a tokenizer".into()))?;
-    let context = ready.prompt.tokens;
+    if !ready.prompt.input.images().is_empty() {
+        return Err(usage(
+            "tinkex score takes no images: give the messages without image parts",
+        ));
+    }
+    let context = ready.prompt.input.tokens().to_vec();
     let continuations = match rest {
         Rest::Whole => return whole(context, tokenizer),
         Rest::Continuations(continuations) => continuations,

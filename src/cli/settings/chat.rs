@@ -24,6 +24,8 @@ pub struct ChatOptions {
     pub think: Option<bool>,
     /// `--renderer`.
     pub renderer: Option<Renderer>,
+    /// `--image` files (`run` only; filled in by `run`'s config), in order.
+    pub images: Vec<PathBuf>,
 }
 
 /// The chat options, or `None` without `--chat`, `--system` or `--messages` (then the other
@@ -75,6 +77,7 @@ pub fn options_from(args: &Groups) -> Result<Option<ChatOptions>> {
             .as_deref()
             .map(Renderer::from_name)
             .transpose()?,
+        images: Vec::new(),
     }))
 }
 

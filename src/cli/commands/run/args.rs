@@ -112,6 +112,10 @@ pub struct Args {
     /// chat mode: a JSON array of {"role", "content"} messages ('-' = stdin); a prompt is appended as the last user message
     shared messages,
 
+    /// chat mode: a PNG or JPEG image to put before the prompt in the user message (repeatable; implies --chat; the model must take images)
+    #[argh(option)]
+    pub image: Vec<String>,
+
     /// chat mode: render with this Jinja template instead of the model's
     shared chat_template,
 

@@ -5,6 +5,5 @@ mod config;
 mod exec;
 mod progress;
 
-pub use args::Args;
 pub use config::Config;
 pub use exec::execute;
