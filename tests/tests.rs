@@ -21,6 +21,7 @@ mod cli_batch;
 mod cli_cache_safety;
 mod cli_credentials;
 mod cli_first_minutes;
+mod cli_first_minutes2;
 mod cli_live;
 mod cli_run;
 mod cli_score;

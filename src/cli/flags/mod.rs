@@ -1,9 +1,11 @@
 //! The flag layer: typed values, the shared flag groups (declared once by `command_args!`,
 //! checked once here), and the pre-pass and help argh lacks. Command folders build on it.
 
+pub mod command_help;
 pub mod groups;
 pub mod help;
 mod macros;
+pub mod official;
 pub mod prepass;
 pub mod suggest;
 pub mod values;
