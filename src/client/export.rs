@@ -146,7 +146,7 @@ impl ExportClient {
                     return Err(status::net_fatal(step, &NetError::TooLarge, None))
                 }
                 Err(Failure::Net(err)) => {
-                    self.core.note_unreachable(&err, &deadline, clock.elapsed());
+                    self.core.note_unreachable(&err, deadline, clock.elapsed());
                     let pause = retry::setup_delay(0, None);
                     self.core
                         .config

@@ -3,7 +3,7 @@
 //! first), `-h` listed, then argh's examples, notes and exit codes as written.
 
 use super::help::{entry, option_entries, RUN_FLAGS};
-use super::prepass::Spec;
+use super::spec::Spec;
 
 /// Value names of flags `run` does not have (`run`'s own come from its table).
 const VALUE_NAMES: &[(&str, &str)] = &[

@@ -7,6 +7,7 @@ pub mod help;
 mod macros;
 pub mod official;
 pub mod prepass;
+pub mod spec;
 pub mod suggest;
 pub mod values;
 

@@ -2,7 +2,7 @@
 //! switch (before or after the subcommand) is `--json` or the default, and its command
 //! names (`run list`, `session list`) get a hint naming what tinkex has instead.
 
-use super::prepass::Spec;
+use super::spec::Spec;
 use crate::error::Error;
 
 /// The official CLI's output formats.

@@ -4,6 +4,7 @@
 
 use argh::{FromArgs, TopLevelCommand};
 
+pub use super::spec::Spec;
 use super::{official, suggest};
 use crate::error::Error;
 
@@ -14,47 +15,6 @@ pub enum Stop {
     Help(String),
     /// A usage error, with a suggestion when a flag or command was mistyped.
     Usage(Error),
-}
-
-/// The flags of the command argv names, read from argh's help text for it.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Spec {
-    /// Every flag, long and short (`--quiet`, `-q`, `--help`).
-    pub flags: Vec<String>,
-    /// The flags that take a value (`--limit`).
-    pub options: Vec<String>,
-}
-
-impl Spec {
-    /// The spec of a command from argh's help text: its usage line says which flags take a
-    /// value (`[--limit <limit>]`), its `Options:` section lists long and short names.
-    pub fn from_help(text: &str) -> Spec {
-        let usage: Vec<&str> = text
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect();
-        // `[--limit <limit>]` or a required `--input <input>`; `[--version] <command>` is not.
-        let options = usage
-            .windows(2)
-            .map(|w| (w[0].trim_start_matches('['), w[1]))
-            .filter(|(flag, value)| {
-                flag.starts_with('-') && !flag.ends_with(']') && value.starts_with('<')
-            })
-            .map(|(flag, _)| flag.to_string())
-            .collect();
-        Spec {
-            flags: suggest::listed_in_help(text).0,
-            options,
-        }
-    }
-
-    /// Whether `arg` is one of the command's flags (`-vv` counts as `-v`).
-    fn is_flag(&self, arg: &str) -> bool {
-        let verbose = arg.len() > 2 && arg[1..].chars().all(|c| c == 'v');
-        self.flags.iter().any(|f| f == arg) || (verbose && self.flags.iter().any(|f| f == "-v"))
-    }
 }
 
 /// Parses the full argv (program name first) into `T`; `own_help` answers `--help` for the
@@ -207,14 +167,6 @@ mod tests {
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn the_spec_comes_from_the_usage_line() {
-        let text = "Usage: tinkex x [--limit <limit>] [--json] [-q] <command> [<args>]\n\nAbout.\n\nOptions:\n  --limit           n\n  --json            j\n  -q, --quiet       q\n  --help, help      h\n";
-        let spec = Spec::from_help(text);
-        assert_eq!(spec.options, ["--limit"]);
-        assert_eq!(spec.flags, ["--limit", "--json", "-q", "--quiet", "--help"]);
     }
 
     #[test]
