@@ -191,6 +191,10 @@ fn every_command_has_grouped_help_and_help_works_as_a_word() {
     let long = tinkex(&["run", "--help"]).run();
     let word = tinkex(&["help", "run"]).run();
     assert_eq!(word.parts(), long.parts());
+    assert_eq!(
+        tinkex(&["help"]).run().parts(),
+        tinkex(&["-h"]).run().parts()
+    );
     assert!(long.stdout.starts_with("Usage: tinkex run [OPTIONS]\n"));
     let score = tinkex(&["score", "-h"]).run();
     assert_eq!((score.code, score.stderr.as_str()), (0, ""));

@@ -47,10 +47,10 @@ pub fn parse<T: TopLevelCommand>(
     })
 }
 
-/// `tinkex help run` is `tinkex run --help`, as in git and cargo.
+/// `tinkex help run` is `tinkex run --help` (`tinkex help`, `tinkex --help`), as in git.
 fn help_word(args: &[String]) -> Vec<String> {
     match args.split_first() {
-        Some((first, rest)) if first == "help" && !rest.is_empty() => {
+        Some((first, rest)) if first == "help" => {
             let mut out = rest.to_vec();
             out.push("--help".into());
             out
@@ -189,6 +189,7 @@ mod tests {
     #[test]
     fn help_is_a_word_too() {
         assert_eq!(help_word(&strings(&["help", "run"])), ["run", "--help"]);
-        assert_eq!(help_word(&strings(&["help"])), ["help"]);
+        assert_eq!(help_word(&strings(&["help"])), ["--help"]);
+        assert_eq!(help_word(&strings(&["run", "help"])), ["run", "help"]);
     }
 }
