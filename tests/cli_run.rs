@@ -39,7 +39,7 @@ fn flag_values_are_checked_with_the_flag_named() {
         (&["--num-samples", "0"], "invalid value '0' for --num-samples: must be at least 1"),
         (&["--timeout", "-5"], "invalid value '-5' for --timeout: must be a number of seconds greater than 0 (at most one year)"),
         (&["--stop-token", "x"], "invalid value 'x' for --stop-token: expected a token id (a whole number ≥ 0), got 'x'"),
-        (&["--seed", "1.5"], "invalid value '1.5' for --seed: invalid digit found in string"),
+        (&["--seed", "1.5"], "invalid value '1.5' for --seed: must be a whole number"),
         (&["--frobnicate"], "unknown flag '--frobnicate'"),
     ];
     for (extra, message) in cases {

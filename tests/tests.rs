@@ -24,6 +24,7 @@ mod cli_cache_safety;
 mod cli_credentials;
 mod cli_download;
 mod cli_first_minutes;
+mod cli_first_minutes2;
 mod cli_images;
 mod cli_lifecycle;
 mod cli_live;

@@ -48,6 +48,43 @@ pub fn deliver(path: Option<&Path>, bytes: &[u8]) -> Result<Delivery> {
     }
 }
 
+/// The extras a run asked the server for, to notice a server that leaves them out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AskedExtras {
+    /// `--topk-logprobs K` (0: not asked).
+    pub topk_logprobs: u32,
+    /// `--prompt-logprobs` or `--topk-prompt-logprobs` (then `topk_prompt` is K).
+    pub prompt_logprobs: bool,
+    /// `--topk-prompt-logprobs K` (0: not asked).
+    pub topk_prompt: u32,
+}
+
+/// What the server left out of what was asked: each named once per process, since a batch
+/// would otherwise repeat it on every line.
+pub fn warn_missing_extras(response: &SampleResponse, asked: AskedExtras) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let mut missing = Vec::new();
+    if asked.topk_logprobs > 0
+        && !response.sequences.is_empty()
+        && response.sequences.iter().all(|s| s.topk_logprobs.is_none())
+    {
+        missing.push("top-k logprobs (--topk-logprobs)");
+    }
+    if asked.prompt_logprobs && response.prompt_logprobs.is_none() {
+        missing.push("prompt logprobs (--prompt-logprobs)");
+    }
+    if asked.topk_prompt > 0 && response.topk_prompt_logprobs.is_none() {
+        missing.push("top-k prompt logprobs (--topk-prompt-logprobs)");
+    }
+    if !missing.is_empty() && !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!(
+            "the server returned no {} although they were asked for; it may not support them",
+            missing.join(", no ")
+        );
+    }
+}
+
 /// What a run produced, with the context output needs.
 pub struct Outcome<'a> {
     /// The model label (base model or model path).
@@ -102,7 +139,8 @@ fn plain(
                 let shown = visible_tokens(sequence, outcome.stop_tokens, decoder);
                 out.push_str(&decoder.decode(shown)?);
                 out.push('\n');
-                if options.logprobs {
+                // `--topk-logprobs` alone would print nothing extra: it implies `--logprobs`.
+                if options.logprobs || sequence.topk_logprobs.is_some() {
                     logprob_lines(&mut out, sequence, decoder)?;
                 }
             }

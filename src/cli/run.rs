@@ -23,6 +23,9 @@ pub fn execute(config: &RunConfig, source: Option<&PromptSource>) -> Result<()> 
     let deadline = Deadline::starting_at(started, config.timeout);
     let input = conversation::load_input(config, source, &deadline)?;
     check_tokens_only(config, &input)?;
+    if let Some(path) = config.output.path.as_deref() {
+        super::sink::check_writable(path)?;
+    }
     // Credentials are checked first: they need no network and fail the most runs.
     let client_config = client_config(config, deadline)?;
     let loader = TokenizerLoader::new(config, &client_config);
@@ -112,6 +115,14 @@ fn sample_and_write(
         let _ticker = super::live::Ticker::start("tinkex: waiting for the result…".into());
         future.wait(None)?
     };
+    output::warn_missing_extras(
+        &response,
+        output::AskedExtras {
+            topk_logprobs: config.topk_logprobs,
+            prompt_logprobs: config.prompt_logprobs,
+            topk_prompt: config.topk_prompt_logprobs,
+        },
+    );
     let outcome = Outcome {
         model: config.model_label(),
         prompt_tokens,

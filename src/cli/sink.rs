@@ -53,6 +53,31 @@ pub fn write_atomically(
         .map_err(|e| Error::io(context("write it"), e))
 }
 
+/// Checks before any request that `path` can take the output: not a directory, its folder
+/// made (as the write would) and not read-only, so a paid sample is never lost to a typo.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let context = |what: &str| format!("--output {}: cannot {what}", path.display());
+    if path.is_dir() {
+        return Err(Error::input(format!(
+            "--output {}: is a directory",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| Error::io(context("create its directory"), e))?;
+    let meta = fs::metadata(dir).map_err(|e| Error::io(context("read its directory"), e))?;
+    if meta.permissions().readonly() {
+        return Err(Error::input(format!(
+            "--output {}: its directory is read-only",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +116,28 @@ mod tests {
             let kept = fs::metadata(&target).unwrap().permissions().mode() & 0o7777;
             assert_eq!(kept, mode, "{mode:o}");
         }
+    }
+
+    #[test]
+    fn unwritable_targets_are_found_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_writable(dir.path()).is_err());
+        let file = dir.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let err = check_writable(&file.join("out.json")).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot create its directory"),
+            "{err}"
+        );
+        check_writable(&dir.path().join("new/out.json")).unwrap();
+        let locked = dir.path().join("locked");
+        fs::create_dir(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
+        let err = check_writable(&locked.join("out.json")).unwrap_err();
+        assert!(
+            err.to_string().ends_with("its directory is read-only"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,8 +8,9 @@ use crate::tokenizer::prefetch::{self, Place, Prefetched};
 use crate::tokenizer::{self, fast, HubRetry, HubSettings, TokenizerOptions, TokenizerSpec};
 use crate::Deadline;
 
-/// `tinkex cache` (`clear`: `tinkex cache clear`): the listing, or the entries removed.
-pub fn cache(clear: bool) -> Result<()> {
+/// `tinkex cache` (`clear`: `tinkex cache clear`): the listing (as JSON with `json`), or the
+/// entries removed.
+pub fn cache(clear: bool, json: bool) -> Result<()> {
     let options = TokenizerOptions::from_env();
     let dir = options.cache_dir.clone().ok_or_else(|| {
         Error::Usage("no tokenizer cache directory: set XDG_CACHE_HOME or HOME".into())
@@ -22,6 +23,8 @@ pub fn cache(clear: bool) -> Result<()> {
                 dir.display()
             )
         })
+    } else if json {
+        json_listing(&dir, &options, SystemTime::now())
     } else {
         listing(&dir, &options, SystemTime::now())
     };
@@ -59,21 +62,70 @@ fn listing(
     let mut out = format!("tokenizer cache: {} (cap {cap})\n", dir.display());
     for entry in listing.entries.iter().rev() {
         let age = now.duration_since(entry.last_use).unwrap_or_default();
-        let sources: Vec<String> = entry
-            .sources
-            .iter()
-            .map(|s| s.display().to_string())
-            .collect();
-        let sources = match sources.is_empty() {
-            true => "(no source recorded)".to_string(),
-            false => sources.join(", "),
+        let sources = live_sources(&entry.sources);
+        let source = match sources.as_slice() {
+            [] => "(its sources no longer exist)".to_string(),
+            [one] => one.clone(),
+            [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
         };
-        out += &format!("{:>10}  {:>12}  {sources}\n", size(entry.bytes), ago(age));
+        out += &format!("{:>10}  {:>12}  {source}\n", size(entry.bytes), ago(age));
     }
     let count = listing.entries.len();
     let plural = if count == 1 { "y" } else { "ies" };
     out += &format!("total {} in {count} entr{plural}\n", size(listing.total));
     Ok(out)
+}
+
+/// The sources of an entry that still exist: a tokenizer file read once from a temporary
+/// folder since removed is no help in a listing.
+fn live_sources(sources: &[std::path::PathBuf]) -> Vec<String> {
+    sources
+        .iter()
+        .filter(|s| s.exists())
+        .map(|s| source_name(s))
+        .collect()
+}
+
+/// A hub cache path as its repo id (`…/models--Qwen--Qwen3-8B/snapshots/…` → `Qwen/Qwen3-8B`),
+/// any other source as its path.
+fn source_name(path: &std::path::Path) -> String {
+    path.components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .find_map(|c| c.strip_prefix("models--"))
+        .map_or_else(
+            || path.display().to_string(),
+            |repo| repo.replace("--", "/"),
+        )
+}
+
+/// `tinkex cache --json`: the listing as one JSON document, least recently used last.
+fn json_listing(
+    dir: &std::path::Path,
+    options: &TokenizerOptions,
+    now: SystemTime,
+) -> std::io::Result<String> {
+    let listing = fast::list(dir)?;
+    let entries: Vec<serde_json::Value> = listing
+        .entries
+        .iter()
+        .rev()
+        .map(|entry| {
+            let unix = entry.last_use.duration_since(SystemTime::UNIX_EPOCH);
+            serde_json::json!({
+                "sources": live_sources(&entry.sources),
+                "bytes": entry.bytes,
+                "last_use_unix": unix.map(|d| d.as_secs()).unwrap_or_default(),
+                "last_use_secs_ago": now.duration_since(entry.last_use).unwrap_or_default().as_secs(),
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "dir": dir.display().to_string(),
+        "cap_bytes": options.max_bytes,
+        "entries": entries,
+        "total_bytes": listing.total,
+    });
+    Ok(format!("{document:#}\n"))
 }
 
 /// `tinkex prefetch`: each base model's and each named tokenizer, fetched and cached.
@@ -167,5 +219,32 @@ mod tests {
         let text = listing(&dir, &options, SystemTime::now()).unwrap();
         assert!(text.ends_with("total 0 B in 0 entries\n"), "{text}");
         assert!(text.contains("(cap 1.0 GB)"), "{text}");
+        let json = json_listing(&dir, &options, SystemTime::now()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["total_bytes"], 0);
+        assert_eq!(value["entries"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn hub_sources_read_as_their_repo() {
+        let path =
+            std::path::Path::new("/h/hub/models--Qwen--Qwen3-8B/snapshots/abc/tokenizer.json");
+        assert_eq!(source_name(path), "Qwen/Qwen3-8B");
+        assert_eq!(
+            source_name(std::path::Path::new("/t/tok.json")),
+            "/t/tok.json"
+        );
+    }
+
+    #[test]
+    fn gone_sources_are_left_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let here = tmp.path().join("tokenizer.json");
+        std::fs::write(&here, "{}").unwrap();
+        let gone = tmp.path().join("gone/tokenizer.json");
+        assert_eq!(
+            live_sources(&[gone, here.clone()]),
+            [here.display().to_string()]
+        );
     }
 }

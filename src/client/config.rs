@@ -315,8 +315,9 @@ fn nothing_found() -> Error {
     Error::Auth {
         message: "no API key found".to_string(),
         hint: Some(format!(
-            "pass --api-key KEY, set TINKER_API_KEY, set {COMMAND_VAR} to a command that \
-             prints one, or run 'tinker auth login'"
+            "give tinkex a key: export TINKER_API_KEY=KEY (or pass --api-key KEY, set \
+             {COMMAND_VAR} to a command that prints one, or keep the key 'tinker auth login' \
+             stores); then 'tinkex auth status' checks it"
         )),
     }
 }

@@ -29,7 +29,7 @@ pub fn execute(command: &ReadCommand) -> Result<()> {
     let output = match &command.action {
         Action::Models { filter } => models(&catalog, filter.as_deref(), json)?,
         Action::Checkpoints { limit } => {
-            let listing = catalog.checkpoints(*limit)?;
+            let listing = catalog.checkpoints(*limit).map_err(no_global_listing)?;
             note_more(&listing, "checkpoints");
             let rows = listing.items.iter().map(table::checkpoint_row).collect();
             let doc = json!({ "checkpoints": listing.items });
@@ -69,6 +69,24 @@ pub fn execute(command: &ReadCommand) -> Result<()> {
     };
     sink::to_stdout(crate::redact::scrub(&output).as_bytes())?;
     Ok(())
+}
+
+/// A server without the listing of all checkpoints (404, as SkyRL) still lists one run's.
+fn no_global_listing(error: Error) -> Error {
+    match error {
+        Error::Api {
+            status: Some(404),
+            message,
+            ..
+        } => Error::Input {
+            message: format!("{message}: this server cannot list all checkpoints at once"),
+            hint: Some(
+                "list one run's checkpoints with --run-id RUN_ID (the ids: tinkex training-run list)"
+                    .into(),
+            ),
+        },
+        other => other,
+    }
 }
 
 /// One line saying the credential works and where it came from (never the credential).

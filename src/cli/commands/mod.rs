@@ -16,6 +16,7 @@ mod version;
 
 use argh::FromArgs;
 
+use super::flags::command_help::command_help;
 use super::flags::help;
 use super::flags::prepass::{self, Stop};
 use super::logging::report;
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 /// A fast, synchronous command-line client for the Tinker sampling API.
 #[argh(
     example = "tinkex run --base-model Qwen/Qwen3-8B --prompt \"Hello\" --max-tokens 64",
-    note = "Run 'tinkex run --help' for the sampling flags, exit codes and environment variables."
+    note = "Run 'tinkex run --help' (or 'tinkex help run') for the sampling flags, exit codes and environment variables. Every command with --json also takes the official CLI's -f json and --format json|table, before or after the command."
 )]
 pub struct TopLevel {
     /// print the version and exit
@@ -74,7 +75,7 @@ pub fn main(argv: &[String]) -> i32 {
         }
         Err(Stop::Usage(error)) => return report(&usage_for_command(error, argv)),
     };
-    dispatch(command).map_or_else(|error| report(&error), |()| 0)
+    dispatch(command).map_or_else(|error| report(&usage_for_command(error, argv)), |()| 0)
 }
 
 /// The one dispatch: every arm validates its command's flags, then executes its config.
@@ -106,7 +107,7 @@ fn dispatch(command: Command) -> Result<()> {
 
 /// The command argv names, `tinkex --version` as `version`; help and usage errors as [`Stop`].
 fn parse(argv: &[String]) -> std::result::Result<Command, Stop> {
-    match prepass::parse::<TopLevel>(argv, run_help)? {
+    match prepass::parse::<TopLevel>(argv, own_help)? {
         TopLevel {
             command: Some(command),
             ..
@@ -118,34 +119,36 @@ fn parse(argv: &[String]) -> std::result::Result<Command, Stop> {
     }
 }
 
-/// `tinkex run --help`: argh's text for `run`, regrouped with value names.
-fn run_help(args: &[&str]) -> Option<String> {
-    (args.first() == Some(&"run") && args.contains(&"--help"))
-        .then(|| help::run_help(&argh_run_help()))
+/// Every command's `--help`, regrouped with value names: `run`'s from its own table, the
+/// others' from their flags' places in it.
+fn own_help(path: &[&str], argh_text: &str) -> Option<String> {
+    if path == ["run"] {
+        return Some(help::run_help(argh_text));
+    }
+    Some(command_help(path, argh_text))
 }
 
 /// The help argh itself writes for `run` (its descriptions, examples, notes, exit codes).
+#[cfg(test)]
 fn argh_run_help() -> String {
     prepass::help_of::<run::Args>(&["tinkex", "run"], &[])
 }
 
-/// A usage error's hint names the command typed (`tinkex score --help`), not always `run`.
+/// A usage error's hint names the command typed (`tinkex model list --help`), not always
+/// `run`, whether argh or the command's own checks found it.
 fn usage_for_command(error: Error, argv: &[String]) -> Error {
-    let command = argv.get(1).map(String::as_str).unwrap_or_default();
+    let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    let path = prepass::command_path(&args, prepass::help_at::<TopLevel>);
+    let command = path.first().copied().unwrap_or_default();
     match error {
         Error::Usage(message) if command == "score" => score::usage(message),
-        Error::Usage(message)
-            if command != "run"
-                && command.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-                && !command.is_empty() =>
-        {
-            Error::Input {
-                message,
-                hint: Some(format!(
-                    "run 'tinkex {command} --help' for its flags and an example"
-                )),
-            }
-        }
+        Error::Usage(message) if command != "run" && !command.is_empty() => Error::Input {
+            message,
+            hint: Some(format!(
+                "run 'tinkex {} --help' for its flags and an example",
+                path.join(" ")
+            )),
+        },
         other => other,
     }
 }

@@ -189,40 +189,52 @@ fn the_flag_table_matches_argh_and_the_help() {
     }
 }
 
-/// Every switch of every command is one `normalize` knows takes no value.
+/// Every command's flags as `normalize` reads them from argh's usage line: a switch never
+/// takes the next argument, an option always does, and every command's help is grouped.
 #[test]
-fn switches_of_other_commands_are_known() {
-    for flag in ["--help", "--version", "--json", "--quiet", "--verbose"] {
-        assert!(help::is_switch(flag), "{flag}");
-    }
-    assert!(!help::is_switch("--prompt"));
+fn every_command_knows_its_switches_and_options() {
     let commands: &[&[&str]] = &[
-        &["--help"],
-        &["merge", "--help"],
-        &["score", "--help"],
-        &["version", "--help"],
-        &["cache", "--help"],
-        &["prefetch", "--help"],
-        &["model", "list", "--help"],
-        &["checkpoint", "list", "--help"],
-        &["training-run", "list", "--help"],
-        &["auth", "status", "--help"],
+        &[],
+        &["merge"],
+        &["score"],
+        &["version"],
+        &["cache"],
+        &["prefetch"],
+        &["model", "list"],
+        &["checkpoint", "list"],
+        &["training-run", "list"],
+        &["auth", "status"],
     ];
-    for command in commands {
-        let text = match parse(&argv(command)) {
-            Err(Stop::Help(text)) => text,
-            other => panic!("expected help for {command:?}, got {other:?}"),
-        };
-        let usage = text.lines().next().unwrap_or_default();
-        for group in usage.split('[').skip(1) {
-            let group = group.split(']').next().unwrap_or_default();
-            if group.starts_with("--") && group.len() > 2 && !group.contains(' ') {
+    for path in commands {
+        let spec = prepass::Spec::from_help(&prepass::help_at::<TopLevel>(path));
+        for switch in ["--help", "--json", "--allow-missing", "--per-token", "-q"] {
+            assert!(
+                !spec.options.iter().any(|o| o == switch),
+                "{switch} of {path:?}"
+            );
+        }
+        for option in [
+            "--api-key",
+            "--limit",
+            "--input",
+            "--base-model",
+            "--context",
+        ] {
+            if spec.flags.iter().any(|f| f == option) {
                 assert!(
-                    help::is_switch(group),
-                    "{group} of {command:?} is not a known switch"
+                    spec.options.iter().any(|o| o == option),
+                    "{option} of {path:?}"
                 );
             }
         }
+        let mut asked: Vec<&str> = path.to_vec();
+        asked.push("-h");
+        let text = match parse(&argv(&asked)) {
+            Err(Stop::Help(text)) => text,
+            other => panic!("expected help for {path:?}, got {other:?}"),
+        };
+        assert!(text.contains("[OPTIONS]"), "{path:?}: {text}");
+        assert!(text.contains("\nHelp:\n  -h, --help"), "{path:?}: {text}");
     }
 }
 

@@ -121,22 +121,16 @@ pub const RUN_FLAGS: &[(&str, &[Flag])] = &[
     ),
 ];
 
-/// Switches of every command that are not `run` flags.
-const OTHER_SWITCHES: &[&str] = &["--help", "--version", "--allow-missing", "--per-token"];
-
-/// Whether `flag` (a `--long` name) takes no value, in any command.
-pub fn is_switch(flag: &str) -> bool {
-    OTHER_SWITCHES.contains(&flag) || all_run_flags().any(|f| f.name == flag && f.value.is_none())
-}
-
 /// Every `run` flag, in table order.
+#[cfg(test)]
 pub fn all_run_flags() -> impl Iterator<Item = &'static Flag> {
     RUN_FLAGS.iter().flat_map(|(_, flags)| flags.iter())
 }
 
 /// Where descriptions start, and how wide the text may be.
-const COLUMN: usize = 34;
-const WIDTH: usize = 100;
+pub const COLUMN: usize = 34;
+/// The widest a help line gets.
+pub const WIDTH: usize = 100;
 
 /// The grouped help, built from argh's `text` for `run` (descriptions and closing sections).
 pub fn run_help(argh_text: &str) -> String {
@@ -183,7 +177,7 @@ fn label(flag: &Flag) -> String {
 }
 
 /// One entry: the label, then the description wrapped at [`WIDTH`] from [`COLUMN`].
-fn entry(label: &str, about: &str) -> String {
+pub fn entry(label: &str, about: &str) -> String {
     let mut lines = vec![format!("  {label}")];
     let mut width = 2 + label.chars().count();
     if width + 2 > COLUMN {
@@ -212,6 +206,22 @@ fn entry(label: &str, about: &str) -> String {
 
 /// Each long flag in argh's `Options:` section with its description (wrapped lines joined).
 pub fn descriptions(argh_text: &str) -> Vec<(String, String)> {
+    option_entries(argh_text)
+        .into_iter()
+        .map(|(names, about)| {
+            let long = names
+                .split(", ")
+                .find(|n| n.starts_with("--"))
+                .unwrap_or(&names)
+                .to_string();
+            (long, about)
+        })
+        .collect()
+}
+
+/// Each entry of argh's `Options:` section: its names as written (`-q, --quiet`) and its
+/// description (wrapped lines joined).
+pub fn option_entries(argh_text: &str) -> Vec<(String, String)> {
     let mut found: Vec<(String, String)> = Vec::new();
     let mut in_options = false;
     for line in argh_text.lines() {
@@ -231,11 +241,7 @@ pub fn descriptions(argh_text: &str) -> Vec<(String, String)> {
                 .find(|&(i, c)| c == ' ' && !body[..i].ends_with(','))
                 .map_or(body.len(), |(i, _)| i);
             let (names, about) = body.split_at(end);
-            let long = names
-                .split(", ")
-                .find(|n| n.starts_with("--"))
-                .unwrap_or(names);
-            found.push((long.to_string(), about.trim().to_string()));
+            found.push((names.to_string(), about.trim().to_string()));
         } else if let Some((_, about)) = found.last_mut() {
             about.push(' ');
             about.push_str(body);

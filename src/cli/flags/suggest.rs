@@ -19,6 +19,7 @@ pub fn usage_error(output: &str, flags: &[String], commands: &[String]) -> Error
     if let Some(rest) = first.strip_prefix("Error parsing option '") {
         if let Some((flag, rest)) = rest.split_once("' with value '") {
             if let Some((value, why)) = rest.split_once("': ") {
+                let why = number_range(value, why);
                 return Error::usage(format!("invalid value '{value}' for {flag}: {why}"));
             }
         }
@@ -32,6 +33,22 @@ pub fn usage_error(output: &str, flags: &[String], commands: &[String]) -> Error
         return Error::usage(format!("missing {}", missing.join(", ")));
     }
     Error::usage(lowercase_first(first))
+}
+
+/// Rust's integer parse errors as the range a flag takes (`--limit -1` → "must be a whole
+/// number ≥ 0"); every other reason as written.
+fn number_range<'a>(value: &str, why: &'a str) -> std::borrow::Cow<'a, str> {
+    match why {
+        "invalid digit found in string" if value.starts_with('-') => {
+            "must be a whole number ≥ 0".into()
+        }
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a whole number".into()
+        }
+        "number too large to fit in target type" => "must be a smaller whole number".into(),
+        "number too small to fit in target type" => "must be a larger whole number".into(),
+        other => other.into(),
+    }
 }
 
 /// `unknown flag '--max-token'` (hint: `did you mean --max-tokens?`), or the same for a command.
@@ -192,6 +209,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid value '0' for --max-tokens: must be at least 1"
+        );
+        let err = usage_error(
+            "Error parsing option '--limit' with value '-1': invalid digit found in string\n",
+            &[],
+            &[],
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid value '-1' for --limit: must be a whole number ≥ 0"
         );
         let err = usage_error("No value provided for option '--prompt'.\n", &[], &[]);
         assert_eq!(err.to_string(), "--prompt needs a value");

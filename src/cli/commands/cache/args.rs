@@ -7,11 +7,15 @@ use argh::FromArgs;
 #[argh(
     subcommand,
     name = "cache",
-    example = "tinkex cache",
-    example = "tinkex cache clear",
+    example = "One entry a line (size, last use, source), then the total:\n  $ tinkex cache",
+    example = "The same as one JSON document:\n  $ tinkex cache --json",
+    example = "Empty it:\n  $ tinkex cache clear",
     note = "The cache lives in $XDG_CACHE_HOME/tinkex/tokenizers (else ~/.cache/tinkex/tokenizers). TINKEX_CACHE_MAX_BYTES caps its size (default 1G; 0 = unlimited): least recently used entries are evicted after each write."
 )]
 pub struct Args {
+    /// print the listing as one JSON document ({"dir", "cap_bytes", "entries", "total_bytes"})
+    #[argh(switch)]
+    pub json: bool,
     #[argh(subcommand)]
     /// what to do (default: list)
     pub action: Option<CacheAction>,

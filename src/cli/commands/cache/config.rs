@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// `tinkex cache clear` (else the listing).
     pub clear: bool,
+    /// `--json`: the listing as one JSON document.
+    pub json: bool,
 }
 
 impl TryFrom<Args> for Config {
@@ -16,6 +18,7 @@ impl TryFrom<Args> for Config {
     fn try_from(args: Args) -> Result<Config> {
         Ok(Config {
             clear: matches!(args.action, Some(CacheAction::Clear(_))),
+            json: args.json,
         })
     }
 }

@@ -8,5 +8,5 @@ use crate::error::Result;
 /// Runs `tinkex cache [clear]`.
 pub fn execute(config: &Config) -> Result<()> {
     logging::init(Verbosity::Normal);
-    tokenizers::cache(config.clear)
+    tokenizers::cache(config.clear, config.json)
 }
