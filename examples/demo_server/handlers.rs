@@ -4,6 +4,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::auth::{self, Jwts};
 use super::catalog;
+use super::download::{self, Downloads};
 use super::faults::{Endpoint, FaultKind, FaultPlan};
 use super::reply::{Answer, Call, Handled, Reply};
 use super::sampling;
@@ -22,6 +23,8 @@ pub struct Ctx {
     pub jwts: Jwts,
     /// Wakes held requests when the server stops.
     pub stopper: Stopper,
+    /// Downloadable checkpoints: exports, futures, the URL signing key.
+    pub downloads: Downloads,
 }
 
 impl Ctx {
@@ -34,6 +37,7 @@ impl Ctx {
             faults,
             jwts: Jwts::default(),
             stopper: Stopper::default(),
+            downloads: Downloads::default(),
         }
     }
 
@@ -45,6 +49,10 @@ impl Ctx {
 
 /// Answers one call.
 pub fn handle(ctx: &Ctx, call: &Call) -> Reply {
+    // Downloads (and their signed storage URLs) come first: the catalog owns `training_runs/`.
+    if let Some(reply) = download::handle(ctx, call) {
+        return reply;
+    }
     // The read endpoints take no faults: the fault plan counts only the sampling run's calls.
     if let Some(reply) = catalog::handle(ctx, call) {
         return reply;
@@ -177,7 +185,8 @@ fn malform(mut answer: Answer) -> Answer {
     answer
 }
 
-fn check_headers(call: &Call) -> Result<(), Answer> {
+/// POSTs must be JSON and carry an idempotency key.
+pub fn check_headers(call: &Call) -> Result<(), Answer> {
     if call.method != "POST" {
         return Ok(());
     }

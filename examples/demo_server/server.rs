@@ -11,6 +11,9 @@
 mod auth;
 #[path = "catalog.rs"]
 mod catalog;
+// Downloadable checkpoints and the signed storage URLs behind them.
+#[path = "download.rs"]
+mod download;
 #[path = "faults.rs"]
 pub mod faults;
 #[path = "handlers.rs"]

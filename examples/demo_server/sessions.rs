@@ -230,10 +230,9 @@ pub fn finish(ctx: &Ctx, sid: &str, call: &Call) -> Handled {
         .get("reason")
         .and_then(|r| r.get("type"))
         .and_then(Value::as_str);
-    if !matches!(reason, Some("success" | "error")) {
-        let detail = format!(
-            "{what}: `reason` must be {{\"type\": \"success\"}} or {{\"type\": \"error\"}}"
-        );
+    if !matches!(reason, Some("success" | "errored" | "interrupted")) {
+        let detail =
+            format!("{what}: `reason` type must be \"success\", \"errored\" or \"interrupted\"");
         return Err(Answer::detail(422, detail));
     }
     if !obj
