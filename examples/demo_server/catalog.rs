@@ -113,7 +113,7 @@ fn answer(ctx: &Ctx, call: &Call, route: Route, query: &str) -> Handled {
 pub fn checkpoint_rank(run: &str, kind: &str, name: &str) -> Option<(&'static str, u64)> {
     let (_, base, rank, saves, _) = RUNS.iter().find(|r| r.0 == run)?;
     let step: u64 = name.parse().ok().filter(|_| name.len() == 6)?;
-    let listed = step % 10 == 0 && (1..=*saves).contains(&(step / 10));
+    let listed = step.is_multiple_of(10) && (1..=*saves).contains(&(step / 10));
     (listed && matches!(kind, "weights" | "sampler_weights")).then_some((*base, *rank))
 }
 
