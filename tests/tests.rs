@@ -42,6 +42,7 @@ mod client_protocol;
 mod client_retry;
 mod client_scoring;
 mod client_vectors;
+mod demo_download;
 mod demo_faults;
 mod demo_images;
 mod demo_scoring;

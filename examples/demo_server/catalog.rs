@@ -29,7 +29,7 @@ const RUNS: [(&str, &str, u64, u64, bool); 3] = [
 ];
 
 /// 2026-11-20T08:00:00Z: the first run starts then, each next one a day later.
-const EPOCH: i64 = 1_795_161_600;
+pub const EPOCH: i64 = 1_795_161_600;
 
 /// The most items one page may ask for (FastAPI answers 422 past it, as the real server does).
 const MAX_PAGE: u64 = 1000;
@@ -108,6 +108,14 @@ fn answer(ctx: &Ctx, call: &Call, route: Route, query: &str) -> Handled {
             ))
         }
     }
+}
+
+/// The base model and LoRA rank (0 = full) of a listed checkpoint `kind/name` of `run`.
+pub fn checkpoint_rank(run: &str, kind: &str, name: &str) -> Option<(&'static str, u64)> {
+    let (_, base, rank, saves, _) = RUNS.iter().find(|r| r.0 == run)?;
+    let step: u64 = name.parse().ok().filter(|_| name.len() == 6)?;
+    let listed = step.is_multiple_of(10) && (1..=*saves).contains(&(step / 10));
+    (listed && matches!(kind, "weights" | "sampler_weights")).then_some((*base, *rank))
 }
 
 /// The index of run `id` in the built-in catalog, or a 404.

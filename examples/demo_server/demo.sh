@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: start the offline demo server on a free loopback port, run tinkex against it
 # (a sample, plain then --json; then model list and checkpoint list from the demo catalog,
-# a checkpoint delete --dry-run and a billing usage table),
+# a checkpoint delete --dry-run, a billing usage table and a checkpoint download into a
+# temporary directory),
 # print what it prints, and stop the server. Needs no API key.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,9 +16,10 @@ for bin in "$server_bin" "$tinkex_bin"; do
 done
 
 port_file="$(mktemp)"
+download_dir="$(mktemp -d)"
 "$server_bin" --port 0 -q >"$port_file" &
 server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
+trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -f "$port_file"; rm -rf "$download_dir"' EXIT
 
 # The server prints "listening on URL" as its first line once it accepts connections.
 url=""
@@ -76,3 +78,8 @@ score_args=(score --base-url "$url" --api-key tml-demo --base-model Qwen/Qwen3-8
   --tokenizer fixtures/qwen3/tokenizer.json --context "The capital of France is")
 echo "\$ tinkex score ... --context \"The capital of France is\" --choice \" Paris\" --choice \" London\"   # made-up logprobs"
 "${demo_env[@]}" "$tinkex_bin" "${score_args[@]}" --choice " Paris" --choice " London"
+echo
+echo "\$ tinkex checkpoint download tinker://demo-run-1/weights/000600 -o DIR   # DIR: a temporary directory"
+"${demo_env[@]}" "$tinkex_bin" checkpoint download tinker://demo-run-1/weights/000600 \
+  -o "$download_dir" "${read_args[@]}"
+ls -l "$download_dir"/demo-run-1_weights_000600 | tail -n +2

@@ -4,6 +4,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::auth::{self, Jwts};
 use super::catalog;
+use super::download::{self, Downloads};
 use super::faults::{Endpoint, FaultKind, FaultPlan};
 use super::reply::{Answer, Call, Handled, Reply};
 use super::sampling;
@@ -25,6 +26,8 @@ pub struct Ctx {
     pub stopper: Stopper,
     /// What the checkpoint lifecycle calls changed in the catalog.
     pub lifecycle: Mutex<lifecycle::Overlay>,
+    /// Downloadable checkpoints: exports, futures, the URL signing key.
+    pub downloads: Downloads,
 }
 
 impl Ctx {
@@ -38,6 +41,7 @@ impl Ctx {
             jwts: Jwts::default(),
             stopper: Stopper::default(),
             lifecycle: Mutex::default(),
+            downloads: Downloads::default(),
         }
     }
 
@@ -49,6 +53,10 @@ impl Ctx {
 
 /// Answers one call.
 pub fn handle(ctx: &Ctx, call: &Call) -> Reply {
+    // Downloads (and their signed storage URLs) come first: the catalog owns `training_runs/`.
+    if let Some(reply) = download::handle(ctx, call) {
+        return reply;
+    }
     // The read endpoints take no faults: the fault plan counts only the sampling run's calls.
     if let Some(reply) = lifecycle::handle(ctx, call).or_else(|| billing::handle(ctx, call)) {
         return reply;
@@ -188,7 +196,8 @@ fn malform(mut answer: Answer) -> Answer {
     answer
 }
 
-fn check_headers(call: &Call) -> Result<(), Answer> {
+/// POSTs must be JSON and carry an idempotency key.
+pub fn check_headers(call: &Call) -> Result<(), Answer> {
     if call.method != "POST" {
         return Ok(());
     }

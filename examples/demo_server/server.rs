@@ -14,6 +14,9 @@ mod auth;
 mod billing;
 #[path = "catalog.rs"]
 mod catalog;
+// Downloadable checkpoints and the signed storage URLs behind them.
+#[path = "download.rs"]
+mod download;
 #[path = "faults.rs"]
 pub mod faults;
 #[path = "handlers.rs"]
