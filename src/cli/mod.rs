@@ -13,9 +13,11 @@ mod prepare;
 mod prompt;
 mod run;
 mod score;
+mod session;
 mod settings;
 mod signals;
 mod sink;
+mod token_totals;
 mod tokenizers;
 mod units;
 

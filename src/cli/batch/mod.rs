@@ -69,6 +69,7 @@ pub fn execute(config: &RunConfig, batch: &BatchOptions) -> Result<()> {
     // Without --batch-timeout the batch deadline is unbounded: each client step (handshake,
     // session, every line) still ends within --timeout.
     client_config.step_timeout = Some(config.timeout);
+    crate::cli::session::add_shard(&mut client_config.session, plan.shard);
     let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(config, &client_config);
     let tokenizer = early_tokenizer(config, &loader, &deadline)?;
@@ -328,6 +329,7 @@ fn sample_item(item: &BatchItem, shared: &Shared) -> Result<String> {
         line,
     )?;
     let response = future.wait(None)?;
+    crate::cli::token_totals::BATCH.add(prompt_tokens, &response);
     success_line(
         item,
         (prompt_tokens, encoded.chat),

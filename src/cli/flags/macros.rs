@@ -82,6 +82,8 @@ macro_rules! command_args {
     (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared tokens_only, $($r:tt)*) => { $crate::cli::flags::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(switch)] pub tokens_only: bool,] $($r)*); };
     (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared quiet, $($r:tt)*) => { $crate::cli::flags::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(switch, short = 'q')] pub quiet: bool,] $($r)*); };
     (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared verbose, $($r:tt)*) => { $crate::cli::flags::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(switch, short = 'v')] pub verbose: u8,] $($r)*); };
+    (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared session_name, $($r:tt)*) => { $crate::cli::flags::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(option)] pub session_name: Option<String>,] $($r)*); };
+    (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared meta, $($r:tt)*) => { $crate::cli::flags::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(option)] pub meta: Vec<String>,] $($r)*); };
     // A command's own field: its attributes and name, then its type token by token.
     (@munch $head:tt [$($acc:tt)*] $(#[$($doc:tt)*])* pub $field:ident : $($rest:tt)*) => {
         $crate::cli::flags::command_args!(@munch $head [$($acc)* $(#[$($doc)*])* pub $field :] $($rest)*);
@@ -101,6 +103,7 @@ macro_rules! command_args {
     (@group $n:ident output) => { $crate::cli::flags::command_args!(@access $n output OutputFlags [json output]); };
     (@group $n:ident render) => { $crate::cli::flags::command_args!(@access $n render RenderFlags [print_prompt logprobs tokens_only]); };
     (@group $n:ident verbosity) => { $crate::cli::flags::command_args!(@access $n verbosity VerbosityFlags [quiet verbose]); };
+    (@group $n:ident session) => { $crate::cli::flags::command_args!(@access $n session SessionFlags [session_name meta]); };
     (@access $n:ident $fn:ident $ty:ident [$($f:ident)*]) => {
         impl $n {
             #[doc = concat!("The ", stringify!($fn), " flags, as one group.")]

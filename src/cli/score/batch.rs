@@ -80,6 +80,7 @@ pub fn execute(config: &ScoreConfig) -> Result<()> {
     let scan = input.validate_with(&format, &mut resumed, shard)?;
     let mut client_config = client_config(run, deadline)?;
     client_config.step_timeout = Some(run.timeout);
+    crate::cli::session::add_shard(&mut client_config.session, shard);
     let journal = Journal::open(run.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(run, &client_config);
     let early = early_tokenizer(run, &loader, &deadline)?;

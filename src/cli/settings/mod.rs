@@ -9,12 +9,12 @@ pub use chat::ChatOptions;
 
 use super::flags::groups::{
     BatchFlags, ChatFlags, ConnectionFlags, ModelFlags, OutputFlags, PoolFlags, PromptFlags,
-    RenderFlags, SamplingFlags, TokenizerFlags, VerbosityFlags,
+    RenderFlags, SamplingFlags, SessionFlags, TokenizerFlags, VerbosityFlags,
 };
 pub use super::flags::groups::{Verbosity, DEFAULT_TIMEOUT};
 use super::flags::values::ShardSpec;
 use super::prompt::{PromptSource, Source};
-use crate::client::{SampleExtras, SamplingParams};
+use crate::client::{SampleExtras, SamplingParams, SessionMeta};
 use crate::error::Error;
 use crate::tokenizer::TokenizerSpec;
 /// The default `--http-pool`.
@@ -105,6 +105,8 @@ pub struct RunConfig {
     pub verbosity: Verbosity,
     /// Chat mode (`--chat`, `--system`, `--messages`), when on.
     pub chat: Option<ChatOptions>,
+    /// `--session-name`, `--meta`: what the session says about its job.
+    pub session: SessionMeta,
 }
 
 /// The shared flag groups `run` and `score` validate by the same rules (`score` passes its
@@ -122,6 +124,7 @@ pub struct Groups {
     pub output: OutputFlags,
     pub render: RenderFlags,
     pub verbosity: VerbosityFlags,
+    pub session: SessionFlags,
 }
 
 impl TryFrom<Groups> for RunConfig {
@@ -139,6 +142,7 @@ impl TryFrom<Groups> for RunConfig {
         args.output.validate()?;
         let http_pool = http_pool(&args, &mode);
         let connection = args.connection.validate()?;
+        let session = args.session.validate()?;
         let sampling = args.sampling;
         Ok(RunConfig {
             tokenizer: args
@@ -168,6 +172,7 @@ impl TryFrom<Groups> for RunConfig {
             http_pool,
             verbosity,
             chat,
+            session,
         })
     }
 }

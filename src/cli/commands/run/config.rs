@@ -23,6 +23,7 @@ impl TryFrom<Args> for Config {
             output: args.output(),
             render: args.render(),
             verbosity: args.verbosity(),
+            session: args.session(),
         })
     }
 }
