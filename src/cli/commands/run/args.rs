@@ -130,7 +130,7 @@ pub struct Args {
     /// print the prompt as it would be sent (text, then its token count) and exit; needs no API key
     shared print_prompt,
 
-    /// name the session after its job (its display name, as billing shows it)
+    /// name the session after its job (its display name in the console)
     shared session_name,
 
     /// session metadata as KEY=VALUE (repeatable); 'billing usage --json' shows it per session

@@ -112,7 +112,7 @@ pub struct Args {
     /// batch mode: score only shard K of N (K is 1-based: 1/N … N/N), the input lines whose number ≡ K (mod N); 'auto' reads a Slurm, AWS Batch, Cloud Run or Kubernetes job array's variables
     shared shard,
 
-    /// name the session after its job (its display name, as billing shows it)
+    /// name the session after its job (its display name in the console)
     shared session_name,
 
     /// session metadata as KEY=VALUE (repeatable); 'billing usage --json' shows it per session
