@@ -31,6 +31,7 @@ mod cli_live;
 mod cli_run;
 mod cli_score;
 mod cli_score_batch;
+mod cli_session_meta;
 mod cli_tokenizers;
 mod cli_topk;
 mod cli_version;

@@ -94,7 +94,7 @@ pub fn create_session(ctx: &Ctx, call: &Call) -> Handled {
     let what = "create_session";
     let obj = body_object(call)?;
     let required = ["tags", "user_metadata", "sdk_version", "type"];
-    check_fields(&obj, what, &required, &["project_id"])?;
+    check_fields(&obj, what, &required, &["project_id", "display_name"])?;
     check_type(&obj, what, "create_session")?;
     check_sdk_version(&obj, what)?;
     let tags_ok = obj["tags"]
@@ -114,6 +114,9 @@ pub fn create_session(ctx: &Ctx, call: &Call) -> Handled {
     }
     if obj.contains_key("project_id") {
         get_str(&obj, what, "project_id")?;
+    }
+    if obj.contains_key("display_name") {
+        get_str(&obj, what, "display_name")?;
     }
     let mut state = ctx.state();
     let sid = state.new_id("session");

@@ -58,12 +58,14 @@ pub enum Early {
 
 /// The client configuration: flags over environment, the key checked before any request.
 pub fn client_config(config: &RunConfig, deadline: Deadline) -> Result<Config> {
-    Config::from_env(
+    let mut client = Config::from_env(
         config.api_key.clone(),
         config.base_url.clone(),
         deadline,
         config.http_pool,
-    )
+    )?;
+    client.session = super::session::job_meta(config);
+    Ok(client)
 }
 
 /// Creates the sampling session for the configured model.

@@ -109,6 +109,7 @@ pub(crate) fn execute<K: LineKind>(
     // Without --batch-timeout the batch deadline is unbounded: each client step (handshake,
     // session, every line) still ends within --timeout.
     client_config.step_timeout = Some(config.timeout);
+    crate::cli::session::add_shard(&mut client_config.session, plan.shard);
     let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(config, &client_config);
     let early = early_tokenizer(config, &loader, &deadline)?;

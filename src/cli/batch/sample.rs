@@ -30,6 +30,7 @@ impl LineKind for RunLines {
             deadline,
         )?;
         let response = future.wait(None)?;
+        crate::cli::token_totals::BATCH.add(prompt_tokens, &response);
         success_line(
             item,
             (prompt_tokens, encoded.chat),

@@ -19,10 +19,11 @@ pub(crate) fn summarize(
     let ok = tally.ok + skipped;
     let seconds = started.elapsed().as_secs_f64();
     let prefix = shard_prefix(shard);
+    let tokens = crate::cli::token_totals::BATCH.words();
     if tally.failures() == 0 {
-        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok in {seconds:.1} s");
+        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok in {seconds:.1} s; {tokens}");
     } else {
-        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok, {} failed ({}) in {seconds:.1} s", tally.failures(), breakdown(tally));
+        log::info!(target: STATUS_TARGET, "{prefix}{ok}/{total} ok, {} failed ({}) in {seconds:.1} s; {tokens}", tally.failures(), breakdown(tally));
     }
 }
 

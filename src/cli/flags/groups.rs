@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::values::{
     Concurrency, MaxTokens, Positive, ShardSpec, Temperature, TimeoutSecs, TokenId, TopK, TopP,
 };
-use crate::client::{SamplingParams, StopCondition};
+use crate::client::{SamplingParams, SessionMeta, StopCondition};
 use crate::error::{Error, Result};
 
 /// The default `--max-tokens`: some servers require one, and an unbounded sample costs money.
@@ -231,5 +231,156 @@ impl SamplingFlags {
             return Err(Error::usage("--stop must not be empty"));
         }
         Ok(stop)
+    }
+}
+
+// ---- Sessions that name their job (`--session-name`, `--meta`), for billing attribution. ----
+
+/// The longest `--session-name`, in bytes (a label for tables, not a document).
+pub const MAX_SESSION_NAME: usize = 256;
+/// The most `--meta` entries one session carries.
+pub const MAX_META_ENTRIES: usize = 64;
+/// The longest `--meta` key, in bytes.
+pub const MAX_META_KEY: usize = 128;
+/// The longest `--meta` value, in bytes.
+pub const MAX_META_VALUE: usize = 1024;
+
+/// `--session-name`, `--meta KEY=VALUE…`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFlags {
+    pub session_name: Option<String>,
+    pub meta: Vec<String>,
+}
+
+impl SessionFlags {
+    /// The session's display name and metadata, every entry checked (exit 2 naming the flag).
+    pub fn validate(&self) -> Result<SessionMeta> {
+        let display_name = match self.session_name.as_deref() {
+            None => None,
+            Some(name) => Some(session_name(name)?),
+        };
+        if self.meta.len() > MAX_META_ENTRIES {
+            return Err(Error::usage(format!(
+                "--meta: at most {MAX_META_ENTRIES} entries, got {}",
+                self.meta.len()
+            )));
+        }
+        let mut meta = SessionMeta {
+            display_name,
+            ..SessionMeta::default()
+        };
+        for entry in &self.meta {
+            let (key, value) = meta_entry(entry)?;
+            if meta.user_metadata.iter().any(|(k, _)| k == key) {
+                return Err(Error::usage(format!("--meta: key '{key}' is given twice")));
+            }
+            meta.insert(key, value);
+        }
+        Ok(meta)
+    }
+}
+
+/// A non-blank, bounded name without control characters (they would break tables and CSV).
+fn session_name(name: &str) -> Result<String> {
+    if name.trim().is_empty() {
+        return Err(Error::usage("--session-name is empty"));
+    }
+    if name.len() > MAX_SESSION_NAME {
+        return Err(Error::usage(format!(
+            "--session-name is {} bytes long, at most {MAX_SESSION_NAME}",
+            name.len()
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::usage("--session-name holds a control character"));
+    }
+    Ok(name.to_string())
+}
+
+/// `KEY=VALUE`, split at the first `=`: a non-empty key, both bounded, no control characters.
+fn meta_entry(entry: &str) -> Result<(&str, &str)> {
+    let Some((key, value)) = entry.split_once('=') else {
+        return Err(Error::usage(format!(
+            "--meta expects KEY=VALUE, got '{}'",
+            entry
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect::<String>()
+        )));
+    };
+    if key.trim().is_empty() {
+        return Err(Error::usage("--meta: the key before '=' is empty"));
+    }
+    if entry.chars().any(char::is_control) {
+        return Err(Error::usage("--meta: an entry holds a control character"));
+    }
+    if key.len() > MAX_META_KEY {
+        return Err(Error::usage(format!(
+            "--meta: a key is {} bytes long, at most {MAX_META_KEY}",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_META_VALUE {
+        return Err(Error::usage(format!(
+            "--meta: the value of '{key}' is {} bytes long, at most {MAX_META_VALUE}",
+            value.len()
+        )));
+    }
+    Ok((key, value))
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    fn check(name: Option<&str>, meta: &[&str]) -> Result<SessionMeta> {
+        SessionFlags {
+            session_name: name.map(str::to_string),
+            meta: meta.iter().map(|m| m.to_string()).collect(),
+        }
+        .validate()
+    }
+
+    fn refusal(name: Option<&str>, meta: &[&str]) -> String {
+        let error = check(name, meta).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn name_and_entries_carry_over_in_order() {
+        let meta = check(Some("nightly eval"), &["job=eval", "note=a=b", "empty="]).unwrap();
+        assert_eq!(meta.display_name.as_deref(), Some("nightly eval"));
+        let pairs: Vec<(&str, &str)> = meta
+            .user_metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, [("job", "eval"), ("note", "a=b"), ("empty", "")]);
+        assert_eq!(check(None, &[]).unwrap(), SessionMeta::default());
+    }
+
+    #[test]
+    fn bad_entries_are_refused_naming_the_flag() {
+        assert!(refusal(None, &["job"]).contains("--meta expects KEY=VALUE"));
+        assert!(refusal(None, &["=x"]).contains("--meta: the key before '=' is empty"));
+        assert!(refusal(None, &["a=1", "b=2", "a=3"]).contains("--meta: key 'a' is given twice"));
+        assert!(refusal(None, &["a=line\nbreak"]).contains("--meta: an entry holds a control"));
+        let long_key = format!("{}=v", "k".repeat(MAX_META_KEY + 1));
+        assert!(refusal(None, &[&long_key]).contains("at most 128"));
+        let long_value = format!("k={}", "v".repeat(MAX_META_VALUE + 1));
+        assert!(refusal(None, &[&long_value]).contains("at most 1024"));
+        let many: Vec<String> = (0..=MAX_META_ENTRIES).map(|i| format!("k{i}=v")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(refusal(None, &many).contains("at most 64 entries"));
+    }
+
+    #[test]
+    fn bad_names_are_refused_naming_the_flag() {
+        assert!(refusal(Some(" "), &[]).contains("--session-name is empty"));
+        let long = "n".repeat(MAX_SESSION_NAME + 1);
+        assert!(refusal(Some(&long), &[]).contains("--session-name is 257 bytes long"));
+        assert!(refusal(Some("a\tb"), &[]).contains("--session-name holds a control"));
     }
 }

@@ -92,6 +92,13 @@ pub const RUN_FLAGS: &[(&str, &[Flag])] = &[
         ],
     ),
     (
+        "Session",
+        &[
+            value("--session-name", "NAME"),
+            value("--meta", "KEY=VALUE"),
+        ],
+    ),
+    (
         "Output",
         &[
             switch("--json"),

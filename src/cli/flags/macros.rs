@@ -82,6 +82,8 @@ macro_rules! command_args {
     (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared tokens_only, $($r:tt)*) => { $crate::cli::flags::macros::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(switch)] pub tokens_only: bool,] $($r)*); };
     (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared quiet, $($r:tt)*) => { $crate::cli::flags::macros::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(switch, short = 'q')] pub quiet: bool,] $($r)*); };
     (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared verbose, $($r:tt)*) => { $crate::cli::flags::macros::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(switch, short = 'v')] pub verbose: u8,] $($r)*); };
+    (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared session_name, $($r:tt)*) => { $crate::cli::flags::macros::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(option)] pub session_name: Option<String>,] $($r)*); };
+    (@munch $h:tt [$($a:tt)*] $(#[$($d:tt)*])* shared meta, $($r:tt)*) => { $crate::cli::flags::macros::command_args!(@munch $h [$($a)* $(#[$($d)*])* #[argh(option)] pub meta: Vec<String>,] $($r)*); };
     // A command's own field: its attributes and name, then its type token by token.
     (@munch $head:tt [$($acc:tt)*] $(#[$($doc:tt)*])* pub $field:ident : $($rest:tt)*) => {
         $crate::cli::flags::macros::command_args!(@munch $head [$($acc)* $(#[$($doc)*])* pub $field :] $($rest)*);
@@ -90,6 +92,7 @@ macro_rules! command_args {
         $crate::cli::flags::macros::command_args!(@munch $head [$($acc)* $token] $($rest)*);
     };
     // A group's accessor: its flags copied into the group's struct.
+    (@group $n:ident session) => { $crate::cli::flags::macros::command_args!(@access $n session SessionFlags [session_name meta]); };
     (@group $n:ident model) => { $crate::cli::flags::macros::command_args!(@access $n model ModelFlags [base_model model_path]); };
     (@group $n:ident prompt) => { $crate::cli::flags::macros::command_args!(@access $n prompt PromptFlags [prompt prompt_file]); };
     (@group $n:ident tokenizer) => { $crate::cli::flags::macros::command_args!(@access $n tokenizer TokenizerFlags [tokenizer offline no_tokenizer_cache]); };

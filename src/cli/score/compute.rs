@@ -73,6 +73,7 @@ pub fn score_one(
     let n = continuation.len();
     let prompt = ModelInput::from_tokens([context, continuation].concat());
     let response = request(sampler, prompt, Some(n as u32), deadline)?.wait(None)?;
+    crate::cli::token_totals::BATCH.add(context.len() + n, &response);
     response.last_prompt_logprobs(n).ok_or_else(|| missing(n))
 }
 

@@ -3,7 +3,7 @@
 
 use crate::cli::flags::groups::{
     BatchFlags, ChatFlags, ConnectionFlags, ModelFlags, OutputFlags, PoolFlags, PromptFlags,
-    RenderFlags, SamplingFlags, TokenizerFlags, VerbosityFlags,
+    RenderFlags, SamplingFlags, SessionFlags, TokenizerFlags, VerbosityFlags,
 };
 
 /// The shared flag groups `run` and `score` validate by the same rules (`score` passes its
@@ -21,4 +21,5 @@ pub struct Groups {
     pub output: OutputFlags,
     pub render: RenderFlags,
     pub verbosity: VerbosityFlags,
+    pub session: SessionFlags,
 }

@@ -12,7 +12,7 @@ pub use groups::Groups;
 pub use super::flags::groups::{Verbosity, DEFAULT_TIMEOUT};
 use super::flags::values::ShardSpec;
 use super::prompt::{PromptSource, Source};
-use crate::client::{SampleExtras, SamplingParams};
+use crate::client::{SampleExtras, SamplingParams, SessionMeta};
 use crate::error::Error;
 use crate::tokenizer::TokenizerSpec;
 /// The default `--http-pool`.
@@ -103,6 +103,8 @@ pub struct RunConfig {
     pub verbosity: Verbosity,
     /// Chat mode (`--chat`, `--system`, `--messages`), when on.
     pub chat: Option<ChatOptions>,
+    /// `--session-name`, `--meta`: what the session says about its job.
+    pub session: SessionMeta,
 }
 
 impl TryFrom<Groups> for RunConfig {
@@ -120,6 +122,7 @@ impl TryFrom<Groups> for RunConfig {
         args.output.validate()?;
         let http_pool = http_pool(&args, &mode);
         let connection = args.connection.validate()?;
+        let session = args.session.validate()?;
         let sampling = args.sampling;
         Ok(RunConfig {
             tokenizer: args
@@ -149,6 +152,7 @@ impl TryFrom<Groups> for RunConfig {
             http_pool,
             verbosity,
             chat,
+            session,
         })
     }
 }

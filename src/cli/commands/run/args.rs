@@ -134,6 +134,12 @@ pub struct Args {
     /// print the prompt as it would be sent (text, then its token count) and exit; needs no API key
     shared print_prompt,
 
+    /// name the session after its job (its display name in the console)
+    shared session_name,
+
+    /// session metadata as KEY=VALUE (repeatable); 'billing usage --json' shows it per session
+    shared meta,
+
     /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
     shared api_key,
 
@@ -164,5 +170,5 @@ pub struct Args {
     /// more detail on stderr: -v requests, -vv debug, -vvv trace
     shared verbose,
 }
-groups(model, prompt, tokenizer, sampling, batch, chat, connection, pool, output, render, verbosity)
+groups(model, prompt, tokenizer, sampling, batch, chat, connection, pool, output, render, verbosity, session)
 }

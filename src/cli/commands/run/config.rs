@@ -33,6 +33,7 @@ impl TryFrom<Args> for Config {
             output: args.output(),
             render: args.render(),
             verbosity: args.verbosity(),
+            session: args.session(),
         })?;
         if let Some(options) = config.chat.as_mut() {
             options.images = images;

@@ -134,3 +134,23 @@ fn stdin_and_flags_carry_over() {
     })
     .contains("--quiet"));
 }
+
+#[test]
+fn session_flags_become_the_session_meta() {
+    let config = Config::try_from(Args {
+        session_name: Some("nightly".into()),
+        meta: vec!["job=eval".into()],
+        ..base()
+    })
+    .unwrap();
+    assert_eq!(config.session.display_name.as_deref(), Some("nightly"));
+    assert_eq!(
+        config.session.user_metadata,
+        [("job".to_string(), "eval".to_string())]
+    );
+    assert!(error(Args {
+        meta: vec!["job".into()],
+        ..base()
+    })
+    .contains("--meta expects KEY=VALUE"));
+}

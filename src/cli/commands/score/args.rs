@@ -112,6 +112,12 @@ pub struct Args {
     /// batch mode: score only shard K of N (K is 1-based: 1/N … N/N), the input lines whose number ≡ K (mod N); 'auto' reads a Slurm, AWS Batch, Cloud Run or Kubernetes job array's variables
     shared shard,
 
+    /// name the session after its job (its display name in the console)
+    shared session_name,
+
+    /// session metadata as KEY=VALUE (repeatable); 'billing usage --json' shows it per session
+    shared meta,
+
     /// the Tinker API key (default: TINKER_API_KEY); prefer the variable, flags show in `ps`
     shared api_key,
 
@@ -136,5 +142,5 @@ pub struct Args {
     /// more detail on stderr: -v requests, -vv debug, -vvv trace
     shared verbose,
 }
-groups(model, tokenizer, chat, batch, connection, pool, output, verbosity)
+groups(model, tokenizer, chat, batch, connection, pool, output, verbosity, session)
 }

@@ -137,6 +137,7 @@ fn groups(args: Args) -> Groups {
         pool: args.pool(),
         output: args.output(),
         verbosity: args.verbosity(),
+        session: args.session(),
         ..Groups::default()
     }
 }
