@@ -193,7 +193,12 @@ fn many_deletes_run_concurrently_and_all_finish() {
         .map(|c| path(c.tinker_path.as_deref().unwrap()))
         .collect();
     let report = c.delete_all(&paths);
-    assert_eq!((report.deleted.len(), report.failed.len()), (100, 0));
+    assert_eq!(
+        (report.deleted.len(), report.failed.len()),
+        (100, 0),
+        "failed: {:?}",
+        report.failed.iter().take(3).collect::<Vec<_>>()
+    );
     assert_eq!(report.deleted[42], "tinker://run-x/weights/000042");
     assert!(c.run_checkpoints("run-x").unwrap().is_empty());
 }
