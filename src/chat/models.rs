@@ -1,5 +1,5 @@
 //! The model table: which format a model is prompted in, its default stop tokens, and its
-//! thinking switch. Small and data-driven on purpose; the README shows the same table.
+//! thinking switch. Small and data-driven on purpose; docs/chat.md shows the same table.
 
 use serde_json::Value;
 

@@ -172,7 +172,7 @@ pub fn check_size(text: &str, origin: &str) -> Result<()> {
     )))
 }
 
-/// Decides between token ids and text, as README.md describes for `--prompt-file`.
+/// Decides between token ids and text, as docs/run.md describes for `--prompt-file`.
 fn interpret(bytes: Vec<u8>, origin: &str) -> Result<Prompt> {
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::input(format!("{origin}: not valid UTF-8 text")))?;

@@ -29,7 +29,7 @@ const fn switch(name: &'static str) -> Flag {
     }
 }
 
-/// `run`'s flags by group, in the README's order.
+/// `run`'s flags by group, in the order docs/run.md names them.
 pub const RUN_FLAGS: &[(&str, &[Flag])] = &[
     (
         "Model",
