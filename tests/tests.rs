@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/demo_server/server.rs"]
 mod demo;
 
+mod batch_vocab;
 mod billing_client;
 mod cancel_on_early_end;
 mod catalog_cli;

@@ -15,10 +15,11 @@ use super::reorder;
 use super::shard::{self, Shard};
 use super::source::InputFile;
 use super::summary::{failure, shard_prefix, summarize};
-use super::validate::{LineFormat, Scan};
+use super::validate::{BadLines, LineFormat, Scan};
 use crate::cli::conversation::ChatSetup;
 use crate::cli::logging::STATUS_TARGET;
 use crate::cli::prepare::{client_config, create_sampler};
+use crate::cli::prompt::check_vocab;
 use crate::cli::settings::{BatchOptions, RunConfig};
 use crate::cli::tokenize::{known_tokenizer, model_and_tokenizer, TokenizerLoader};
 use crate::client::{FinishReason, SamplingClient, ServiceClient};
@@ -110,9 +111,13 @@ pub(crate) fn execute<K: LineKind>(
     // session, every line) still ends within --timeout.
     client_config.step_timeout = Some(config.timeout);
     crate::cli::session::add_shard(&mut client_config.session, plan.shard);
-    let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let loader = TokenizerLoader::new(config, &client_config);
     let early = early_tokenizer(config, &loader, &deadline)?;
+    if let Some(tokenizer) = &early {
+        plan.check_vocab(tokenizer)?;
+    }
+    // Opened only once the lines are known to be sendable: a refused batch leaves no file.
+    let journal = Journal::open(config.output.path.as_deref(), resumed)?;
     let service = ServiceClient::new(client_config)?;
     let result = (|| {
         let sampler = create_sampler(&service, config)?;
@@ -171,6 +176,25 @@ impl<K: LineKind> Plan<K> {
             shard,
         };
         Ok((plan, resumed))
+    }
+
+    /// Refuses the batch when a line still to do gives a token id outside `tokenizer`'s
+    /// vocabulary, so it fails before any request instead of when that line is sampled.
+    fn check_vocab(&self, tokenizer: &Tokenizer) -> Result<()> {
+        let mut bad = BadLines::default();
+        for item in self.input.items_with(self.kind.clone()) {
+            let line = self.kind.line(&item);
+            if self.shard.is_some_and(|s| !s.takes(line)) || self.scan.done.contains(line) {
+                continue;
+            }
+            let Some(ids) = self.kind.token_ids(&item) else {
+                continue;
+            };
+            if let Err(error) = check_vocab(ids, tokenizer, "prompt ") {
+                bad.note(line, error.to_string());
+            }
+        }
+        bad.refuse(self.input.label(), K::UNDONE)
     }
 }
 

@@ -44,6 +44,11 @@ pub trait LineFormat {
     fn line(&self, item: &Self::Item) -> usize;
     /// Whether the line is a conversation to render (the chat setup is read once for all).
     fn needs_chat(&self, item: &Self::Item) -> bool;
+    /// The token ids the line gives directly, so they can be checked against a tokenizer known
+    /// before any request; formats without any keep the default.
+    fn token_ids<'i>(&self, _item: &'i Self::Item) -> Option<&'i [u32]> {
+        None
+    }
     /// What a success of this command is (a journal of the other is refused).
     const RESULTS: Kind = Kind::Run;
 }
@@ -78,6 +83,13 @@ impl LineFormat for RunLines {
 
     fn needs_chat(&self, item: &BatchItem) -> bool {
         needs_chat(item, &self.defaults)
+    }
+
+    fn token_ids<'i>(&self, item: &'i BatchItem) -> Option<&'i [u32]> {
+        match &item.input {
+            LineInput::Prompt(Prompt::Tokens(ids)) => Some(ids),
+            _ => None,
+        }
     }
 }
 
@@ -262,14 +274,16 @@ pub fn needs_chat(item: &BatchItem, defaults: &LineDefaults) -> bool {
 }
 
 /// The bad lines: the first few with their messages, and how many in all.
+/// The bad lines found so far; the batch is refused listing the first few.
 #[derive(Default)]
-struct BadLines {
+pub(super) struct BadLines {
     shown: Vec<String>,
     count: usize,
 }
 
 impl BadLines {
-    fn note(&mut self, line: usize, problem: String) {
+    /// Records `line`'s problem.
+    pub(super) fn note(&mut self, line: usize, problem: String) {
         self.count += 1;
         if self.shown.len() < SHOWN_ERRORS {
             self.shown.push(format!("  line {line}: {problem}"));
@@ -277,7 +291,7 @@ impl BadLines {
     }
 
     /// The refusal listing them, if there are any.
-    fn refuse(&self, label: &str, undone: &str) -> Result<()> {
+    pub(super) fn refuse(&self, label: &str, undone: &str) -> Result<()> {
         if self.count == 0 {
             return Ok(());
         }
