@@ -9,7 +9,6 @@ mod header;
 mod tokens;
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
@@ -60,13 +59,15 @@ impl Image {
         if size > MAX_IMAGE_BYTES {
             return Err(too_large(&origin, size));
         }
-        let mut bytes = Vec::with_capacity(size as usize);
-        file.take(MAX_IMAGE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| image_error(&origin, &format!("cannot be read: {e}")))?;
-        if bytes.len() as u64 > MAX_IMAGE_BYTES {
-            return Err(too_large(&origin, bytes.len() as u64));
-        }
+        // The one size-limited reader: a file that grows past the limit while read still stops.
+        let mut file = file;
+        let bytes =
+            crate::bounded::read_all(&mut file, MAX_IMAGE_BYTES as usize, || {}).map_err(|e| {
+                match crate::bounded::exceeded(&e) {
+                    Some(_) => too_large(&origin, MAX_IMAGE_BYTES + 1),
+                    None => image_error(&origin, &format!("cannot be read: {e}")),
+                }
+            })?;
         Image::from_bytes(origin, bytes)
     }
 
